@@ -1,0 +1,238 @@
+"""
+Participant public-key ingestion: parse, check policy, normalise. Pure functions, no ORM.
+
+Accepted input (contract §2), as text or bytes:
+- an X.509 certificate, PEM (``-----BEGIN CERTIFICATE-----``) or DER;
+- a public key, PEM SubjectPublicKeyInfo (``-----BEGIN PUBLIC KEY-----``), PKCS#1
+  (``-----BEGIN RSA PUBLIC KEY-----``) or DER SubjectPublicKeyInfo;
+- a public JWK as JSON (RFC 7517), or a JWK Set holding exactly one key.
+
+Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192; EC on P-256
+(ES256). Expired certificates are refused. Input carrying private key material is refused and
+never echoed back: the error names the problem, not the content.
+
+The result is a public JWK with ``kid`` (the JWK's own, else its RFC 7638 thumbprint), ``use: sig``
+and ``alg``; a SHA-256 fingerprint of the DER SubjectPublicKeyInfo; and certificate facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwcrypto import jwk
+
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
+MAX_INPUT_BYTES = 64 * 1024
+MAX_KID_LENGTH = 200
+
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_KID_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+class KeyRejected(ValueError):
+    """The input is not an acceptable participant public key; the message says why."""
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    """A participant public key, checked against policy and normalised to a public JWK."""
+
+    jwk: dict
+    kid: str
+    fingerprint: str
+    key_type: str
+    alg: str
+    key_size: int
+    cert_subject: str = ""
+    cert_issuer: str = ""
+    cert_serial: str = ""
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
+    source_format: str = field(default="jwk")
+
+
+def parse_public_key(data: str | bytes, *, now: dt.datetime | None = None) -> ParsedKey:
+    """Parse a certificate, public key PEM/DER or public JWK; raise KeyRejected with a clear message."""
+    now = now or dt.datetime.now(dt.UTC)
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if not raw.strip():
+        raise KeyRejected("No public key was given.")
+    if len(raw) > MAX_INPUT_BYTES:
+        raise KeyRejected(f"The key input is too large ({len(raw)} bytes; at most {MAX_INPUT_BYTES}).")
+    if b"PRIVATE KEY" in raw:
+        raise _private_material()
+    stripped = raw.strip()
+    if stripped.startswith(b"{"):
+        return _from_jwk_json(stripped)
+    if stripped.startswith(b"-----BEGIN"):
+        return _from_pem(stripped, now)
+    return _from_der(raw, now)
+
+
+def fingerprint_of(public_key) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo, lowercase hex."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def format_fingerprint(fingerprint: str) -> str:
+    """Colon-separated upper-case pairs, the way certificate tools print fingerprints."""
+    return ":".join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2)).upper()
+
+
+def _private_material() -> KeyRejected:
+    return KeyRejected(
+        "This input contains private key material. Register only the public key: "
+        "the private key must never leave your systems. Nothing was stored."
+    )
+
+
+def _unrecognised() -> KeyRejected:
+    return KeyRejected(
+        "Not a recognised public key. Expected an X.509 certificate (PEM), "
+        "a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON)."
+    )
+
+
+def _from_pem(pem: bytes, now: dt.datetime) -> ParsedKey:
+    if pem.startswith(b"-----BEGIN CERTIFICATE-----"):
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise KeyRejected("The certificate PEM could not be read: it is damaged or incomplete.") from None
+        return _from_certificate(cert, now)
+    if pem.startswith((b"-----BEGIN PUBLIC KEY-----", b"-----BEGIN RSA PUBLIC KEY-----")):
+        try:
+            public_key = serialization.load_pem_public_key(pem)
+        except (ValueError, TypeError):
+            raise KeyRejected("The public key PEM could not be read: it is damaged or incomplete.") from None
+        return _from_public_key(public_key, source_format="pem")
+    raise _unrecognised()
+
+
+def _from_der(der: bytes, now: dt.datetime) -> ParsedKey:
+    try:
+        serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError, NotImplementedError):
+        pass
+    else:
+        raise _private_material()
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        pass
+    else:
+        return _from_certificate(cert, now)
+    try:
+        public_key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError, NotImplementedError):
+        raise _unrecognised() from None
+    return _from_public_key(public_key, source_format="der")
+
+
+def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if not_after <= now:
+        raise KeyRejected(
+            f"The certificate expired on {not_after:%Y-%m-%d %H:%M} UTC. Ask the participant for a current certificate."
+        )
+    try:
+        public_key = cert.public_key()
+    except (ValueError, TypeError, NotImplementedError):
+        raise KeyRejected("The certificate's public key could not be read.") from None
+    parsed = _from_public_key(public_key, source_format="certificate")
+    return ParsedKey(
+        **{
+            **parsed.__dict__,
+            "cert_subject": cert.subject.rfc4514_string(),
+            "cert_issuer": cert.issuer.rfc4514_string(),
+            "cert_serial": format(cert.serial_number, "x"),
+            "not_before": not_before,
+            "not_after": not_after,
+        }
+    )
+
+
+def _from_public_key(public_key, *, source_format: str, declared: dict | None = None) -> ParsedKey:
+    key_type, alg, size = _check_policy(public_key)
+    declared = declared or {}
+    if "use" in declared and declared["use"] != "sig":
+        raise KeyRejected(f'The JWK says "use": {declared["use"]!r}; OCEN keys sign, so it must be "sig".')
+    if "alg" in declared and declared["alg"] != alg:
+        raise KeyRejected(f'The JWK says "alg": {declared["alg"]!r}; a {key_type} key here must use {alg}.')
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key = jwk.JWK.from_pem(pem)
+    public_jwk = json.loads(key.export_public())
+    kid = declared.get("kid") or key.thumbprint()
+    _check_kid(kid)
+    public_jwk.update({"kid": kid, "use": "sig", "alg": alg})
+    return ParsedKey(
+        jwk=public_jwk,
+        kid=kid,
+        fingerprint=fingerprint_of(public_key),
+        key_type=key_type,
+        alg=alg,
+        key_size=size,
+        source_format=source_format,
+    )
+
+
+def _check_policy(public_key) -> tuple[str, str, int]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        size = public_key.key_size
+        if size < MIN_RSA_BITS:
+            raise KeyRejected(f"RSA keys must be at least {MIN_RSA_BITS} bits; this one has {size}.")
+        if size > MAX_RSA_BITS:
+            raise KeyRejected(f"RSA keys may be at most {MAX_RSA_BITS} bits; this one has {size}.")
+        return "RSA", "RS256", size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if not isinstance(public_key.curve, ec.SECP256R1):
+            raise KeyRejected(f"EC keys must use the P-256 curve (ES256); this one uses {public_key.curve.name}.")
+        return "EC", "ES256", 256
+    kind = type(public_key).__name__.removeprefix("_").replace("PublicKey", "") or "unknown"
+    raise KeyRejected(f"Unsupported key type ({kind}). Use RSA (2048 bits or more) or EC P-256.")
+
+
+def _check_kid(kid) -> None:
+    if not isinstance(kid, str) or not _KID_RE.match(kid) or len(kid) > MAX_KID_LENGTH:
+        raise KeyRejected(f"The key id (kid) must be 1 to {MAX_KID_LENGTH} printable ASCII characters without spaces.")
+
+
+def _from_jwk_json(text: bytes) -> ParsedKey:
+    try:
+        document = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyRejected("The JWK is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise _unrecognised()
+    if "keys" in document:
+        keys = document["keys"]
+        if not isinstance(keys, list) or not keys:
+            raise KeyRejected("The JWK Set holds no keys.")
+        if any(isinstance(k, dict) and PRIVATE_JWK_MEMBERS & k.keys() for k in keys):
+            raise _private_material()
+        if len(keys) != 1 or not isinstance(keys[0], dict):
+            raise KeyRejected(f"The JWK Set holds {len(keys)} keys; register them one at a time.")
+        document = keys[0]
+    if PRIVATE_JWK_MEMBERS & document.keys():
+        raise _private_material()
+    kty = document.get("kty")
+    if kty not in {"RSA", "EC"}:
+        raise KeyRejected(f"Unsupported JWK key type {kty!r}. Use RSA (2048 bits or more) or EC P-256.")
+    if kty == "EC" and document.get("crv") != "P-256":
+        raise KeyRejected(f"EC keys must use the P-256 curve (ES256); this one uses {document.get('crv')!r}.")
+    try:
+        key = jwk.JWK(**{k: v for k, v in document.items() if k in {"kty", "n", "e", "crv", "x", "y"}})
+        public_key = key.get_op_key("verify")
+    except Exception:  # jwcrypto raises many types for malformed members
+        raise KeyRejected("The JWK's key members (n and e, or crv, x and y) are missing or malformed.") from None
+    declared = {k: document[k] for k in ("kid", "use", "alg") if k in document}
+    return _from_public_key(public_key, source_format="jwk", declared=declared)

@@ -1,0 +1,243 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    LENDER = "LENDER", "Lender"
+    LOAN_AGENT = "LOAN_AGENT", "Loan agent"
+    DISBURSEMENT_PARTNER = "DISBURSEMENT_PARTNER", "Disbursement partner"
+    COLLECTIONS_PARTNER = "COLLECTIONS_PARTNER", "Collections partner"
+    DERIVED_DATA_PARTNER = "DERIVED_DATA_PARTNER", "Derived data partner"
+    KYC_PARTNER = "KYC_PARTNER", "KYC partner"
+    ADMIN = "ADMIN", "Admin"
+    REGULATOR = "REGULATOR", "Regulator"
+
+    @classmethod
+    def parse(cls, value: str) -> "Role":
+        """The wire value of a role; the older spelling DERIVED_DATA_PROVIDER is accepted."""
+        normalised = (value or "").strip().upper()
+        if normalised == "DERIVED_DATA_PROVIDER":
+            normalised = cls.DERIVED_DATA_PARTNER
+        return cls(normalised)
+
+
+class ReviewStatus(models.TextChoices):
+    APPLIED = "APPLIED", "Applied"
+    UNDER_REVIEW = "UNDER_REVIEW", "Under review"
+    APPROVED = "APPROVED", "Approved"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class OperationalStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    SUSPENDED = "SUSPENDED", "Suspended"
+    OFFBOARDED = "OFFBOARDED", "Offboarded"
+
+
+class KeyStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    RETIRED = "RETIRED", "Retired"
+    REVOKED = "REVOKED", "Revoked"
+
+
+class Organisation(models.Model):
+    """A legal entity (bank, NBFC, fintech); it may hold several participant roles."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    website = models.URLField(blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="organisation_name_unique_ci")]
+
+    def __str__(self):
+        return self.name
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def active(self):
+        """Approved and active: the participants that may obtain tokens and call the registry."""
+        return self.filter(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE)
+
+    def for_client_id(self, client_id: str):
+        return self.filter(client_id=client_id)
+
+
+class Participant(models.Model):
+    """A participant role of an organisation; its id is the OCEN participantId."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name="participant ID")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="participants")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    base_url = models.URLField(max_length=500, verbose_name="API base URL")
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.APPLIED, verbose_name="review status"
+    )
+    status = models.CharField(max_length=16, choices=OperationalStatus.choices, default=OperationalStatus.ACTIVE)
+    # The OAuth client; deleted (with its tokens) at offboarding, when this becomes NULL.
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="participant",
+    )
+    # Kept after offboarding so the tombstone still names the client it had.
+    client_id = models.CharField(max_length=100, unique=True, verbose_name="client ID")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+    offboarded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation__name", "role"]
+        permissions = [
+            ("review_participant", "Can approve or reject participants"),
+            ("suspend_participant", "Can suspend or reinstate participants"),
+            ("rotate_client_secret", "Can rotate a participant's client secret"),
+            ("offboard_participant", "Can offboard participants"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "role"], name="participant_one_per_org_role"),
+            models.CheckConstraint(
+                condition=~Q(status=OperationalStatus.OFFBOARDED) | Q(application__isnull=True),
+                name="participant_offboarded_has_no_client",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organisation.name} — {self.get_role_display()}"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.review_status == ReviewStatus.APPROVED
+
+    @property
+    def can_authenticate(self) -> bool:
+        """Only an approved, active participant may obtain tokens or call the registry API."""
+        return self.is_approved and self.status == OperationalStatus.ACTIVE
+
+    @property
+    def is_offboarded(self) -> bool:
+        return self.status == OperationalStatus.OFFBOARDED
+
+
+class ParticipantKeyQuerySet(models.QuerySet):
+    def usable_at(self, moment):
+        return self.filter(
+            Q(status=KeyStatus.ACTIVE) | Q(status=KeyStatus.RETIRED),
+            valid_from__lte=moment,
+        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=moment))
+
+
+class ParticipantKey(models.Model):
+    """A participant's public signing key, stored as a normalised public JWK."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="keys")
+    kid = models.CharField(max_length=200, verbose_name="key ID (kid)")
+    jwk = models.JSONField(verbose_name="public JWK")
+    key_type = models.CharField(max_length=8)
+    alg = models.CharField(max_length=8)
+    key_size = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=64, verbose_name="SHA-256 fingerprint")
+    cert_subject = models.CharField(max_length=500, blank=True, verbose_name="certificate subject")
+    cert_issuer = models.CharField(max_length=500, blank=True, verbose_name="certificate issuer")
+    cert_serial = models.CharField(max_length=100, blank=True, verbose_name="certificate serial")
+    status = models.CharField(max_length=8, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ParticipantKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["participant", "-created_at"]
+        verbose_name = "participant key"
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "kid"], name="participant_key_unique_kid"),
+            models.UniqueConstraint(fields=["participant", "fingerprint"], name="participant_key_unique_fingerprint"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
+                name="participant_key_validity_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=KeyStatus.REVOKED) | Q(revoked_at__isnull=False),
+                name="participant_key_revoked_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kid} ({self.get_status_display()})"
+
+    def is_usable_at(self, moment) -> bool:
+        """A verifier may accept signatures by this key at `moment`: not revoked, inside its window."""
+        if self.status == KeyStatus.REVOKED:
+            return False
+        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a state change: who did what to which participant, when, from where."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=200, help_text="Who acted: a username, 'cli:…' or 'system'.")
+    action = models.CharField(max_length=64, db_index=True)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["participant", "-at"], name="audit_participant_at")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only")

@@ -1,0 +1,534 @@
+"""
+Registry workflows: onboarding, review, suspension, credentials, keys, offboarding.
+
+Each function is atomic, writes one AuditEvent in the same transaction as its change, and is the
+only implementation of its rule: the admin, the management commands and the API call these.
+Input errors and forbidden transitions raise django.core.exceptions.ValidationError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+
+from . import keys as keylib
+from .models import (
+    AuditEvent,
+    KeyStatus,
+    OperationalStatus,
+    Organisation,
+    Participant,
+    ParticipantKey,
+    ReviewStatus,
+    Role,
+)
+from .signals import participant_offboarded
+from .validators import normalise_base_url
+
+CLIENT_SECRET_BYTES = 32  # 256 bits
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a registry operation, for the audit trail."""
+
+    label: str
+    user: object | None = None
+    remote_addr: str | None = None
+
+    @classmethod
+    def from_request(cls, request) -> Actor:
+        user = request.user
+        return cls(label=user.get_username(), user=user, remote_addr=request.META.get("REMOTE_ADDR"))
+
+    @classmethod
+    def for_user(cls, user) -> Actor:
+        return cls(label=user.get_username(), user=user)
+
+    @classmethod
+    def cli(cls) -> Actor:
+        try:
+            name = getpass.getuser()
+        except Exception:  # no passwd entry in some containers
+            name = "unknown"
+        return cls(label=f"cli:{name}")
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(label="system")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A participant with its client secret, which exists in clear only in this object."""
+
+    participant: Participant
+    client_secret: str
+
+    def as_json(self) -> dict:
+        return {
+            "participantId": str(self.participant.id),
+            "orgId": str(self.participant.organisation_id),
+            "clientId": self.participant.client_id,
+            "clientSecret": self.client_secret,
+        }
+
+
+def audit(actor: Actor, action: str, *, participant=None, organisation=None, **details) -> AuditEvent:
+    """Append an audit event. Callers pass facts only, never secrets or private keys."""
+    if participant is not None and organisation is None:
+        organisation = participant.organisation
+    return AuditEvent.objects.create(
+        actor=actor.label,
+        actor_user=actor.user if getattr(actor.user, "pk", None) else None,
+        remote_addr=actor.remote_addr,
+        action=action,
+        participant=participant,
+        organisation=organisation,
+        details=details,
+    )
+
+
+def _new_client_secret() -> str:
+    return secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+
+
+def _parse_key(public_key: str | bytes, now: dt.datetime) -> keylib.ParsedKey:
+    try:
+        return keylib.parse_public_key(public_key, now=now)
+    except keylib.KeyRejected as exc:
+        raise ValidationError({"public_key": str(exc)}) from None
+
+
+def _parse_role(role: str) -> Role:
+    try:
+        return Role.parse(role)
+    except ValueError:
+        allowed = ", ".join(Role.values)
+        raise ValidationError({"role": f"Unknown role {role!r}. Use one of: {allowed}."}) from None
+
+
+def _base_url(value: str) -> str:
+    try:
+        return normalise_base_url(value)
+    except ValidationError as exc:
+        raise ValidationError({"base_url": exc.messages}) from None
+
+
+def _key_facts(key: ParticipantKey) -> dict:
+    return {"kid": key.kid, "fingerprint": key.fingerprint, "alg": key.alg, "keySize": key.key_size}
+
+
+def _resolve_organisation(*, org_name: str, org_id, organisation: Organisation | None):
+    if organisation is not None:
+        return organisation, False
+    name = (org_name or "").strip()
+    if org_id:
+        try:
+            org_uuid = uuid.UUID(str(org_id))
+        except ValueError:
+            raise ValidationError({"org_id": f"{org_id!r} is not a valid organisation id (UUID)."}) from None
+        existing = Organisation.objects.filter(pk=org_uuid).first()
+        if existing:
+            if name and existing.name.casefold() != name.casefold():
+                raise ValidationError(
+                    {"org_name": f"Organisation {org_uuid} is named {existing.name!r}, not {name!r}."}
+                )
+            return existing, False
+        if not name:
+            raise ValidationError({"org_name": "A new organisation needs a name."})
+        if Organisation.objects.filter(name__iexact=name).exists():
+            raise ValidationError({"org_name": f"An organisation named {name!r} already exists with another id."})
+        return Organisation.objects.create(id=org_uuid, name=name), True
+    if not name:
+        raise ValidationError({"org_name": "Give the organisation's name."})
+    existing = Organisation.objects.filter(name__iexact=name).first()
+    if existing:
+        return existing, False
+    return Organisation.objects.create(name=name), True
+
+
+@transaction.atomic
+def onboard_participant(
+    *,
+    role: str,
+    base_url: str,
+    public_key: str | bytes,
+    actor: Actor,
+    org_name: str = "",
+    org_id=None,
+    organisation: Organisation | None = None,
+    now: dt.datetime | None = None,
+) -> Credentials:
+    """Register a participant role with its first key and issue its OAuth client credentials.
+
+    Without the four-eyes setting the participant is approved at once; with it, it waits
+    UNDER_REVIEW for a different administrator. The secret is returned here and nowhere else.
+    """
+    now = now or timezone.now()
+    errors: dict = {}
+
+    def attempt(parse, *args):
+        try:
+            return parse(*args)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            return None
+
+    role_value = attempt(_parse_role, role)
+    url = attempt(_base_url, base_url)
+    parsed = attempt(_parse_key, public_key, now)
+    if errors:
+        raise ValidationError(errors)
+
+    org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
+    if Participant.objects.filter(organisation=org, role=role_value).exists():
+        raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
+
+    secret = _new_client_secret()
+    application = Application.objects.create(
+        name=f"{org.name} — {role_value.label}"[:255],
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,
+        hash_client_secret=True,
+        redirect_uris="",
+    )
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    approve_now = not settings.OCEN_FOUR_EYES
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                organisation=org,
+                role=role_value,
+                base_url=url,
+                application=application,
+                client_id=application.client_id,
+                recorded_by=user,
+                review_status=ReviewStatus.APPROVED if approve_now else ReviewStatus.UNDER_REVIEW,
+                approved_by=user if approve_now else None,
+                approved_at=now if approve_now else None,
+            )
+    except IntegrityError:
+        raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."}) from None
+    key = _create_key(participant, parsed, now)
+
+    if org_created:
+        audit(actor, "organisation.created", organisation=org, name=org.name)
+    audit(
+        actor,
+        "participant.onboarded",
+        participant=participant,
+        role=participant.role,
+        baseUrl=participant.base_url,
+        clientId=participant.client_id,
+        reviewStatus=participant.review_status,
+        key=_key_facts(key),
+    )
+    return Credentials(participant=participant, client_secret=secret)
+
+
+def _locked(participant: Participant) -> Participant:
+    """Re-read the participant under a row lock, so concurrent operations serialise."""
+    return Participant.objects.select_for_update().select_related("organisation", "application").get(pk=participant.pk)
+
+
+def _refuse_if_offboarded(participant: Participant) -> None:
+    if participant.is_offboarded:
+        raise ValidationError("This participant has been offboarded; its record is kept only as a tombstone.")
+
+
+def _revoke_tokens(participant: Participant) -> int:
+    if participant.application_id is None:
+        return 0
+    count, _ = AccessToken.objects.filter(application_id=participant.application_id).delete()
+    return count
+
+
+@transaction.atomic
+def approve_participant(*, participant: Participant, actor: Actor, now: dt.datetime | None = None) -> Participant:
+    """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.review_status == ReviewStatus.APPROVED:
+        raise ValidationError("This participant is already approved.")
+    if settings.OCEN_FOUR_EYES:
+        approver_id = getattr(actor.user, "pk", None)
+        if approver_id is None:
+            raise ValidationError("Four-eyes approval needs a named administrator.")
+        if approver_id == participant.recorded_by_id:
+            raise ValidationError("Four-eyes rule: the administrator who recorded this participant cannot approve it.")
+    previous = participant.review_status
+    participant.review_status = ReviewStatus.APPROVED
+    participant.approved_by = actor.user if getattr(actor.user, "pk", None) else None
+    participant.approved_at = now or timezone.now()
+    participant.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
+    audit(actor, "participant.approved", participant=participant, previousReviewStatus=previous)
+    return participant
+
+
+@transaction.atomic
+def reject_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
+    """Reject an application that has not been approved; it can never obtain tokens."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.review_status not in (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW):
+        raise ValidationError(
+            f"Only applications under review can be rejected (this one is {participant.get_review_status_display()}); "
+            "suspend or offboard an approved participant instead."
+        )
+    participant.review_status = ReviewStatus.REJECTED
+    participant.status_reason = reason
+    participant.save(update_fields=["review_status", "status_reason", "updated_at"])
+    audit(actor, "participant.rejected", participant=participant, reason=reason)
+    return participant
+
+
+@transaction.atomic
+def suspend_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
+    """Stop an active participant from authenticating and revoke its tokens; reinstating undoes it."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.status != OperationalStatus.ACTIVE:
+        raise ValidationError("Only an active participant can be suspended.")
+    participant.status = OperationalStatus.SUSPENDED
+    participant.status_reason = reason
+    participant.save(update_fields=["status", "status_reason", "updated_at"])
+    revoked = _revoke_tokens(participant)
+    audit(actor, "participant.suspended", participant=participant, reason=reason, tokensRevoked=revoked)
+    return participant
+
+
+@transaction.atomic
+def reinstate_participant(*, participant: Participant, actor: Actor) -> Participant:
+    """Return a suspended participant to service with its existing credentials and keys."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.status != OperationalStatus.SUSPENDED:
+        raise ValidationError("Only a suspended participant can be reinstated.")
+    participant.status = OperationalStatus.ACTIVE
+    participant.status_reason = ""
+    participant.save(update_fields=["status", "status_reason", "updated_at"])
+    audit(actor, "participant.reinstated", participant=participant)
+    return participant
+
+
+@transaction.atomic
+def rotate_client_secret(*, participant: Participant, actor: Actor) -> Credentials:
+    """Issue a new client secret; the old one stops working at once. Issued tokens run to expiry."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    secret = _new_client_secret()
+    application = participant.application
+    application.client_secret = secret
+    application.save(update_fields=["client_secret", "updated"])
+    audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id)
+    return Credentials(participant=participant, client_secret=secret)
+
+
+@transaction.atomic
+def update_participant(*, participant: Participant, actor: Actor, base_url: str) -> Participant:
+    """Change a participant's API base URL."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    url = _base_url(base_url)
+    if url == participant.base_url:
+        return participant
+    previous = participant.base_url
+    participant.base_url = url
+    participant.save(update_fields=["base_url", "updated_at"])
+    audit(actor, "participant.updated", participant=participant, baseUrl=url, previousBaseUrl=previous)
+    return participant
+
+
+ORGANISATION_FIELDS = ("name", "description", "website", "email", "phone")
+
+
+@transaction.atomic
+def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -> Organisation:
+    """Change an organisation's descriptive fields; its participants' records change with it."""
+    unknown = set(fields) - set(ORGANISATION_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    changed = {name: value for name, value in fields.items() if getattr(organisation, name) != value}
+    if not changed:
+        return organisation
+    if (
+        "name" in changed
+        and Organisation.objects.filter(name__iexact=changed["name"]).exclude(pk=organisation.pk).exists()
+    ):
+        raise ValidationError({"name": f"An organisation named {changed['name']!r} already exists."})
+    for name, value in changed.items():
+        setattr(organisation, name, value)
+    organisation.full_clean()
+    organisation.save()
+    # Participants' updatedOn covers their organisation's fields, so incremental sync sees the change.
+    Participant.objects.filter(organisation=organisation).update(updated_at=timezone.now())
+    audit(actor, "organisation.updated", organisation=organisation, changed=changed)
+    return organisation
+
+
+def _create_key(participant: Participant, parsed: keylib.ParsedKey, now: dt.datetime) -> ParticipantKey:
+    if participant.keys.filter(kid=parsed.kid).exists():
+        raise ValidationError({"public_key": f"This participant already has a key with kid {parsed.kid!r}."})
+    if participant.keys.filter(fingerprint=parsed.fingerprint).exists():
+        raise ValidationError({"public_key": "This key is already registered for this participant."})
+    try:
+        with transaction.atomic():
+            return ParticipantKey.objects.create(
+                participant=participant,
+                kid=parsed.kid,
+                jwk=parsed.jwk,
+                key_type=parsed.key_type,
+                alg=parsed.alg,
+                key_size=parsed.key_size,
+                fingerprint=parsed.fingerprint,
+                cert_subject=parsed.cert_subject,
+                cert_issuer=parsed.cert_issuer,
+                cert_serial=parsed.cert_serial,
+                valid_from=parsed.not_before or now,
+                valid_until=parsed.not_after,
+            )
+    except IntegrityError:
+        raise ValidationError({"public_key": "This key is already registered for this participant."}) from None
+
+
+@transaction.atomic
+def add_participant_key(
+    *, participant: Participant, public_key: str | bytes, actor: Actor, now: dt.datetime | None = None
+) -> ParticipantKey:
+    """Register another public key (for rotation with overlap); it is ACTIVE at once."""
+    now = now or timezone.now()
+    parsed = _parse_key(public_key, now)
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    key = _create_key(participant, parsed, now)
+    Participant.objects.filter(pk=participant.pk).update(updated_at=now)
+    audit(actor, "key.added", participant=participant, key=_key_facts(key))
+    return key
+
+
+def _locked_key(key: ParticipantKey) -> ParticipantKey:
+    return ParticipantKey.objects.select_for_update().select_related("participant__organisation").get(pk=key.pk)
+
+
+@transaction.atomic
+def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = None) -> ParticipantKey:
+    """Stop using a key for new signatures; it still verifies for the retirement grace period."""
+    now = now or timezone.now()
+    _locked(key.participant)
+    key = _locked_key(key)
+    if key.status != KeyStatus.ACTIVE:
+        raise ValidationError(f"Only an active key can be retired; {key.kid} is {key.get_status_display()}.")
+    others = key.participant.keys.filter(status=KeyStatus.ACTIVE).exclude(pk=key.pk)
+    if not others.exists():
+        raise ValidationError(
+            f"{key.kid} is the participant's only active key: add its replacement before retiring it "
+            "(or revoke it if it is compromised)."
+        )
+    grace_end = now + dt.timedelta(seconds=settings.OCEN_KEY_RETIREMENT_GRACE)
+    key.status = KeyStatus.RETIRED
+    key.retired_at = now
+    key.valid_until = max(min(key.valid_until or grace_end, grace_end), key.valid_from + dt.timedelta(seconds=1))
+    key.save(update_fields=["status", "retired_at", "valid_until"])
+    Participant.objects.filter(pk=key.participant_id).update(updated_at=now)
+    audit(
+        actor, "key.retired", participant=key.participant, key=_key_facts(key), validUntil=key.valid_until.isoformat()
+    )
+    return key
+
+
+@transaction.atomic
+def revoke_key(*, key: ParticipantKey, actor: Actor, reason: str, now: dt.datetime | None = None) -> ParticipantKey:
+    """Mark a key compromised or withdrawn: no signature by it verifies any more. Kept for the record."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the key is revoked (for the audit trail)."})
+    _locked(key.participant)
+    key = _locked_key(key)
+    if key.status == KeyStatus.REVOKED:
+        raise ValidationError(f"{key.kid} is already revoked.")
+    key.status = KeyStatus.REVOKED
+    key.revoked_at = now
+    key.revocation_reason = reason[:500]
+    key.save(update_fields=["status", "revoked_at", "revocation_reason"])
+    Participant.objects.filter(pk=key.participant_id).update(updated_at=now)
+    audit(actor, "key.revoked", participant=key.participant, key=_key_facts(key), reason=reason)
+    return key
+
+
+@dataclass(frozen=True)
+class OffboardingPlan:
+    """What offboarding a participant will do, for the confirmation page."""
+
+    participant: Participant
+    client_id: str
+    live_tokens: int
+    keys_to_revoke: list
+    resource_mappings_note: str = "All product-network memberships (resource mappings) are removed."
+
+
+def plan_offboarding(participant: Participant) -> OffboardingPlan:
+    return OffboardingPlan(
+        participant=participant,
+        client_id=participant.client_id,
+        live_tokens=AccessToken.objects.filter(application_id=participant.application_id).count()
+        if participant.application_id
+        else 0,
+        keys_to_revoke=list(participant.keys.exclude(status=KeyStatus.REVOKED)),
+    )
+
+
+@transaction.atomic
+def offboard_participant(
+    *, participant: Participant, actor: Actor, reason: str = "", now: dt.datetime | None = None
+) -> Participant:
+    """Withdraw a participant for good (contract §3).
+
+    Its OAuth client is deleted, so the token endpoint answers invalid_client; every access token
+    it holds goes with it; its keys are REVOKED but kept so past signatures can still be checked;
+    its resource mappings are removed; the record stays as a tombstone with status OFFBOARDED.
+    """
+    now = now or timezone.now()
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    application = participant.application
+    tokens_revoked = _revoke_tokens(participant)
+    participant.status = OperationalStatus.OFFBOARDED
+    participant.status_reason = reason
+    participant.offboarded_at = now
+    participant.application = None
+    participant.save(update_fields=["status", "status_reason", "offboarded_at", "application", "updated_at"])
+    if application is not None:
+        application.delete()
+    revoked_kids = list(participant.keys.exclude(status=KeyStatus.REVOKED).values_list("kid", flat=True))
+    participant.keys.exclude(status=KeyStatus.REVOKED).update(
+        status=KeyStatus.REVOKED, revoked_at=now, revocation_reason="participant offboarded"
+    )
+    mappings = {}
+    for receiver, summary in participant_offboarded.send(sender=Participant, participant=participant, actor=actor):
+        if summary:
+            mappings[getattr(receiver, "__qualname__", str(receiver))] = summary
+    audit(
+        actor,
+        "participant.offboarded",
+        participant=participant,
+        reason=reason,
+        clientId=participant.client_id,
+        clientDeleted=application is not None,
+        tokensRevoked=tokens_revoked,
+        keysRevoked=revoked_kids,
+        resourceMappingsRemoved=mappings,
+    )
+    return participant

@@ -1,0 +1,40 @@
+"""Input rules for participant records that are not key material (see keys.py for keys)."""
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_base_url(value: str) -> str:
+    """An https API base URL (plain http only for loopback hosts while OCEN_ALLOW_LOOPBACK_HTTP is on)."""
+    url = (value or "").strip()
+    URLValidator(
+        schemes=["http", "https"], message="Enter a full API base URL, such as https://lender.example.in/ocen."
+    )(url)
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise ValidationError("The base URL must not carry a user name or password.")
+    if parts.query or parts.fragment:
+        raise ValidationError("The base URL must not have a query string or fragment.")
+    if parts.scheme == "http":
+        if not is_loopback_host(parts.hostname or ""):
+            raise ValidationError("The base URL must use https.")
+        if not settings.OCEN_ALLOW_LOOPBACK_HTTP:
+            raise ValidationError(
+                "Plain http is allowed only for loopback hosts in development (OCEN_ALLOW_LOOPBACK_HTTP)."
+            )
+    return url.rstrip("/")
