@@ -354,6 +354,19 @@ ORGANISATION_FIELDS = ("name", "description", "website", "email", "phone")
 
 
 @transaction.atomic
+def create_organisation(*, actor: Actor, name: str, **fields) -> Organisation:
+    """Register an organisation ahead of its participants."""
+    name = (name or "").strip()
+    if Organisation.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"An organisation named {name!r} already exists."})
+    organisation = Organisation(name=name, **fields)
+    organisation.full_clean()
+    organisation.save()
+    audit(actor, "organisation.created", organisation=organisation, name=organisation.name)
+    return organisation
+
+
+@transaction.atomic
 def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -> Organisation:
     """Change an organisation's descriptive fields; its participants' records change with it."""
     unknown = set(fields) - set(ORGANISATION_FIELDS)

@@ -1,0 +1,563 @@
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Min, Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+
+from . import one_time, services
+from .forms import OnboardingForm, ParticipantChangeForm, PublicKeyInputForm, ReasonForm
+from .keys import format_fingerprint
+from .models import AuditEvent, KeyStatus, OperationalStatus, Organisation, Participant, ParticipantKey
+
+# Tokens and client hashes are not for browsing: the registry's own pages show what operators need.
+for _model in (
+    get_application_model(),
+    get_access_token_model(),
+    get_refresh_token_model(),
+    get_grant_model(),
+    get_id_token_model(),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+EXPIRY_WARNING = dt.timedelta(days=30)
+EXPIRY_NOTICE = dt.timedelta(days=90)
+
+
+def expiry_badge(moment):
+    """A key expiry, coloured by urgency (red: expired or within 30 days; amber: within 90)."""
+    if moment is None:
+        return format_html('<span style="color:var(--body-quiet-color)">{}</span>', "no expiry")
+    remaining = moment - timezone.now()
+    colour = "#ba2121" if remaining < EXPIRY_WARNING else "#c77c02" if remaining < EXPIRY_NOTICE else "#2e7d32"
+    label = "expired " if remaining.total_seconds() <= 0 else ""
+    return format_html(
+        '<span style="color:{};font-weight:600" title="{}">{}{}</span>',
+        colour,
+        moment.isoformat(),
+        label,
+        timezone.localtime(moment).strftime("%Y-%m-%d"),
+    )
+
+
+class OperationalStatusFilter(admin.SimpleListFilter):
+    """Active participants by default; offboarded tombstones only when asked for."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*OperationalStatus.choices, ("all", "All")]
+
+    def choices(self, changelist):
+        value = self.value() or OperationalStatus.ACTIVE
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or OperationalStatus.ACTIVE
+        if value == "all":
+            return queryset
+        return queryset.filter(status=value)
+
+
+class ParticipantKeyInline(admin.TabularInline):
+    model = ParticipantKey
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("kid", "status", "alg", "key_size", "short_fingerprint", "valid_from", "expiry", "revoked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="fingerprint")
+    def short_fingerprint(self, key):
+        return format_fingerprint(key.fingerprint)[:23] + "…"
+
+    @admin.display(description="valid until")
+    def expiry(self, key):
+        return expiry_badge(key.valid_until)
+
+
+class ParticipantInline(admin.TabularInline):
+    model = Participant
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("id", "role", "review_status", "status", "base_url")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "website", "email", "participant_count", "created_at")
+    search_fields = ("name", "email")
+    readonly_fields = ("id", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("id", "name", "description")}),
+        ("Contact", {"fields": ("website", "email", "phone")}),
+        ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    inlines = [ParticipantInline]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_participant_count=Count("participants"))
+
+    @admin.display(description="participant roles", ordering="_participant_count")
+    def participant_count(self, organisation):
+        return organisation._participant_count
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in services.ORGANISATION_FIELDS if name in form.cleaned_data}
+        actor = services.Actor.from_request(request)
+        if change:
+            services.update_organisation(organisation=Organisation(pk=obj.pk), actor=actor, **fields)
+        else:
+            created = services.create_organisation(actor=actor, **fields)
+            obj.pk = created.pk
+            obj._state.adding = False
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    form = ParticipantChangeForm
+    list_display = (
+        "participant_id",
+        "organisation",
+        "role",
+        "review_status",
+        "status",
+        "base_url",
+        "client_id",
+        "key_expiry",
+    )
+    list_display_links = ("participant_id",)
+    list_filter = (OperationalStatusFilter, "role", "review_status")
+    list_select_related = ("organisation",)
+    search_fields = ("organisation__name", "=client_id")
+    search_help_text = "Organisation name, participant ID or client ID."
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = (
+        "id",
+        "organisation",
+        "role",
+        "review_status",
+        "status",
+        "status_reason",
+        "client_id",
+        "recorded_by",
+        "approved_by",
+        "approved_at",
+        "offboarded_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        ("Participant", {"fields": ("id", "organisation", "role", "base_url")}),
+        ("Status", {"fields": ("review_status", "status", "status_reason", "offboarded_at")}),
+        ("Credentials", {"fields": ("client_id",), "description": "The client secret is shown once, when issued."}),
+        ("Record", {"fields": ("recorded_by", "approved_by", "approved_at", "created_at", "updated_at")}),
+    )
+    inlines = [ParticipantKeyInline]
+    actions = ["approve", "reject", "suspend", "reinstate", "rotate_secret", "offboard"]
+
+    # --- changelist -------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_key_expiry=Min("keys__valid_until", filter=Q(keys__status=KeyStatus.ACTIVE)))
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        try:
+            participant_id = uuid.UUID(term)
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(Q(pk=participant_id) | Q(organisation_id=participant_id)), False
+
+    @admin.display(description="participant ID", ordering="id")
+    def participant_id(self, participant):
+        return str(participant.id)
+
+    @admin.display(description="nearest key expiry", ordering="_key_expiry")
+    def key_expiry(self, participant):
+        return expiry_badge(participant._key_expiry)
+
+    # --- permissions --------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("participants.review_participant")
+
+    def has_suspend_permission(self, request):
+        return request.user.has_perm("participants.suspend_participant")
+
+    def has_rotate_permission(self, request):
+        return request.user.has_perm("participants.rotate_client_secret")
+
+    def has_offboard_permission(self, request):
+        return request.user.has_perm("participants.offboard_participant")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_offboarded:
+            return False
+        return super().has_change_permission(request, obj)
+
+    # --- onboarding, credentials and confirmation views -----------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("credentials/", wrap(self.credentials_view), name="participants_participant_credentials"),
+            path("confirm/<str:operation>/", wrap(self.confirm_view), name="participants_participant_confirm"),
+            path("<path:object_id>/add-key/", wrap(self.add_key_view), name="participants_participant_add_key"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = OnboardingForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                credentials = services.onboard_participant(
+                    organisation=form.cleaned_data["organisation"],
+                    org_name=form.cleaned_data["new_organisation_name"],
+                    role=form.cleaned_data["role"],
+                    base_url=form.cleaned_data["base_url"],
+                    public_key=form.key_input(),
+                    actor=services.Actor.from_request(request),
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc, OnboardingForm.SERVICE_FIELDS)
+            else:
+                return self._show_credentials_once(request, [credentials], "onboarded")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Onboard a participant",
+            "opts": self.opts,
+            "form": form,
+            "four_eyes": settings.OCEN_FOUR_EYES,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/participants/participant/onboard.html", context)
+
+    def _show_credentials_once(self, request, credentials_list, event):
+        one_time.stash(
+            request,
+            [
+                {
+                    **credentials.as_json(),
+                    "event": event,
+                    "name": str(credentials.participant),
+                    "reviewStatus": credentials.participant.review_status,
+                }
+                for credentials in credentials_list
+            ],
+        )
+        return HttpResponseRedirect(reverse("admin:participants_participant_credentials"))
+
+    @method_decorator(never_cache)
+    def credentials_view(self, request):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Client credentials",
+            "opts": self.opts,
+            "credentials": one_time.take(request),
+        }
+        return TemplateResponse(request, "admin/participants/participant/credentials.html", context)
+
+    def add_key_view(self, request, object_id):
+        participant = self.get_object(request, unquote(object_id))
+        if participant is None or not self.has_change_permission(request, participant):
+            raise PermissionDenied
+        form = PublicKeyInputForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                key = services.add_participant_key(
+                    participant=participant, public_key=form.key_input(), actor=services.Actor.from_request(request)
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                self.message_user(request, f"Key {key.kid} added and active.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[participant.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add a key for {participant}",
+            "opts": self.opts,
+            "original": participant,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/participants/participant/add_key.html", context)
+
+    # Operations that need a confirmation page: what each will do, and who may do it.
+    CONFIRMED = {
+        "offboard": {
+            "title": "Offboard participants",
+            "button": "Yes, offboard",
+            "permission": "has_offboard_permission",
+            "reason_required": True,
+        },
+        "rotate_secret": {
+            "title": "Rotate client secrets",
+            "button": "Yes, issue new secrets",
+            "permission": "has_rotate_permission",
+            "reason_required": False,
+        },
+    }
+
+    def confirm_view(self, request, operation):
+        spec = self.CONFIRMED.get(operation)
+        if spec is None:
+            raise PermissionDenied
+        if not getattr(self, spec["permission"])(request):
+            raise PermissionDenied
+        ids = request.POST.getlist("ids") if request.method == "POST" else request.GET.get("ids", "").split(",")
+        participants = list(
+            Participant.objects.select_related("organisation", "application")
+            .filter(pk__in=[i for i in ids if _is_uuid(i)])
+            .exclude(status=OperationalStatus.OFFBOARDED)
+        )
+        changelist = reverse("admin:participants_participant_changelist")
+        if not participants:
+            self.message_user(request, "No participant to act on (already offboarded?).", messages.WARNING)
+            return HttpResponseRedirect(changelist)
+        form = ReasonForm(
+            request.POST if request.POST.get("confirmed") else None, reason_required=spec["reason_required"]
+        )
+        if form.is_bound and form.is_valid():
+            actor = services.Actor.from_request(request)
+            done, issued = [], []
+            for participant in participants:
+                try:
+                    if operation == "offboard":
+                        services.offboard_participant(
+                            participant=participant, actor=actor, reason=form.cleaned_data["reason"]
+                        )
+                    else:
+                        issued.append(services.rotate_client_secret(participant=participant, actor=actor))
+                    done.append(participant)
+                except ValidationError as exc:
+                    self.message_user(request, f"{participant}: {' '.join(exc.messages)}", messages.ERROR)
+            if issued:
+                return self._show_credentials_once(request, issued, "rotated")
+            if done:
+                names = ", ".join(str(p) for p in done)
+                self.message_user(request, f"Offboarded: {names}.", messages.SUCCESS)
+            return HttpResponseRedirect(changelist)
+        plans = [services.plan_offboarding(p) for p in participants] if operation == "offboard" else []
+        context = {
+            **self.admin_site.each_context(request),
+            "title": spec["title"],
+            "opts": self.opts,
+            "operation": operation,
+            "spec": spec,
+            "participants": participants,
+            "plans": plans,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/participants/participant/confirm.html", context)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _run(self, request, queryset, service, verb, **kwargs):
+        actor = services.Actor.from_request(request)
+        succeeded = 0
+        for participant in queryset:
+            try:
+                service(participant=participant, actor=actor, **kwargs)
+                succeeded += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{participant}: {' '.join(exc.messages)}", messages.ERROR)
+        if succeeded:
+            self.message_user(request, f"{verb} {succeeded} participant(s).", messages.SUCCESS)
+
+    @admin.action(description="Approve selected participants", permissions=["review"])
+    def approve(self, request, queryset):
+        self._run(request, queryset, services.approve_participant, "Approved")
+
+    @admin.action(description="Reject selected applications", permissions=["review"])
+    def reject(self, request, queryset):
+        self._run(request, queryset, services.reject_participant, "Rejected")
+
+    @admin.action(description="Suspend selected participants (revokes their tokens)", permissions=["suspend"])
+    def suspend(self, request, queryset):
+        self._run(request, queryset, services.suspend_participant, "Suspended")
+
+    @admin.action(description="Reinstate selected participants", permissions=["suspend"])
+    def reinstate(self, request, queryset):
+        self._run(request, queryset, services.reinstate_participant, "Reinstated")
+
+    @admin.action(description="Rotate client secret of selected participants…", permissions=["rotate"])
+    def rotate_secret(self, request, queryset):
+        return self._confirm_redirect("rotate_secret", queryset)
+
+    @admin.action(description="Offboard selected participants…", permissions=["offboard"])
+    def offboard(self, request, queryset):
+        return self._confirm_redirect("offboard", queryset)
+
+    def _confirm_redirect(self, operation, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        url = reverse("admin:participants_participant_confirm", args=[operation])
+        return HttpResponseRedirect(f"{url}?ids={ids}")
+
+    # --- change form ------------------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        services.update_participant(
+            participant=obj, actor=services.Actor.from_request(request), base_url=form.cleaned_data["base_url"]
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            can_rotate=self.has_rotate_permission(request),
+            can_offboard=self.has_offboard_permission(request),
+            can_add_key=obj is not None and self.has_change_permission(request, obj),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@admin.register(ParticipantKey)
+class ParticipantKeyAdmin(admin.ModelAdmin):
+    list_display = ("kid", "participant", "status", "alg", "key_size", "short_fingerprint", "valid_from", "expiry")
+    list_filter = ("status", "alg")
+    list_select_related = ("participant__organisation",)
+    search_fields = ("kid", "fingerprint", "participant__organisation__name")
+    show_full_result_count = False
+    fields = (
+        "participant",
+        "kid",
+        "status",
+        "alg",
+        "key_type",
+        "key_size",
+        "fingerprint_display",
+        "jwk",
+        "cert_subject",
+        "cert_issuer",
+        "cert_serial",
+        "valid_from",
+        "valid_until",
+        "retired_at",
+        "revoked_at",
+        "revocation_reason",
+        "created_at",
+    )
+    readonly_fields = fields
+    actions = ["retire", "revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="fingerprint")
+    def short_fingerprint(self, key):
+        return format_fingerprint(key.fingerprint)[:23] + "…"
+
+    @admin.display(description="SHA-256 fingerprint")
+    def fingerprint_display(self, key):
+        return format_fingerprint(key.fingerprint)
+
+    @admin.display(description="valid until", ordering="valid_until")
+    def expiry(self, key):
+        return expiry_badge(key.valid_until)
+
+    @admin.action(description="Retire selected keys (they verify for the grace period)", permissions=["change"])
+    def retire(self, request, queryset):
+        actor = services.Actor.from_request(request)
+        for key in queryset:
+            try:
+                services.retire_key(key=key, actor=actor)
+                self.message_user(request, f"Retired {key.kid}.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    @admin.action(description="Revoke selected keys…", permissions=["change"])
+    def revoke(self, request, queryset):
+        form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
+        if form.is_bound and form.is_valid():
+            actor = services.Actor.from_request(request)
+            for key in queryset:
+                try:
+                    services.revoke_key(key=key, actor=actor, reason=form.cleaned_data["reason"])
+                    self.message_user(request, f"Revoked {key.kid}.", messages.SUCCESS)
+                except ValidationError as exc:
+                    self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Revoke keys",
+            "opts": self.opts,
+            "keys": list(queryset.select_related("participant__organisation")),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/participants/participantkey/revoke.html", context)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor", "action", "participant", "organisation", "remote_addr")
+    list_filter = ("action",)
+    list_select_related = ("participant__organisation", "organisation")
+    search_fields = ("actor", "action", "=participant__id")
+    date_hierarchy = "at"
+    show_full_result_count = False
+    fields = ("at", "actor", "actor_user", "action", "participant", "organisation", "remote_addr", "details")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,101 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .keys import MAX_INPUT_BYTES
+from .models import Organisation, Participant, Role
+from .validators import normalise_base_url
+
+KEY_HELP = (
+    "An X.509 certificate (PEM), a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON). "
+    "Never paste a private key: it is refused."
+)
+
+
+class PublicKeyInputForm(forms.Form):
+    """A public key, pasted or uploaded; `key_input()` gives whichever was provided."""
+
+    public_key = forms.CharField(
+        label="Public key (paste)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "spellcheck": "false", "class": "vLargeTextField"}),
+        help_text=KEY_HELP,
+    )
+    public_key_file = forms.FileField(label="…or upload the key file", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        pasted, upload = cleaned.get("public_key", "").strip(), cleaned.get("public_key_file")
+        if pasted and upload:
+            raise ValidationError("Paste the key or upload a file, not both.")
+        if not pasted and not upload:
+            self.add_error("public_key", "Give the participant's public key: paste it or upload the file.")
+        elif upload and upload.size > MAX_INPUT_BYTES:
+            self.add_error("public_key_file", f"The file is too large for a key (at most {MAX_INPUT_BYTES} bytes).")
+        return cleaned
+
+    def key_input(self) -> str | bytes:
+        upload = self.cleaned_data.get("public_key_file")
+        if upload:
+            upload.seek(0)
+            return upload.read()
+        return self.cleaned_data["public_key"]
+
+    def add_service_errors(self, error: ValidationError, field_map: dict | None = None) -> None:
+        """Show a service's ValidationError on the fields it names (or on the form)."""
+        field_map = field_map or {}
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, messages in error.message_dict.items():
+            target = field_map.get(name, name)
+            self.add_error(target if target in self.fields else None, messages)
+
+
+class OnboardingForm(PublicKeyInputForm):
+    organisation = forms.ModelChoiceField(
+        queryset=Organisation.objects.all(),
+        required=False,
+        empty_label="— a new organisation —",
+        help_text="Choose a registered organisation, or leave this and name a new one below.",
+    )
+    new_organisation_name = forms.CharField(label="New organisation name", max_length=200, required=False)
+    role = forms.ChoiceField(choices=[("", "—"), *Role.choices], label="Participant role")
+    base_url = forms.CharField(
+        label="API base URL",
+        max_length=500,
+        widget=forms.URLInput(attrs={"class": "vURLField", "placeholder": "https://lender.example.in/ocen"}),
+    )
+
+    field_order = ["organisation", "new_organisation_name", "role", "base_url", "public_key", "public_key_file"]
+    SERVICE_FIELDS = {"org_name": "new_organisation_name", "org_id": "organisation"}
+
+    def clean(self):
+        cleaned = super().clean()
+        org, name = cleaned.get("organisation"), cleaned.get("new_organisation_name", "").strip()
+        if org and name:
+            self.add_error("new_organisation_name", "Choose an organisation or name a new one, not both.")
+        elif not org and not name:
+            self.add_error("organisation", "Choose the participant's organisation, or name a new one.")
+        return cleaned
+
+    def clean_base_url(self):
+        return normalise_base_url(self.cleaned_data["base_url"])
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, required=False, widget=forms.TextInput(attrs={"size": 80}), label="Reason (for the audit trail)"
+    )
+
+    def __init__(self, *args, reason_required=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required
+
+
+class ParticipantChangeForm(forms.ModelForm):
+    class Meta:
+        model = Participant
+        fields = ["base_url"]
+
+    def clean_base_url(self):
+        return normalise_base_url(self.cleaned_data["base_url"])
