@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, Min, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -126,6 +127,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     )
     inlines = [ParticipantInline]
     show_full_result_count = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_participant_count=Count("participants"))

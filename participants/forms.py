@@ -93,6 +93,8 @@ class ReasonForm(forms.Form):
 
 
 class ParticipantChangeForm(forms.ModelForm):
+    base_url = forms.CharField(label="API base URL", max_length=500, widget=forms.URLInput(attrs={"class": "vURLField"}))
+
     class Meta:
         model = Participant
         fields = ["base_url"]

@@ -140,6 +140,8 @@ def _from_der(der: bytes, now: dt.datetime) -> ParsedKey:
 
 def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if not_after <= not_before:
+        raise KeyRejected("The certificate's validity period is empty (notAfter is not after notBefore).")
     if not_after <= now:
         raise KeyRejected(
             f"The certificate expired on {not_after:%Y-%m-%d %H:%M} UTC. Ask the participant for a current certificate."

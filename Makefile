@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  `make run` (quickstart)  and  `make test` (whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tests run on PostgreSQL; .ci/prepare starts the local server when it is not running.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocen_registry
+
+.PHONY: run test lint check install
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py quickstart_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.installed
+	bash .ci/prepare
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+check: $(VENV)/.installed
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=ci-only-$$(date +%s)-a-long-random-looking-value-for-the-deploy-check \
+	DJANGO_ALLOWED_HOSTS=registry.example.in DATABASE_URL=$(TEST_DATABASE_URL) DJANGO_BEHIND_TLS_PROXY=1 \
+	$(PY) manage.py check --deploy --fail-level WARNING

@@ -1,0 +1,57 @@
+"""Shared plumbing for the registry's management commands: JSON out, one-line errors, actors."""
+
+import json
+import uuid
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from participants.models import Participant
+from participants.services import Actor
+
+
+def one_line(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+class RegistryCommand(BaseCommand):
+    """A command that calls one service and prints its result as JSON."""
+
+    def add_actor_argument(self, parser):
+        parser.add_argument(
+            "--actor", metavar="USERNAME", help="Staff user to record as the actor (default: cli:<os user>)."
+        )
+
+    def actor(self, options) -> Actor:
+        username = options.get("actor")
+        if not username:
+            return Actor.cli()
+        user = get_user_model().objects.filter(username=username, is_staff=True, is_active=True).first()
+        if user is None:
+            raise CommandError(f"No active staff user named {username!r}.")
+        return Actor(label=f"cli:{username}", user=user)
+
+    def participant(self, participant_id: str) -> Participant:
+        try:
+            return Participant.objects.select_related("organisation").get(pk=uuid.UUID(participant_id))
+        except (ValueError, Participant.DoesNotExist):
+            raise CommandError(f"No participant with id {participant_id!r}.") from None
+
+    def read_key_file(self, path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read public key file {path!r}: {exc.strerror}.") from None
+
+    def emit(self, payload: dict) -> None:
+        self.stdout.write(json.dumps(payload, indent=2))
+
+    def call(self, service, **kwargs):
+        try:
+            return service(**kwargs)
+        except ValidationError as exc:
+            raise CommandError(one_line(exc)) from None

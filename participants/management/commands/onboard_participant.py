@@ -1,0 +1,27 @@
+from participants import services
+
+from ._base import RegistryCommand
+
+
+class Command(RegistryCommand):
+    help = "Onboard a participant role and print its participantId, orgId, clientId and (once) clientSecret."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org-name", required=True, help="Organisation name (found or created).")
+        parser.add_argument("--org-id", help="Organisation id (UUID) to attach to, or to create with.")
+        parser.add_argument("--role", required=True, help="LENDER, LOAN_AGENT, KYC_PARTNER, …")
+        parser.add_argument("--base-url", required=True, help="The participant's API base URL (https).")
+        parser.add_argument("--public-key", required=True, metavar="FILE", help="Certificate, public key or JWK.")
+        self.add_actor_argument(parser)
+
+    def handle(self, *args, **options):
+        credentials = self.call(
+            services.onboard_participant,
+            org_name=options["org_name"],
+            org_id=options["org_id"],
+            role=options["role"],
+            base_url=options["base_url"],
+            public_key=self.read_key_file(options["public_key"]),
+            actor=self.actor(options),
+        )
+        self.emit(credentials.as_json())

@@ -1,0 +1,84 @@
+"""Development quickstart: an administrator login and a few demo participants, printed to the console."""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from participants import services
+from participants.models import Organisation, Participant, Role
+
+DEMO_PARTICIPANTS = [
+    ("Demo Lender Bank", Role.LENDER, "http://127.0.0.1:9001/ocen"),
+    ("Demo Loan Agent", Role.LOAN_AGENT, "http://127.0.0.1:9002/ocen"),
+    ("Demo KYC Services", Role.KYC_PARTNER, "http://127.0.0.1:9003/ocen"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the admin login and demo participants, and print their credentials."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--keys-dir", default=str(settings.BASE_DIR / "var" / "demo-keys"))
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("quickstart_demo is for development only (DJANGO_DEBUG is off).")
+        password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            user = self._admin_user(options["username"], password)
+            actor = services.Actor.for_user(user)
+            demo = [self._demo_participant(actor, Path(options["keys_dir"]), *spec) for spec in DEMO_PARTICIPANTS]
+        self.stdout.write(
+            "\nOCEN Registry quickstart\n"
+            "  Admin console: http://127.0.0.1:8000/admin/\n"
+            f"  Login:         {user.username} / {password}\n\n"
+            "Demo participants (secrets are new on every quickstart run; private keys are in "
+            f"{options['keys_dir']}):\n"
+        )
+        self.stdout.write(json.dumps(demo, indent=2) + "\n")
+
+    def _admin_user(self, username, password):
+        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@localhost"})
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get(name="Registry administrators"))
+        return user
+
+    def _demo_participant(self, actor, keys_dir: Path, org_name, role, base_url):
+        existing = Participant.objects.filter(organisation__name=org_name, role=role).first()
+        if existing and not existing.is_offboarded:
+            credentials = services.rotate_client_secret(participant=existing, actor=actor)
+            key_file = keys_dir / f"{role.lower()}.pem"
+        else:
+            private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            public_pem = private_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            org = Organisation.objects.filter(name=org_name).first()
+            credentials = services.onboard_participant(
+                organisation=org, org_name=org_name, role=role, base_url=base_url, public_key=public_pem, actor=actor
+            )
+            key_file = self._write_private_key(keys_dir, role, private_key)
+        return {**credentials.as_json(), "role": role, "baseUrl": base_url, "privateKeyFile": str(key_file)}
+
+    def _write_private_key(self, keys_dir: Path, role, private_key) -> Path:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path = keys_dir / f"{role.lower()}.pem"
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        return path

@@ -1,0 +1,61 @@
+"""Key material for tests: generated once per process, real RSA/EC keys and X.509 certificates."""
+
+import datetime as dt
+import functools
+import json
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@functools.cache
+def rsa_key(name: str = "default", bits: int = 2048):
+    """A distinct RSA private key per name, cached for the test session."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+@functools.cache
+def ec_key(name: str = "default", curve_name: str = "secp256r1"):
+    return ec.generate_private_key(getattr(ec, curve_name.upper())())
+
+
+def public_pem(private_key) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def private_pem(private_key) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def certificate_pem(private_key, *, not_before: dt.datetime, not_after: dt.datetime, cn="lender.example.in") -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.COUNTRY_NAME, "IN")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(0x1D2C3B4A)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(private_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def reference_key_set() -> dict:
+    """The OCEN reference client's published loan-agent key set (one private JWK, no kid)."""
+    return json.loads((FIXTURES / "loan_agent_private_public_keypair_set.json").read_text())
+
+
+def reference_public_jwk() -> dict:
+    private = reference_key_set()["keys"][0]
+    return {name: private[name] for name in ("kty", "n", "e", "use", "alg")}

@@ -1,0 +1,158 @@
+"""Key ingestion (contract §2): accepted formats, normalisation, and each refusal with its message."""
+
+import datetime as dt
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from participants.keys import KeyRejected, parse_public_key
+from tests.keys import certificate_pem, ec_key, private_pem, public_pem, reference_key_set, reference_public_jwk, rsa_key
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+
+
+def der_spki(private_key) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_public_key_pem_is_normalised_to_a_public_jwk_with_thumbprint_kid():
+    parsed = parse_public_key(public_pem(rsa_key("a")), now=NOW)
+    assert parsed.key_type == "RSA" and parsed.alg == "RS256" and parsed.key_size == 2048
+    assert set(parsed.jwk) == {"kty", "n", "e", "kid", "use", "alg"}
+    assert parsed.jwk["use"] == "sig"
+    # The kid is the RFC 7638 thumbprint, as an independent library computes it.
+    from jwcrypto import jwk as jwcrypto_jwk
+
+    assert parsed.kid == jwcrypto_jwk.JWK.from_pem(public_pem(rsa_key("a"))).thumbprint()
+    # PyJWT, a different JOSE implementation, reads the stored JWK as the same public key.
+    other = jwt.PyJWK.from_dict(parsed.jwk).key
+    assert other.public_numbers() == rsa_key("a").public_key().public_numbers()
+
+
+def test_pkcs1_rsa_public_key_pem_is_accepted():
+    pkcs1 = rsa_key("a").public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    assert parse_public_key(pkcs1, now=NOW).fingerprint == parse_public_key(public_pem(rsa_key("a")), now=NOW).fingerprint
+
+
+def test_der_public_key_is_accepted():
+    assert parse_public_key(der_spki(rsa_key("a")), now=NOW).kid == parse_public_key(public_pem(rsa_key("a")), now=NOW).kid
+
+
+def test_fingerprint_is_sha256_of_the_subject_public_key_info():
+    import hashlib
+
+    parsed = parse_public_key(public_pem(rsa_key("a")), now=NOW)
+    assert parsed.fingerprint == hashlib.sha256(der_spki(rsa_key("a"))).hexdigest()
+
+
+def test_certificate_gives_key_and_certificate_facts():
+    pem = certificate_pem(rsa_key("a"), not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=365))
+    parsed = parse_public_key(pem, now=NOW)
+    assert parsed.fingerprint == parse_public_key(public_pem(rsa_key("a")), now=NOW).fingerprint
+    assert parsed.cert_subject == "C=IN,CN=lender.example.in"
+    assert parsed.cert_issuer == "C=IN,CN=lender.example.in"
+    assert parsed.cert_serial == "1d2c3b4a"
+    assert parsed.not_after == NOW + dt.timedelta(days=365)
+    assert parsed.source_format == "certificate"
+
+
+def test_reference_client_public_jwk_without_kid_is_accepted():
+    public = reference_public_jwk()
+    parsed = parse_public_key(json.dumps(public), now=NOW)
+    assert parsed.jwk["n"] == public["n"] and parsed.jwk["e"] == "AQAB"
+    assert parsed.kid  # derived: the sample key carries none
+
+
+def test_jwk_own_kid_is_kept():
+    parsed = parse_public_key(json.dumps({**reference_public_jwk(), "kid": "agent-2026-11"}), now=NOW)
+    assert parsed.kid == "agent-2026-11"
+
+
+def test_jwk_set_with_one_public_key_is_accepted():
+    parsed = parse_public_key(json.dumps({"keys": [reference_public_jwk()]}), now=NOW)
+    assert parsed.jwk["n"] == reference_public_jwk()["n"]
+
+
+def test_ec_p256_key_is_accepted_for_es256():
+    parsed = parse_public_key(public_pem(ec_key("a")), now=NOW)
+    assert parsed.key_type == "EC" and parsed.alg == "ES256" and parsed.jwk["crv"] == "P-256"
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda: public_pem(rsa_key("short", 1024)), "RSA keys must be at least 2048 bits; this one has 1024."),
+        (
+            lambda: certificate_pem(
+                rsa_key("a"), not_before=dt.datetime(2023, 1, 1, tzinfo=dt.UTC), not_after=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+            ),
+            "The certificate expired on 2024-01-01 00:00 UTC.",
+        ),
+        (lambda: private_pem(rsa_key("a")), "contains private key material"),
+        (lambda: json.dumps(reference_key_set()), "contains private key material"),
+        (lambda: json.dumps(reference_key_set()["keys"][0]), "contains private key material"),
+        (
+            lambda: rsa_key("a").private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            "contains private key material",
+        ),
+        (lambda: "certainly not a key", "Not a recognised public key."),
+        (lambda: b"\x00\xff\x10garbage", "Not a recognised public key."),
+        (lambda: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "public key PEM could not be read"),
+        (lambda: "{not json", "The JWK is not valid JSON."),
+        (lambda: public_pem(ec_key("p384", "secp384r1")), "EC keys must use the P-256 curve (ES256); this one uses secp384r1."),
+        (lambda: json.dumps({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}), "EC keys must use the P-256 curve"),
+        (lambda: public_pem(ed25519.Ed25519PrivateKey.generate()), "Unsupported key type (Ed25519)."),
+        (lambda: json.dumps({"kty": "oct", "k": "c2VjcmV0"}), "contains private key material"),
+        (lambda: json.dumps({"kty": "OKP", "crv": "Ed25519", "x": "AA"}), "Unsupported JWK key type 'OKP'."),
+        (lambda: json.dumps({**reference_public_jwk(), "use": "enc"}), "it must be \"sig\""),
+        (lambda: json.dumps({**reference_public_jwk(), "alg": "RS512"}), "must use RS256"),
+        (lambda: json.dumps({**reference_public_jwk(), "kid": "has space"}), "The key id (kid) must be"),
+        (lambda: json.dumps({"kty": "RSA", "n": "!!", "e": "AQAB"}), "missing or malformed"),
+        (lambda: json.dumps({"keys": []}), "The JWK Set holds no keys."),
+        (lambda: "", "No public key was given."),
+        (lambda: "{" + " " * 70000 + "}", "too large"),
+    ],
+    ids=[
+        "short-rsa",
+        "expired-cert",
+        "private-pem",
+        "private-jwk-set",
+        "private-jwk-with-d",
+        "private-der",
+        "garbage-text",
+        "garbage-bytes",
+        "damaged-pem",
+        "broken-json",
+        "wrong-curve",
+        "wrong-curve-jwk",
+        "ed25519",
+        "symmetric-jwk",
+        "okp-jwk",
+        "jwk-use-enc",
+        "jwk-alg-mismatch",
+        "bad-kid",
+        "malformed-members",
+        "empty-set",
+        "empty",
+        "oversized",
+    ],
+)
+def test_refusals_say_why(make_input, message):
+    with pytest.raises(KeyRejected) as excinfo:
+        parse_public_key(make_input(), now=NOW)
+    assert message in str(excinfo.value)
+
+
+def test_refusal_of_private_material_never_echoes_it():
+    private = reference_key_set()["keys"][0]
+    with pytest.raises(KeyRejected) as excinfo:
+        parse_public_key(json.dumps(private), now=NOW)
+    assert private["d"][:16] not in str(excinfo.value)
+    assert private["n"][:16] not in str(excinfo.value)

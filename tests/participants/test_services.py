@@ -1,0 +1,320 @@
+"""Registry workflows (contract §3): the state after each, its audit row, and atomicity."""
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db.models.signals import post_save
+from django.test import override_settings
+from django.utils import timezone
+from oauth2_provider.models import Application
+
+from participants import services
+from participants.models import (
+    AuditEvent,
+    KeyStatus,
+    OperationalStatus,
+    Organisation,
+    Participant,
+    ParticipantKey,
+    ReviewStatus,
+    Role,
+)
+from tests.keys import certificate_pem, private_pem, public_pem, reference_public_jwk, rsa_key
+
+
+def row_counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (Organisation, Participant, ParticipantKey, Application, AuditEvent)
+    }
+
+
+def onboard(actor, **overrides):
+    arguments = {
+        "org_name": "Bharat Lending Bank",
+        "role": "LENDER",
+        "base_url": "https://lender.example.in/ocen/",
+        "public_key": public_pem(rsa_key("lender")),
+        "actor": actor,
+    }
+    return services.onboard_participant(**{**arguments, **overrides})
+
+
+# --- onboarding -----------------------------------------------------------------------------
+
+
+def test_onboarding_creates_organisation_participant_key_and_client(actor, registry_admin):
+    credentials = onboard(actor)
+    participant = Participant.objects.select_related("organisation", "application").get()
+    assert participant.organisation.name == "Bharat Lending Bank"
+    assert participant.role == Role.LENDER
+    assert participant.base_url == "https://lender.example.in/ocen"
+    assert participant.review_status == ReviewStatus.APPROVED and participant.status == OperationalStatus.ACTIVE
+    assert participant.approved_by == registry_admin and participant.recorded_by == registry_admin
+    assert participant.application.client_type == Application.CLIENT_CONFIDENTIAL
+    assert participant.application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+    assert participant.client_id == participant.application.client_id
+    key = participant.keys.get()
+    assert key.status == KeyStatus.ACTIVE and key.alg == "RS256" and "d" not in key.jwk
+    assert credentials.as_json() == {
+        "participantId": str(participant.id),
+        "orgId": str(participant.organisation_id),
+        "clientId": participant.client_id,
+        "clientSecret": credentials.client_secret,
+    }
+
+
+def test_client_secret_has_256_bits_and_is_stored_only_as_a_hash(actor):
+    credentials = onboard(actor)
+    application = Application.objects.get()
+    assert len(credentials.client_secret) >= 43  # 32 random bytes, base64url
+    assert credentials.client_secret not in application.client_secret
+    assert application.client_secret.startswith("ocen_hmac_sha256$")
+
+
+def test_onboarding_writes_an_audit_event_without_the_secret(actor, registry_admin):
+    credentials = onboard(actor)
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [e.action for e in events] == ["organisation.created", "participant.onboarded"]
+    event = events[1]
+    assert event.actor == "asha" and event.actor_user == registry_admin
+    assert event.participant == credentials.participant
+    assert event.details["clientId"] == credentials.participant.client_id
+    assert event.details["key"]["kid"] == credentials.participant.keys.get().kid
+    assert credentials.client_secret not in json.dumps(event.details)
+
+
+def test_second_role_of_an_organisation_reuses_it_by_name(actor):
+    first = onboard(actor)
+    second = onboard(
+        actor, org_name="bharat lending bank", role="LOAN_AGENT", public_key=public_pem(rsa_key("agent"))
+    )
+    assert second.participant.organisation_id == first.participant.organisation_id
+    assert Organisation.objects.count() == 1
+
+
+def test_organisation_can_be_given_by_id(actor):
+    org_id = uuid.uuid4()
+    credentials = onboard(actor, org_id=str(org_id))
+    assert credentials.participant.organisation_id == org_id
+
+
+def test_older_role_spelling_is_stored_as_derived_data_partner(actor):
+    credentials = onboard(actor, role="DERIVED_DATA_PROVIDER")
+    assert credentials.participant.role == Role.DERIVED_DATA_PARTNER
+
+
+def test_one_participant_per_organisation_and_role(actor):
+    onboard(actor)
+    before = row_counts()
+    with pytest.raises(ValidationError) as excinfo:
+        onboard(actor, public_key=public_pem(rsa_key("other")))
+    assert "already has a Lender participant" in str(excinfo.value)
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"role": "BORROWER"}, "role", "Unknown role 'BORROWER'"),
+        ({"base_url": "http://lender.example.in/ocen"}, "base_url", "must use https"),
+        ({"base_url": "https://user:pw@lender.example.in"}, "base_url", "must not carry a user name"),
+        ({"base_url": "not a url"}, "base_url", "Enter a full API base URL"),
+        ({"public_key": "garbage"}, "public_key", "Not a recognised public key"),
+        ({"public_key": private_pem(rsa_key("lender"))}, "public_key", "private key material"),
+        ({"org_name": ""}, "org_name", "Give the organisation's name."),
+        ({"org_id": "not-a-uuid"}, "org_id", "not a valid organisation id"),
+    ],
+)
+def test_bad_onboarding_input_is_refused_and_nothing_is_stored(actor, overrides, field, message):
+    before = row_counts()
+    with pytest.raises(ValidationError) as excinfo:
+        onboard(actor, **overrides)
+    assert message in " ".join(excinfo.value.message_dict[field])
+    assert row_counts() == before
+
+
+def test_every_bad_field_is_reported_at_once(actor):
+    with pytest.raises(ValidationError) as excinfo:
+        onboard(actor, role="NOPE", base_url="ftp://x", public_key="junk")
+    assert set(excinfo.value.message_dict) == {"role", "base_url", "public_key"}
+
+
+def test_loopback_http_base_url_only_while_allowed(actor):
+    with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=False), pytest.raises(ValidationError):
+        onboard(actor, base_url="http://127.0.0.1:9001/ocen")
+    with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=True):
+        assert onboard(actor, base_url="http://127.0.0.1:9001/ocen").participant.base_url == "http://127.0.0.1:9001/ocen"
+
+
+def test_onboarding_failing_half_way_leaves_nothing_behind(actor):
+    """A failure after the client and participant rows are written rolls all of them back."""
+
+    def fail_on_key_insert(sender, instance, created, **kwargs):
+        raise RuntimeError("disk full")
+
+    before = row_counts()
+    post_save.connect(fail_on_key_insert, sender=ParticipantKey)
+    try:
+        with pytest.raises(RuntimeError):
+            onboard(actor)
+    finally:
+        post_save.disconnect(fail_on_key_insert, sender=ParticipantKey)
+    assert row_counts() == before
+
+
+def test_certificate_key_takes_its_validity_window(actor):
+    now = timezone.now()
+    pem = certificate_pem(rsa_key("lender"), not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=90))
+    key = onboard(actor, public_key=pem).participant.keys.get()
+    assert key.valid_until == now.replace(microsecond=0) + dt.timedelta(days=90)
+    assert key.cert_subject == "C=IN,CN=lender.example.in"
+
+
+# --- four eyes -------------------------------------------------------------------------------
+
+
+@override_settings(OCEN_FOUR_EYES=True)
+def test_four_eyes_onboarding_waits_for_a_second_administrator(actor, second_admin):
+    participant = onboard(actor).participant
+    assert participant.review_status == ReviewStatus.UNDER_REVIEW and not participant.can_authenticate
+    with pytest.raises(ValidationError, match="cannot approve it"):
+        services.approve_participant(participant=participant, actor=actor)
+    approved = services.approve_participant(participant=participant, actor=services.Actor.for_user(second_admin))
+    assert approved.review_status == ReviewStatus.APPROVED and approved.approved_by == second_admin
+    assert AuditEvent.objects.filter(action="participant.approved", actor="vikram").count() == 1
+
+
+@override_settings(OCEN_FOUR_EYES=True)
+def test_four_eyes_approval_needs_a_named_administrator(actor):
+    participant = onboard(actor).participant
+    with pytest.raises(ValidationError, match="needs a named administrator"):
+        services.approve_participant(participant=participant, actor=services.Actor.cli())
+
+
+# --- review and status -------------------------------------------------------------------------
+
+
+@override_settings(OCEN_FOUR_EYES=True)
+def test_rejecting_an_application(actor, second_admin):
+    participant = onboard(actor).participant
+    rejected = services.reject_participant(participant=participant, actor=actor, reason="incomplete KYC")
+    assert rejected.review_status == ReviewStatus.REJECTED and rejected.status_reason == "incomplete KYC"
+    assert AuditEvent.objects.get(action="participant.rejected").details == {"reason": "incomplete KYC"}
+
+
+def test_an_approved_participant_cannot_be_rejected(actor, lender):
+    with pytest.raises(ValidationError, match="suspend or offboard"):
+        services.reject_participant(participant=lender.participant, actor=actor)
+
+
+def test_suspend_and_reinstate(actor, lender):
+    suspended = services.suspend_participant(participant=lender.participant, actor=actor, reason="audit finding")
+    assert suspended.status == OperationalStatus.SUSPENDED and not suspended.can_authenticate
+    reinstated = services.reinstate_participant(participant=suspended, actor=actor)
+    assert reinstated.status == OperationalStatus.ACTIVE and reinstated.can_authenticate
+    actions = list(AuditEvent.objects.filter(participant=lender.participant).values_list("action", flat=True))
+    assert actions[:2] == ["participant.reinstated", "participant.suspended"]
+
+
+def test_suspending_twice_is_refused(actor, lender):
+    services.suspend_participant(participant=lender.participant, actor=actor)
+    with pytest.raises(ValidationError, match="Only an active participant"):
+        services.suspend_participant(participant=lender.participant, actor=actor)
+
+
+def test_reinstating_an_active_participant_is_refused(actor, lender):
+    with pytest.raises(ValidationError, match="Only a suspended participant"):
+        services.reinstate_participant(participant=lender.participant, actor=actor)
+
+
+def test_updating_the_base_url_is_validated_and_audited(actor, lender):
+    services.update_participant(participant=lender.participant, actor=actor, base_url="https://api.lender.in/v4/")
+    assert Participant.objects.get().base_url == "https://api.lender.in/v4"
+    event = AuditEvent.objects.get(action="participant.updated")
+    assert event.details == {"baseUrl": "https://api.lender.in/v4", "previousBaseUrl": "https://lender.example.in/ocen"}
+    with pytest.raises(ValidationError):
+        services.update_participant(participant=lender.participant, actor=actor, base_url="http://lender.in")
+
+
+def test_updating_an_organisation_touches_its_participants(actor, lender):
+    before = Participant.objects.get().updated_at
+    services.update_organisation(organisation=lender.participant.organisation, actor=actor, email="ops@bharat.in")
+    assert Organisation.objects.get().email == "ops@bharat.in"
+    assert Participant.objects.get().updated_at > before
+    assert AuditEvent.objects.get(action="organisation.updated").details == {"changed": {"email": "ops@bharat.in"}}
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def test_rotating_the_secret_replaces_it(actor, lender):
+    old_hash = Application.objects.get().client_secret
+    rotated = services.rotate_client_secret(participant=lender.participant, actor=actor)
+    application = Application.objects.get()
+    assert rotated.client_secret != lender.client_secret
+    assert application.client_secret != old_hash and application.client_id == lender.participant.client_id
+    event = AuditEvent.objects.get(action="participant.secret_rotated")
+    assert rotated.client_secret not in json.dumps(event.details)
+
+
+# --- keys ------------------------------------------------------------------------------------------
+
+
+def test_adding_a_key_for_rotation(actor, lender):
+    key = services.add_participant_key(
+        participant=lender.participant, public_key=json.dumps(reference_public_jwk()), actor=actor
+    )
+    assert key.status == KeyStatus.ACTIVE
+    assert lender.participant.keys.filter(status=KeyStatus.ACTIVE).count() == 2
+    assert AuditEvent.objects.get(action="key.added").details["key"]["kid"] == key.kid
+
+
+def test_the_same_key_twice_is_refused(actor, lender):
+    with pytest.raises(ValidationError, match="already has a key with kid"):
+        services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("lender")), actor=actor)
+    assert ParticipantKey.objects.count() == 1
+
+
+def test_retiring_a_key_keeps_it_verifying_for_the_grace_period(actor, lender, settings):
+    settings.OCEN_KEY_RETIREMENT_GRACE = 3600
+    old = lender.participant.keys.get()
+    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor)
+    now = timezone.now()
+    retired = services.retire_key(key=old, actor=actor, now=now)
+    assert retired.status == KeyStatus.RETIRED
+    assert retired.is_usable_at(now + dt.timedelta(minutes=59))
+    assert not retired.is_usable_at(now + dt.timedelta(minutes=61))
+    assert AuditEvent.objects.filter(action="key.retired").count() == 1
+
+
+def test_the_only_active_key_cannot_be_retired(actor, lender):
+    with pytest.raises(ValidationError, match="only active key"):
+        services.retire_key(key=lender.participant.keys.get(), actor=actor)
+
+
+def test_revoking_a_key_needs_a_reason_and_stops_it_verifying(actor, lender):
+    key = lender.participant.keys.get()
+    with pytest.raises(ValidationError):
+        services.revoke_key(key=key, actor=actor, reason=" ")
+    revoked = services.revoke_key(key=key, actor=actor, reason="private key leaked")
+    assert revoked.status == KeyStatus.REVOKED and revoked.revoked_at is not None
+    assert not revoked.is_usable_at(timezone.now())
+    assert AuditEvent.objects.get(action="key.revoked").details["reason"] == "private key leaked"
+
+
+def test_audit_events_are_append_only(actor, lender):
+    event = AuditEvent.objects.first()
+    event.action = "tampered"
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.update(action="tampered")
+    assert not AuditEvent.objects.filter(action="tampered").exists()
