@@ -59,16 +59,17 @@ def expiry_badge(moment):
 
 
 class OperationalStatusFilter(admin.SimpleListFilter):
-    """Active participants by default; offboarded tombstones only when asked for."""
+    """Current participants (active or suspended) by default; offboarded tombstones when asked for."""
 
     title = "status"
     parameter_name = "status"
+    CURRENT = "current"
 
     def lookups(self, request, model_admin):
-        return [*OperationalStatus.choices, ("all", "All")]
+        return [(self.CURRENT, "Current (not offboarded)"), *OperationalStatus.choices, ("all", "All")]
 
     def choices(self, changelist):
-        value = self.value() or OperationalStatus.ACTIVE
+        value = self.value() or self.CURRENT
         for lookup, title in self.lookup_choices:
             yield {
                 "selected": value == lookup,
@@ -77,9 +78,11 @@ class OperationalStatusFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        value = self.value() or OperationalStatus.ACTIVE
+        value = self.value() or self.CURRENT
         if value == "all":
             return queryset
+        if value == self.CURRENT:
+            return queryset.exclude(status=OperationalStatus.OFFBOARDED)
         return queryset.filter(status=value)
 
 

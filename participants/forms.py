@@ -93,7 +93,9 @@ class ReasonForm(forms.Form):
 
 
 class ParticipantChangeForm(forms.ModelForm):
-    base_url = forms.CharField(label="API base URL", max_length=500, widget=forms.URLInput(attrs={"class": "vURLField"}))
+    base_url = forms.CharField(
+        label="API base URL", max_length=500, widget=forms.URLInput(attrs={"class": "vURLField"})
+    )
 
     class Meta:
         model = Participant

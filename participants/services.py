@@ -239,7 +239,11 @@ def onboard_participant(
 
 def _locked(participant: Participant) -> Participant:
     """Re-read the participant under a row lock, so concurrent operations serialise."""
-    return Participant.objects.select_for_update(of=("self",)).select_related("organisation", "application").get(pk=participant.pk)
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("organisation", "application")
+        .get(pk=participant.pk)
+    )
 
 
 def _refuse_if_offboarded(participant: Participant) -> None:
@@ -432,7 +436,11 @@ def add_participant_key(
 
 
 def _locked_key(key: ParticipantKey) -> ParticipantKey:
-    return ParticipantKey.objects.select_for_update(of=("self",)).select_related("participant__organisation").get(pk=key.pk)
+    return (
+        ParticipantKey.objects.select_for_update(of=("self",))
+        .select_related("participant__organisation")
+        .get(pk=key.pk)
+    )
 
 
 @transaction.atomic

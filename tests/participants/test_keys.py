@@ -9,7 +9,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from participants.keys import KeyRejected, parse_public_key
-from tests.keys import certificate_pem, ec_key, private_pem, public_pem, reference_key_set, reference_public_jwk, rsa_key
+from tests.keys import (
+    certificate_pem,
+    ec_key,
+    private_pem,
+    public_pem,
+    reference_key_set,
+    reference_public_jwk,
+    rsa_key,
+)
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
@@ -36,11 +44,15 @@ def test_public_key_pem_is_normalised_to_a_public_jwk_with_thumbprint_kid():
 
 def test_pkcs1_rsa_public_key_pem_is_accepted():
     pkcs1 = rsa_key("a").public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
-    assert parse_public_key(pkcs1, now=NOW).fingerprint == parse_public_key(public_pem(rsa_key("a")), now=NOW).fingerprint
+    assert (
+        parse_public_key(pkcs1, now=NOW).fingerprint == parse_public_key(public_pem(rsa_key("a")), now=NOW).fingerprint
+    )
 
 
 def test_der_public_key_is_accepted():
-    assert parse_public_key(der_spki(rsa_key("a")), now=NOW).kid == parse_public_key(public_pem(rsa_key("a")), now=NOW).kid
+    assert (
+        parse_public_key(der_spki(rsa_key("a")), now=NOW).kid == parse_public_key(public_pem(rsa_key("a")), now=NOW).kid
+    )
 
 
 def test_fingerprint_is_sha256_of_the_subject_public_key_info():
@@ -89,7 +101,9 @@ def test_ec_p256_key_is_accepted_for_es256():
         (lambda: public_pem(rsa_key("short", 1024)), "RSA keys must be at least 2048 bits; this one has 1024."),
         (
             lambda: certificate_pem(
-                rsa_key("a"), not_before=dt.datetime(2023, 1, 1, tzinfo=dt.UTC), not_after=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+                rsa_key("a"),
+                not_before=dt.datetime(2023, 1, 1, tzinfo=dt.UTC),
+                not_after=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
             ),
             "The certificate expired on 2024-01-01 00:00 UTC.",
         ),
@@ -106,12 +120,15 @@ def test_ec_p256_key_is_accepted_for_es256():
         (lambda: b"\x00\xff\x10garbage", "Not a recognised public key."),
         (lambda: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "public key PEM could not be read"),
         (lambda: "{not json", "The JWK is not valid JSON."),
-        (lambda: public_pem(ec_key("p384", "secp384r1")), "EC keys must use the P-256 curve (ES256); this one uses secp384r1."),
+        (
+            lambda: public_pem(ec_key("p384", "secp384r1")),
+            "EC keys must use the P-256 curve (ES256); this one uses secp384r1.",
+        ),
         (lambda: json.dumps({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}), "EC keys must use the P-256 curve"),
         (lambda: public_pem(ed25519.Ed25519PrivateKey.generate()), "Unsupported key type (Ed25519)."),
         (lambda: json.dumps({"kty": "oct", "k": "c2VjcmV0"}), "contains private key material"),
         (lambda: json.dumps({"kty": "OKP", "crv": "Ed25519", "x": "AA"}), "Unsupported JWK key type 'OKP'."),
-        (lambda: json.dumps({**reference_public_jwk(), "use": "enc"}), "it must be \"sig\""),
+        (lambda: json.dumps({**reference_public_jwk(), "use": "enc"}), 'it must be "sig"'),
         (lambda: json.dumps({**reference_public_jwk(), "alg": "RS512"}), "must use RS256"),
         (lambda: json.dumps({**reference_public_jwk(), "kid": "has space"}), "The key id (kid) must be"),
         (lambda: json.dumps({"kty": "RSA", "n": "!!", "e": "AQAB"}), "missing or malformed"),

@@ -89,9 +89,7 @@ def test_onboarding_writes_an_audit_event_without_the_secret(actor, registry_adm
 
 def test_second_role_of_an_organisation_reuses_it_by_name(actor):
     first = onboard(actor)
-    second = onboard(
-        actor, org_name="bharat lending bank", role="LOAN_AGENT", public_key=public_pem(rsa_key("agent"))
-    )
+    second = onboard(actor, org_name="bharat lending bank", role="LOAN_AGENT", public_key=public_pem(rsa_key("agent")))
     assert second.participant.organisation_id == first.participant.organisation_id
     assert Organisation.objects.count() == 1
 
@@ -147,7 +145,9 @@ def test_loopback_http_base_url_only_while_allowed(actor):
     with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=False), pytest.raises(ValidationError):
         onboard(actor, base_url="http://127.0.0.1:9001/ocen")
     with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=True):
-        assert onboard(actor, base_url="http://127.0.0.1:9001/ocen").participant.base_url == "http://127.0.0.1:9001/ocen"
+        assert (
+            onboard(actor, base_url="http://127.0.0.1:9001/ocen").participant.base_url == "http://127.0.0.1:9001/ocen"
+        )
 
 
 def test_onboarding_failing_half_way_leaves_nothing_behind(actor):
@@ -168,7 +168,9 @@ def test_onboarding_failing_half_way_leaves_nothing_behind(actor):
 
 def test_certificate_key_takes_its_validity_window(actor):
     now = timezone.now()
-    pem = certificate_pem(rsa_key("lender"), not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=90))
+    pem = certificate_pem(
+        rsa_key("lender"), not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=90)
+    )
     key = onboard(actor, public_key=pem).participant.keys.get()
     assert key.valid_until == now.replace(microsecond=0) + dt.timedelta(days=90)
     assert key.cert_subject == "C=IN,CN=lender.example.in"
@@ -275,14 +277,18 @@ def test_adding_a_key_for_rotation(actor, lender):
 
 def test_the_same_key_twice_is_refused(actor, lender):
     with pytest.raises(ValidationError, match="already has a key with kid"):
-        services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("lender")), actor=actor)
+        services.add_participant_key(
+            participant=lender.participant, public_key=public_pem(rsa_key("lender")), actor=actor
+        )
     assert ParticipantKey.objects.count() == 1
 
 
 def test_retiring_a_key_keeps_it_verifying_for_the_grace_period(actor, lender, settings):
     settings.OCEN_KEY_RETIREMENT_GRACE = 3600
     old = lender.participant.keys.get()
-    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor)
+    services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor
+    )
     now = timezone.now()
     retired = services.retire_key(key=old, actor=actor, now=now)
     assert retired.status == KeyStatus.RETIRED

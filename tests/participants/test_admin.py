@@ -1,0 +1,373 @@
+"""The admin console (contract §3) through Django's test client: onboarding, show-once, actions, permissions."""
+
+import json
+import re
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from django.urls import reverse
+from oauth2_provider.models import Application
+
+from participants import services
+from participants.models import (
+    AuditEvent,
+    KeyStatus,
+    OperationalStatus,
+    Organisation,
+    Participant,
+    ParticipantKey,
+    ReviewStatus,
+)
+from tests.conftest import make_staff
+from tests.dot import dot_token_request
+from tests.keys import private_pem, public_pem, reference_key_set, rsa_key
+
+CHANGELIST = reverse("admin:participants_participant_changelist")
+ADD = reverse("admin:participants_participant_add")
+CREDENTIALS = reverse("admin:participants_participant_credentials")
+
+
+def confirm_url(operation, *participants):
+    ids = ",".join(str(p.pk) for p in participants)
+    return reverse("admin:participants_participant_confirm", args=[operation]) + f"?ids={ids}"
+
+
+@pytest.fixture
+def admin_client(client, registry_admin):
+    client.force_login(registry_admin)
+    return client
+
+
+def onboarding_data(**overrides):
+    return {
+        "organisation": "",
+        "new_organisation_name": "Bharat Lending Bank",
+        "role": "LENDER",
+        "base_url": "https://lender.example.in/ocen",
+        "public_key": public_pem(rsa_key("lender")).decode(),
+        **overrides,
+    }
+
+
+def secret_on(page: str) -> str:
+    match = re.search(r'<code class="client-secret">([^<]+)</code>', page)
+    return match.group(1) if match else ""
+
+
+def test_onboarding_form_creates_everything_and_shows_the_secret_once(admin_client):
+    response = admin_client.post(ADD, onboarding_data(), follow=True)
+    assert response.redirect_chain == [(CREDENTIALS, 302)]
+    page = response.content.decode()
+    participant = Participant.objects.select_related("application").get()
+    secret = secret_on(page)
+    assert str(participant.id) in page and participant.client_id in page
+    assert "Copy the client secret now" in page
+    # The secret shown is the real one: django-oauth-toolkit accepts it.
+    assert dot_token_request(participant.client_id, secret)[0] == 200
+    assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
+
+    again = admin_client.get(CREDENTIALS).content.decode()
+    assert secret not in again and "There is no secret to show" in again
+
+
+def test_secret_never_appears_on_the_participant_page(admin_client):
+    response = admin_client.post(ADD, onboarding_data(), follow=True)
+    secret = secret_on(response.content.decode())
+    participant = Participant.objects.get()
+    for url in (
+        reverse("admin:participants_participant_change", args=[participant.pk]),
+        CHANGELIST,
+        reverse("admin:participants_auditevent_changelist"),
+        reverse("admin:participants_auditevent_change", args=[AuditEvent.objects.last().pk]),
+    ):
+        assert secret not in admin_client.get(url).content.decode()
+
+
+def test_the_key_can_be_uploaded_as_a_file(admin_client):
+    upload = SimpleUploadedFile("lender.json", json.dumps({"keys": [reference_key_set()["keys"][0]]}).encode())
+    response = admin_client.post(ADD, onboarding_data(public_key="", public_key_file=upload))
+    assert response.status_code == 200  # refused: the reference set holds a private key
+    assert "contains private key material" in response.content.decode()
+    upload = SimpleUploadedFile("lender.pem", public_pem(rsa_key("lender")))
+    response = admin_client.post(ADD, onboarding_data(public_key="", public_key_file=upload))
+    assert response.status_code == 302 and Participant.objects.count() == 1
+
+
+def test_onboarding_into_an_existing_organisation(admin_client, lender):
+    org = lender.participant.organisation
+    response = admin_client.post(
+        ADD,
+        onboarding_data(
+            organisation=str(org.pk),
+            new_organisation_name="",
+            role="LOAN_AGENT",
+            public_key=public_pem(rsa_key("agent")).decode(),
+        ),
+    )
+    assert response.status_code == 302
+    assert Organisation.objects.count() == 1 and org.participants.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"public_key": private_pem(rsa_key("lender")).decode()}, "contains private key material"),
+        ({"public_key": public_pem(rsa_key("short", 1024)).decode()}, "at least 2048 bits"),
+        ({"public_key": ""}, "paste it or upload the file"),
+        ({"base_url": "http://lender.example.in"}, "must use https"),
+        ({"new_organisation_name": ""}, "name a new one"),
+        ({"role": "BORROWER"}, "Select a valid choice"),
+    ],
+)
+def test_onboarding_form_errors_are_shown_in_the_form(admin_client, overrides, message):
+    response = admin_client.post(ADD, onboarding_data(**overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Participant.objects.count() == 0 and Application.objects.count() == 0
+
+
+def test_duplicate_role_is_refused_in_the_form(admin_client, lender):
+    response = admin_client.post(ADD, onboarding_data(public_key=public_pem(rsa_key("x")).decode()))
+    assert response.status_code == 200 and "already has a Lender participant" in response.content.decode()
+    assert Participant.objects.count() == 1
+
+
+def test_changelist_shows_the_operator_columns(admin_client, lender):
+    page = admin_client.get(CHANGELIST).content.decode()
+    participant = lender.participant
+    for text in (str(participant.id), "Bharat Lending Bank", "Lender", "Approved", "Active", participant.client_id):
+        assert text in page
+    assert "no expiry" in page
+
+
+def test_changelist_hides_offboarded_participants_by_default(admin_client, actor, lender, loan_agent):
+    services.offboard_participant(participant=loan_agent.participant, actor=actor)
+    default = admin_client.get(CHANGELIST).content.decode()
+    assert lender.participant.client_id in default and loan_agent.participant.client_id not in default
+    everything = admin_client.get(CHANGELIST + "?status=all").content.decode()
+    assert loan_agent.participant.client_id in everything
+
+
+@pytest.mark.parametrize("term", ["participant_id", "client_id", "organisation"])
+def test_changelist_search(admin_client, lender, loan_agent, term):
+    value = {
+        "participant_id": str(lender.participant.id),
+        "client_id": lender.participant.client_id,
+        "organisation": "bharat",
+    }[term]
+    page = admin_client.get(CHANGELIST, {"q": value}).content.decode()
+    assert lender.participant.client_id in page and loan_agent.participant.client_id not in page
+
+
+def test_changelist_query_count_does_not_grow_with_participants(admin_client, actor, django_assert_max_num_queries):
+    def onboard_many(start, count):
+        for index in range(start, start + count):
+            services.onboard_participant(
+                org_name=f"Org {index}",
+                role="LENDER",
+                base_url=f"https://org{index}.example.in",
+                public_key=public_pem(rsa_key(f"bulk-{index}")),
+                actor=actor,
+            )
+
+    onboard_many(0, 2)
+    with django_assert_max_num_queries(9) as few:
+        assert admin_client.get(CHANGELIST).status_code == 200
+    onboard_many(2, 12)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert admin_client.get(CHANGELIST).status_code == 200
+
+
+def test_admin_actions_approve_suspend_reinstate(admin_client, second_admin, lender):
+    participant = lender.participant
+
+    def act(action):
+        return admin_client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [participant.pk]}, follow=True)
+
+    assert "Suspended 1 participant" in act("suspend").content.decode()
+    assert Participant.objects.get().status == OperationalStatus.SUSPENDED
+    assert dot_token_request(participant.client_id, lender.client_secret)[0] == 200  # DOT alone does not know
+    assert "Reinstated 1 participant" in act("reinstate").content.decode()
+    assert Participant.objects.get().status == OperationalStatus.ACTIVE
+    assert "already approved" in act("approve").content.decode()
+
+
+@override_settings(OCEN_FOUR_EYES=True)
+def test_four_eyes_in_the_admin(client, registry_admin, second_admin):
+    client.force_login(registry_admin)
+    client.post(ADD, onboarding_data())
+    participant = Participant.objects.get()
+    assert participant.review_status == ReviewStatus.UNDER_REVIEW
+    data = {"action": "approve", ACTION_CHECKBOX_NAME: [participant.pk]}
+    assert "cannot approve it" in client.post(CHANGELIST, data, follow=True).content.decode()
+    client.force_login(second_admin)
+    assert "Approved 1 participant" in client.post(CHANGELIST, data, follow=True).content.decode()
+    assert Participant.objects.get().review_status == ReviewStatus.APPROVED
+
+
+@override_settings(OCEN_FOUR_EYES=True)
+def test_reject_action(admin_client):
+    admin_client.post(ADD, onboarding_data())
+    participant = Participant.objects.get()
+    admin_client.post(CHANGELIST, {"action": "reject", ACTION_CHECKBOX_NAME: [participant.pk]})
+    assert Participant.objects.get().review_status == ReviewStatus.REJECTED
+
+
+def test_rotate_secret_through_confirmation_shows_the_new_secret_once(admin_client, lender):
+    response = admin_client.post(
+        CHANGELIST, {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [lender.participant.pk]}, follow=True
+    )
+    assert "A new client secret will be issued" in response.content.decode()
+    response = admin_client.post(
+        confirm_url("rotate_secret", lender.participant),
+        {"ids": [lender.participant.pk], "confirmed": "yes"},
+        follow=True,
+    )
+    new_secret = secret_on(response.content.decode())
+    assert new_secret and new_secret != lender.client_secret
+    assert dot_token_request(lender.participant.client_id, new_secret)[0] == 200
+    assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 401
+    assert new_secret not in admin_client.get(CREDENTIALS).content.decode()
+
+
+def test_offboard_confirmation_page_lists_what_will_happen(admin_client, lender):
+    dot_token_request(lender.participant.client_id, lender.client_secret)
+    page = admin_client.get(confirm_url("offboard", lender.participant)).content.decode()
+    kid = lender.participant.keys.get().kid
+    for text in (lender.participant.client_id, "Revoke its 1 issued access token", kid, "memberships", "OFFBOARDED"):
+        assert text in page
+    assert Participant.objects.get().status == OperationalStatus.ACTIVE  # nothing happened yet
+
+
+def test_offboarding_in_the_admin(admin_client, lender):
+    url = confirm_url("offboard", lender.participant)
+    missing_reason = admin_client.post(url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": ""})
+    assert missing_reason.status_code == 200 and "This field is required" in missing_reason.content.decode()
+    assert Participant.objects.get().status == OperationalStatus.ACTIVE
+    response = admin_client.post(
+        url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": "licence cancelled"}, follow=True
+    )
+    assert "Offboarded: Bharat Lending Bank" in response.content.decode()
+    participant = Participant.objects.get()
+    assert participant.status == OperationalStatus.OFFBOARDED and participant.application is None
+    assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 401
+    assert AuditEvent.objects.get(action="participant.offboarded").remote_addr == "127.0.0.1"
+
+
+def test_add_key_and_revoke_key_in_the_admin(admin_client, lender):
+    participant = lender.participant
+    add_key = reverse("admin:participants_participant_add_key", args=[participant.pk])
+    response = admin_client.post(add_key, {"public_key": public_pem(rsa_key("lender-2")).decode()})
+    assert response.status_code == 302 and participant.keys.count() == 2
+    assert (
+        "private key material"
+        in admin_client.post(add_key, {"public_key": private_pem(rsa_key("z")).decode()}).content.decode()
+    )
+
+    old = participant.keys.order_by("created_at").first()
+    keys_changelist = reverse("admin:participants_participantkey_changelist")
+    confirm = admin_client.post(keys_changelist, {"action": "revoke", ACTION_CHECKBOX_NAME: [old.pk]})
+    assert (
+        "Yes, revoke" in confirm.content.decode() and ParticipantKey.objects.get(pk=old.pk).status == KeyStatus.ACTIVE
+    )
+    admin_client.post(
+        keys_changelist,
+        {"action": "revoke", ACTION_CHECKBOX_NAME: [old.pk], "confirmed": "yes", "reason": "leaked"},
+    )
+    revoked = ParticipantKey.objects.get(pk=old.pk)
+    assert revoked.status == KeyStatus.REVOKED and revoked.revocation_reason == "leaked"
+
+
+def test_retire_key_action(admin_client, actor, lender):
+    services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor
+    )
+    old = lender.participant.keys.order_by("created_at").first()
+    admin_client.post(
+        reverse("admin:participants_participantkey_changelist"), {"action": "retire", ACTION_CHECKBOX_NAME: [old.pk]}
+    )
+    assert ParticipantKey.objects.get(pk=old.pk).status == KeyStatus.RETIRED
+
+
+def test_base_url_is_edited_through_the_change_form(admin_client, lender):
+    url = reverse("admin:participants_participant_change", args=[lender.participant.pk])
+    inline = {"keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0"}
+    bad = admin_client.post(url, {"base_url": "http://lender.in", **inline})
+    assert bad.status_code == 200 and "must use https" in bad.content.decode()
+    assert admin_client.post(url, {"base_url": "https://api.lender.in/", **inline}).status_code == 302
+    assert Participant.objects.get().base_url == "https://api.lender.in"
+    assert AuditEvent.objects.filter(action="participant.updated").count() == 1
+
+
+def test_viewer_can_read_but_not_change_anything(client, registry_viewer, lender):
+    client.force_login(registry_viewer)
+    participant = lender.participant
+    assert client.get(CHANGELIST).status_code == 200
+    assert client.get(reverse("admin:participants_participant_change", args=[participant.pk])).status_code == 200
+    assert client.get(ADD).status_code == 403
+    assert client.post(ADD, onboarding_data(role="LOAN_AGENT")).status_code == 403
+    assert client.get(confirm_url("offboard", participant)).status_code == 403
+    assert (
+        client.post(
+            confirm_url("rotate_secret", participant), {"ids": [participant.pk], "confirmed": "yes"}
+        ).status_code
+        == 403
+    )
+    for action in ("approve", "suspend", "offboard", "rotate_secret"):
+        client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [participant.pk]})
+    change = client.post(
+        reverse("admin:participants_participant_change", args=[participant.pk]),
+        {"base_url": "https://evil.example", "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0"},
+    )
+    assert change.status_code == 403
+    after = Participant.objects.get()
+    assert (after.status, after.base_url) == (OperationalStatus.ACTIVE, "https://lender.example.in/ocen")
+    assert not AuditEvent.objects.exclude(action__in=["organisation.created", "participant.onboarded"]).exists()
+
+
+def test_non_staff_users_cannot_reach_the_admin(client, db):
+    user = get_user_model().objects.create(username="outsider", is_staff=False)
+    client.force_login(user)
+    for url in (CHANGELIST, ADD, CREDENTIALS):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_anonymous_users_are_sent_to_login(client, db):
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_staff_without_a_registry_group_sees_nothing(client, db, lender):
+    client.force_login(make_staff("nobody", None))
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_delete_is_disabled_for_participants_keys_and_audit(admin_client, lender):
+    participant = lender.participant
+    key = participant.keys.get()
+    for url in (
+        reverse("admin:participants_participant_delete", args=[participant.pk]),
+        reverse("admin:participants_participantkey_delete", args=[key.pk]),
+        reverse("admin:participants_auditevent_delete", args=[AuditEvent.objects.first().pk]),
+    ):
+        assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert Participant.objects.count() == 1 and ParticipantKey.objects.count() == 1
+
+
+def test_django_oauth_toolkit_tables_are_not_browsable(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Access tokens" not in index and "Applications" not in index
+    assert admin_client.get("/admin/oauth2_provider/application/").status_code == 404
+
+
+def test_audit_events_are_read_only_in_the_admin(admin_client, lender):
+    event = AuditEvent.objects.first()
+    url = reverse("admin:participants_auditevent_change", args=[event.pk])
+    assert admin_client.get(url).status_code == 200
+    admin_client.post(url, {"action": "tampered"})
+    assert AuditEvent.objects.get(pk=event.pk).action == event.action
+    assert admin_client.get(reverse("admin:participants_auditevent_add")).status_code == 403
