@@ -9,7 +9,6 @@ from participants import services
 from participants.models import Role
 from tests.keys import public_pem, rsa_key
 
-
 STAFF_PASSWORD = "correct-horse-battery"
 
 

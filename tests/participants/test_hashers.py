@@ -10,14 +10,14 @@ from tests.dot import dot_token_request
 
 
 def test_django_oauth_toolkit_is_configured_with_the_fast_hasher():
-    assert oauth2_settings.CLIENT_SECRET_HASHER == ClientSecretHasher.algorithm
+    assert ClientSecretHasher.algorithm == oauth2_settings.CLIENT_SECRET_HASHER
 
 
 def test_stored_value_is_a_salted_hash_not_the_secret(lender):
     stored = Application.objects.get().client_secret
     assert lender.client_secret not in stored
     assert isinstance(identify_hasher(stored), ClientSecretHasher)
-    algorithm, salt, digest = stored.split("$")
+    _algorithm, salt, digest = stored.split("$")
     assert len(salt) >= 22 and len(digest) == 64
 
 
