@@ -1,0 +1,118 @@
+"""An administrator onboards and offboards a participant in a real browser (Chromium via Playwright)."""
+
+import os
+
+import pytest
+from oauth2_provider.models import AccessToken
+
+from participants.models import KeyStatus, OperationalStatus, Participant
+from tests.browser import chromium_page
+from tests.conftest import STAFF_PASSWORD
+from tests.dot import dot_token_request
+from tests.keys import public_pem, rsa_key
+
+# serialized_rollback: the flush between live-server tests would otherwise drop the groups the migrations made.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+SCREENSHOTS = os.environ.get("OCEN_TEST_SCREENSHOTS")
+
+
+def shot(page, name):
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+def log_in(page, base_url, username):
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def test_administrator_onboards_then_offboards_a_participant_in_the_browser(live_server, registry_admin):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.click("#content-main a[href='/admin/participants/participant/']")
+        page.click(".object-tools a.addlink")
+        page.fill("#id_new_organisation_name", "Bharat Lending Bank")
+        page.select_option("#id_role", "LENDER")
+        page.fill("#id_base_url", "https://lender.example.in/ocen")
+        page.fill("#id_public_key", public_pem(rsa_key("lender")).decode())
+        shot(page, "1-onboarding-form")
+        page.click("input[type=submit][value='Onboard and issue credentials']")
+
+        page.wait_for_selector("code.client-secret")
+        shot(page, "2-credentials-once")
+        participant_id = page.inner_text("code.participant-id")
+        client_id = page.inner_text("code.client-id")
+        client_secret = page.inner_text("code.client-secret")
+
+        participant = Participant.objects.get(pk=participant_id)
+        assert participant.client_id == client_id and participant.status == OperationalStatus.ACTIVE
+        assert dot_token_request(client_id, client_secret)[0] == 200  # the secret read off the page works
+
+        page.reload()
+        assert page.locator("code.client-secret").count() == 0
+        assert client_secret not in page.content()
+
+        page.goto(f"{live_server.url}/admin/participants/participant/{participant_id}/change/")
+        assert client_secret not in page.content()
+        page.click("a.offboard-link")
+        page.wait_for_selector(".offboard-plan")
+        plan = page.inner_text(".offboard-plan")
+        assert client_id in plan and "Revoke its 1 issued access token" in plan
+        page.fill("#id_reason", "licence cancelled")
+        shot(page, "3-offboard-confirmation")
+        page.click("input[type=submit][value='Yes, offboard']")
+        page.wait_for_selector("text=Offboarded: Bharat Lending Bank")
+        shot(page, "4-after-offboarding")
+
+    participant.refresh_from_db()
+    assert participant.status == OperationalStatus.OFFBOARDED and participant.application is None
+    assert participant.status_reason == "licence cancelled"
+    assert set(participant.keys.values_list("status", flat=True)) == {KeyStatus.REVOKED}
+    assert AccessToken.objects.count() == 0
+    assert dot_token_request(client_id, client_secret) == (
+        401,
+        {"error": "invalid_client"},
+    )
+
+
+def test_administrator_approves_suspends_and_rotates_in_the_browser(
+    live_server, registry_admin, second_admin, settings
+):
+    settings.OCEN_FOUR_EYES = True
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(f"{live_server.url}/admin/participants/participant/add/")
+        page.fill("#id_new_organisation_name", "Udyam Loan Agent")
+        page.select_option("#id_role", "LOAN_AGENT")
+        page.fill("#id_base_url", "https://agent.example.in/ocen")
+        page.fill("#id_public_key", public_pem(rsa_key("agent")).decode())
+        page.click("input[type=submit][value='Onboard and issue credentials']")
+        page.wait_for_selector("text=under review")
+        participant_id = page.inner_text("code.participant-id")
+
+        def run_action(value):
+            page.goto(f"{live_server.url}/admin/participants/participant/")
+            page.check(f"input[name=_selected_action][value='{participant_id}']")
+            page.select_option("select[name=action]", value)
+            page.click("button[name=index]")
+
+        run_action("approve")
+        page.wait_for_selector("text=cannot approve it")
+        page.context.clear_cookies()
+        log_in(page, live_server.url, "vikram")
+        run_action("approve")
+        page.wait_for_selector("text=Approved 1 participant")
+        run_action("suspend")
+        page.wait_for_selector("text=Suspended 1 participant")
+        run_action("reinstate")
+        page.wait_for_selector("text=Reinstated 1 participant")
+        run_action("rotate_secret")
+        page.click("input[type=submit][value='Yes, issue new secrets']")
+        new_secret = page.inner_text("code.client-secret")
+
+    participant = Participant.objects.get(pk=participant_id)
+    assert participant.can_authenticate and participant.approved_by == second_admin
+    assert dot_token_request(participant.client_id, new_secret)[0] == 200

@@ -1,0 +1,102 @@
+"""Management commands (contract §3): the same services, JSON out, one-line errors, non-zero exit."""
+
+import json
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from oauth2_provider.models import AccessToken
+
+from participants.models import AuditEvent, KeyStatus, OperationalStatus, Participant
+from tests.dot import dot_token_request
+from tests.keys import private_pem, public_pem, reference_public_jwk, rsa_key
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args) -> dict:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    path = tmp_path / "lender.pem"
+    path.write_bytes(public_pem(rsa_key("lender")))
+    return path
+
+
+def test_onboard_prints_credentials_that_work(db, key_file):
+    output = run(
+        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
+        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
+    )  # fmt: skip
+    assert set(output) == {"participantId", "orgId", "clientId", "clientSecret"}
+    participant = Participant.objects.get(pk=output["participantId"])
+    assert str(participant.organisation_id) == output["orgId"] and participant.can_authenticate
+    assert dot_token_request(output["clientId"], output["clientSecret"])[0] == 200
+    assert AuditEvent.objects.get(action="participant.onboarded").actor.startswith("cli:")
+
+
+def test_the_full_lifecycle_from_the_command_line(db, key_file, tmp_path):
+    created = run(
+        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
+        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
+    )  # fmt: skip
+    pid = created["participantId"]
+    jwk_file = tmp_path / "agent.jwk.json"
+    jwk_file.write_text(json.dumps(reference_public_jwk()))
+    assert run("add_participant_key", pid, "--public-key", str(jwk_file))["status"] == KeyStatus.ACTIVE
+    assert run("suspend_participant", pid, "--reason", "audit")["status"] == OperationalStatus.SUSPENDED
+    assert run("reinstate_participant", pid)["status"] == OperationalStatus.ACTIVE
+    rotated = run("rotate_client_secret", pid)
+    assert rotated["clientSecret"] != created["clientSecret"]
+    assert dot_token_request(created["clientId"], rotated["clientSecret"])[0] == 200
+    assert run("offboard_participant", pid, "--reason", "exit")["status"] == OperationalStatus.OFFBOARDED
+    assert dot_token_request(created["clientId"], rotated["clientSecret"])[0] == 401
+    assert AccessToken.objects.count() == 0
+    assert Participant.objects.get().keys.filter(status=KeyStatus.REVOKED).count() == 2
+
+
+def test_command_errors_are_one_line(db, key_file, tmp_path):
+    private = tmp_path / "private.pem"
+    private.write_bytes(private_pem(rsa_key("lender")))
+    with pytest.raises(CommandError, match=r"^public_key: This input contains private key material"):
+        call_command(
+            "onboard_participant", "--org-name", "X", "--role", "LENDER",
+            "--base-url", "https://x.example.in", "--public-key", str(private),
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="No participant with id 'nope'"):
+        call_command("offboard_participant", "nope")
+    with pytest.raises(CommandError, match="Cannot read public key file"):
+        call_command(
+            "onboard_participant", "--org-name", "X", "--role", "LENDER",
+            "--base-url", "https://x.example.in", "--public-key", str(tmp_path / "missing.pem"),
+        )  # fmt: skip
+    assert Participant.objects.count() == 0
+
+
+def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
+    """Run as a real subprocess against the test database, the way an operator's script would."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the subprocess needs a server database it can share")
+    settings_dict = connection.settings_dict
+    url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "onboard_participant", "--org-name", "X", "--role", "LENDER",
+         "--base-url", "https://x.example.in", "--public-key", str(garbage)],
+        cwd=ROOT, capture_output=True, text=True, env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: public_key: Not a recognised public key. Expected an X.509 certificate (PEM), "
+        "a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON)."
+    ]
