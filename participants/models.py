@@ -59,7 +59,13 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(Lower("name"), name="organisation_name_unique_ci")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="organisation_name_unique_ci",
+                violation_error_message="An organisation with this name already exists.",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -118,7 +124,11 @@ class Participant(models.Model):
             ("offboard_participant", "Can offboard participants"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "role"], name="participant_one_per_org_role"),
+            models.UniqueConstraint(
+                fields=["organisation", "role"],
+                name="participant_one_per_org_role",
+                violation_error_message="This organisation already has a participant in this role.",
+            ),
             models.CheckConstraint(
                 condition=~Q(status=OperationalStatus.OFFBOARDED) | Q(application__isnull=True),
                 name="participant_offboarded_has_no_client",

@@ -371,3 +371,27 @@ def test_audit_events_are_read_only_in_the_admin(admin_client, lender):
     admin_client.post(url, {"action": "tampered"})
     assert AuditEvent.objects.get(pk=event.pk).action == event.action
     assert admin_client.get(reverse("admin:participants_auditevent_add")).status_code == 403
+
+
+def test_organisations_are_added_and_edited_through_services(admin_client):
+    add = reverse("admin:participants_organisation_add")
+    form = {
+        "name": "Kaveri Finance",
+        "description": "",
+        "website": "https://kaveri.example.in",
+        "email": "",
+        "phone": "",
+    }
+    inline = {"participants-TOTAL_FORMS": "0", "participants-INITIAL_FORMS": "0"}
+    assert admin_client.post(add, {**form, **inline}).status_code == 302
+    org = Organisation.objects.get()
+    assert AuditEvent.objects.get(action="organisation.created").organisation == org
+    duplicate = admin_client.post(add, {**form, "name": "KAVERI FINANCE", **inline})
+    assert duplicate.status_code == 200 and Organisation.objects.count() == 1
+    assert "already exists" in duplicate.content.decode()
+    change = reverse("admin:participants_organisation_change", args=[org.pk])
+    assert admin_client.post(change, {**form, "email": "ops@kaveri.example.in", **inline}).status_code == 302
+    assert Organisation.objects.get().email == "ops@kaveri.example.in"
+    assert AuditEvent.objects.get(action="organisation.updated").details == {
+        "changed": {"email": "ops@kaveri.example.in"}
+    }
