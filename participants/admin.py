@@ -58,6 +58,17 @@ def expiry_badge(moment):
     )
 
 
+def apply_each(model_admin, request, objects, operation) -> list:
+    """Run `operation` on each object; report each refusal (ValidationError) to the user; return the results."""
+    results = []
+    for obj in objects:
+        try:
+            results.append(operation(obj))
+        except ValidationError as exc:
+            model_admin.message_user(request, f"{obj}: {' '.join(exc.messages)}", messages.ERROR)
+    return results
+
+
 class OperationalStatusFilter(admin.SimpleListFilter):
     """Current participants (active or suspended) by default; offboarded tombstones when asked for."""
 
@@ -325,7 +336,7 @@ class ParticipantAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[participant.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Add a key for {participant}",
+            "title": "Add key",
             "opts": self.opts,
             "original": participant,
             "form": form,
@@ -369,23 +380,24 @@ class ParticipantAdmin(admin.ModelAdmin):
         )
         if form.is_bound and form.is_valid():
             actor = services.Actor.from_request(request)
-            done, issued = [], []
-            for participant in participants:
-                try:
-                    if operation == "offboard":
-                        services.offboard_participant(
-                            participant=participant, actor=actor, reason=form.cleaned_data["reason"]
-                        )
-                    else:
-                        issued.append(services.rotate_client_secret(participant=participant, actor=actor))
-                    done.append(participant)
-                except ValidationError as exc:
-                    self.message_user(request, f"{participant}: {' '.join(exc.messages)}", messages.ERROR)
-            if issued:
-                return self._show_credentials_once(request, issued, "rotated")
+            if operation == "rotate_secret":
+                issued = apply_each(
+                    self, request, participants, lambda p: services.rotate_client_secret(participant=p, actor=actor)
+                )
+                return (
+                    self._show_credentials_once(request, issued, "rotated")
+                    if issued
+                    else HttpResponseRedirect(changelist)
+                )
+            reason = form.cleaned_data["reason"]
+            done = apply_each(
+                self,
+                request,
+                participants,
+                lambda p: services.offboard_participant(participant=p, actor=actor, reason=reason),
+            )
             if done:
-                names = ", ".join(str(p) for p in done)
-                self.message_user(request, f"Offboarded: {names}.", messages.SUCCESS)
+                self.message_user(request, f"Offboarded: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
             return HttpResponseRedirect(changelist)
         plans = [services.plan_offboarding(p) for p in participants] if operation == "offboard" else []
         context = {
@@ -402,17 +414,11 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def _run(self, request, queryset, service, verb, **kwargs):
+    def _run(self, request, queryset, service, verb):
         actor = services.Actor.from_request(request)
-        succeeded = 0
-        for participant in queryset:
-            try:
-                service(participant=participant, actor=actor, **kwargs)
-                succeeded += 1
-            except ValidationError as exc:
-                self.message_user(request, f"{participant}: {' '.join(exc.messages)}", messages.ERROR)
-        if succeeded:
-            self.message_user(request, f"{verb} {succeeded} participant(s).", messages.SUCCESS)
+        done = apply_each(self, request, queryset, lambda p: service(participant=p, actor=actor))
+        if done:
+            self.message_user(request, f"{verb} {len(done)} participant(s).", messages.SUCCESS)
 
     @admin.action(description="Approve selected participants", permissions=["review"])
     def approve(self, request, queryset):
@@ -517,24 +523,20 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Retire selected keys (they verify for the grace period)", permissions=["change"])
     def retire(self, request, queryset):
         actor = services.Actor.from_request(request)
-        for key in queryset:
-            try:
-                services.retire_key(key=key, actor=actor)
-                self.message_user(request, f"Retired {key.kid}.", messages.SUCCESS)
-            except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        retired = apply_each(self, request, queryset, lambda key: services.retire_key(key=key, actor=actor))
+        if retired:
+            self.message_user(request, f"Retired {', '.join(k.kid for k in retired)}.", messages.SUCCESS)
 
     @admin.action(description="Revoke selected keys…", permissions=["change"])
     def revoke(self, request, queryset):
         form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
         if form.is_bound and form.is_valid():
-            actor = services.Actor.from_request(request)
-            for key in queryset:
-                try:
-                    services.revoke_key(key=key, actor=actor, reason=form.cleaned_data["reason"])
-                    self.message_user(request, f"Revoked {key.kid}.", messages.SUCCESS)
-                except ValidationError as exc:
-                    self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            actor, reason = services.Actor.from_request(request), form.cleaned_data["reason"]
+            revoked = apply_each(
+                self, request, queryset, lambda key: services.revoke_key(key=key, actor=actor, reason=reason)
+            )
+            if revoked:
+                self.message_user(request, f"Revoked {', '.join(k.kid for k in revoked)}.", messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -55,3 +55,32 @@ class RegistryCommand(BaseCommand):
             return service(**kwargs)
         except ValidationError as exc:
             raise CommandError(one_line(exc)) from None
+
+
+class ParticipantStatusCommand(RegistryCommand):
+    """Apply one status service to a participant and print its resulting statuses."""
+
+    service = None  # staticmethod(a participants.services function taking participant= and actor=)
+    takes_reason = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("participant_id")
+        if self.takes_reason:
+            parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+        self.add_actor_argument(parser)
+
+    def handle(self, *args, **options):
+        extra = {"reason": options["reason"]} if self.takes_reason else {}
+        participant = self.call(
+            self.service,
+            participant=self.participant(options["participant_id"]),
+            actor=self.actor(options),
+            **extra,
+        )
+        self.emit(
+            {
+                "participantId": str(participant.id),
+                "participantRoleStatus": participant.review_status,
+                "status": participant.status,
+            }
+        )

@@ -1,21 +1,9 @@
 from participants import services
 
-from ._base import RegistryCommand
+from ._base import ParticipantStatusCommand
 
 
-class Command(RegistryCommand):
+class Command(ParticipantStatusCommand):
     help = "Offboard a participant: delete its client, revoke its tokens and keys, remove its resource mappings."
-
-    def add_arguments(self, parser):
-        parser.add_argument("participant_id")
-        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
-        self.add_actor_argument(parser)
-
-    def handle(self, *args, **options):
-        participant = self.call(
-            services.offboard_participant,
-            participant=self.participant(options["participant_id"]),
-            actor=self.actor(options),
-            reason=options["reason"],
-        )
-        self.emit({"participantId": str(participant.id), "status": participant.status})
+    service = staticmethod(services.offboard_participant)
+    takes_reason = True
