@@ -76,9 +76,6 @@ class ParticipantQuerySet(models.QuerySet):
         """Approved and active: the participants that may obtain tokens and call the registry."""
         return self.filter(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE)
 
-    def for_client_id(self, client_id: str):
-        return self.filter(client_id=client_id)
-
 
 class Participant(models.Model):
     """A participant role of an organisation; its id is the OCEN participantId."""
@@ -152,14 +149,6 @@ class Participant(models.Model):
         return self.status == OperationalStatus.OFFBOARDED
 
 
-class ParticipantKeyQuerySet(models.QuerySet):
-    def usable_at(self, moment):
-        return self.filter(
-            Q(status=KeyStatus.ACTIVE) | Q(status=KeyStatus.RETIRED),
-            valid_from__lte=moment,
-        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=moment))
-
-
 class ParticipantKey(models.Model):
     """A participant's public signing key, stored as a normalised public JWK."""
 
@@ -180,8 +169,6 @@ class ParticipantKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = ParticipantKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["participant", "-created_at"]

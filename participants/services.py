@@ -45,6 +45,11 @@ class Actor:
     user: object | None = None
     remote_addr: str | None = None
 
+    @property
+    def db_user(self):
+        """The acting user as a database row, or None (command line, system)."""
+        return self.user if getattr(self.user, "pk", None) else None
+
     @classmethod
     def from_request(cls, request) -> Actor:
         user = request.user
@@ -89,7 +94,7 @@ def audit(actor: Actor, action: str, *, participant=None, organisation=None, **d
         organisation = participant.organisation
     return AuditEvent.objects.create(
         actor=actor.label,
-        actor_user=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_user=actor.db_user,
         remote_addr=actor.remote_addr,
         action=action,
         participant=participant,
@@ -203,7 +208,7 @@ def onboard_participant(
         hash_client_secret=True,
         redirect_uris="",
     )
-    user = actor.user if getattr(actor.user, "pk", None) else None
+    user = actor.db_user
     approve_now = not settings.OCEN_FOUR_EYES
     try:
         with transaction.atomic():
@@ -254,8 +259,8 @@ def _refuse_if_offboarded(participant: Participant) -> None:
 def _revoke_tokens(participant: Participant) -> int:
     if participant.application_id is None:
         return 0
-    count, _ = AccessToken.objects.filter(application_id=participant.application_id).delete()
-    return count
+    _total, per_model = AccessToken.objects.filter(application_id=participant.application_id).delete()
+    return per_model.get(AccessToken._meta.label, 0)
 
 
 @transaction.atomic
@@ -266,14 +271,13 @@ def approve_participant(*, participant: Participant, actor: Actor, now: dt.datet
     if participant.review_status == ReviewStatus.APPROVED:
         raise ValidationError("This participant is already approved.")
     if settings.OCEN_FOUR_EYES:
-        approver_id = getattr(actor.user, "pk", None)
-        if approver_id is None:
+        if actor.db_user is None:
             raise ValidationError("Four-eyes approval needs a named administrator.")
-        if approver_id == participant.recorded_by_id:
+        if actor.db_user.pk == participant.recorded_by_id:
             raise ValidationError("Four-eyes rule: the administrator who recorded this participant cannot approve it.")
     previous = participant.review_status
     participant.review_status = ReviewStatus.APPROVED
-    participant.approved_by = actor.user if getattr(actor.user, "pk", None) else None
+    participant.approved_by = actor.db_user
     participant.approved_at = now or timezone.now()
     participant.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
     audit(actor, "participant.approved", participant=participant, previousReviewStatus=previous)

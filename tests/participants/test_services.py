@@ -214,8 +214,10 @@ def test_an_approved_participant_cannot_be_rejected(actor, lender):
 
 
 def test_suspend_and_reinstate(actor, lender):
+    assert Participant.objects.active().get() == lender.participant
     suspended = services.suspend_participant(participant=lender.participant, actor=actor, reason="audit finding")
     assert suspended.status == OperationalStatus.SUSPENDED and not suspended.can_authenticate
+    assert not Participant.objects.active().exists()
     reinstated = services.reinstate_participant(participant=suspended, actor=actor)
     assert reinstated.status == OperationalStatus.ACTIVE and reinstated.can_authenticate
     actions = list(AuditEvent.objects.filter(participant=lender.participant).values_list("action", flat=True))
