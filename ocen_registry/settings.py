@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "participants",
     "authapi",
@@ -200,6 +202,15 @@ OCEN_ACCESS_TOKEN_TTL = env_int("OCEN_ACCESS_TOKEN_TTL", 3600, minimum=60, maxim
 OCEN_ALLOW_LOOPBACK_HTTP = env_bool("OCEN_ALLOW_LOOPBACK_HTTP", DEBUG)
 # Four-eyes: the administrator who records a participant may not approve it.
 OCEN_FOUR_EYES = env_bool("OCEN_FOUR_EYES", False)
+# Fernet keys for the registry's signing keys at rest (first encrypts, all decrypt); derived from
+# DJANGO_SECRET_KEY when unset. Generate one with:
+#   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+OCEN_SIGNING_KEY_ENCRYPTION_KEYS = env_list("OCEN_SIGNING_KEY_ENCRYPTION_KEYS", [])
+# Create a signing key on first need (development); production runs `manage.py create_signing_key`.
+OCEN_AUTO_CREATE_SIGNING_KEY = env_bool("OCEN_AUTO_CREATE_SIGNING_KEY", DEBUG)
+OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
+# max-age of cacheable registry reads (GetParticipantDetails and friends).
+OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)
 # How long a retired participant key still verifies signatures (in-flight messages, caches).
 OCEN_KEY_RETIREMENT_GRACE = env_int("OCEN_KEY_RETIREMENT_GRACE", 86400, minimum=0)
 
@@ -208,6 +219,8 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 — a model name
 OAUTH2_PROVIDER = {
     "CLIENT_SECRET_HASHER": "ocen_hmac_sha256",
+    "OAUTH2_VALIDATOR_CLASS": "authapi.oauth.RegistryOAuth2Validator",
+    "ACCESS_TOKEN_GENERATOR": "authapi.oauth.signed_access_token",
     "ACCESS_TOKEN_EXPIRE_SECONDS": OCEN_ACCESS_TOKEN_TTL,
     "SCOPES": {"ocen": "OCEN network APIs"},
     "DEFAULT_SCOPES": ["ocen"],
@@ -225,4 +238,31 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["authapi.authentication.ParticipantTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "authapi.errors.registry_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OCEN Registry API",
+    "DESCRIPTION": "Participant Registry and Auth service for OCEN 4.0: GenerateAccessToken, keys and "
+    "discovery, introspection and revocation, GetParticipantDetails.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"clientSecretBasic": {"type": "http", "scheme": "basic"}},
+    },
 }

@@ -1,12 +1,36 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from authapi import urls as authapi_urls
+from authapi import views as authapi_views
 
 admin.site.site_header = "OCEN Registry"
 admin.site.site_title = "OCEN Registry"
 admin.site.index_title = "Participant registry"
 
+# The OAuth endpoints live at the issuer's path (contract §4: default /auth).
+ISSUER_PATH = urlsplit(settings.OCEN_ISSUER).path.strip("/")
+ISSUER_PREFIX = f"{ISSUER_PATH}/" if ISSUER_PATH else ""
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path(ISSUER_PREFIX, include((authapi_urls.oauth_patterns, "auth"))),
+    path("service/", include((authapi_urls.service_patterns, "service"))),
+    path(".well-known/jwks.json", authapi_views.JWKSView.as_view(), name="jwks"),
+    path(
+        f".well-known/oauth-authorization-server/{ISSUER_PATH}".rstrip("/"),
+        authapi_views.DiscoveryView.as_view(),
+        name="oauth-authorization-server",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+handler404 = "authapi.errors.not_found"
+handler500 = "authapi.errors.internal_error"

@@ -189,9 +189,10 @@ def test_admin_actions_approve_suspend_reinstate(admin_client, second_admin, len
 
     assert "Suspended 1 participant" in act("suspend").content.decode()
     assert Participant.objects.get().status == OperationalStatus.SUSPENDED
-    assert dot_token_request(participant.client_id, lender.client_secret)[0] == 200  # DOT alone does not know
+    assert dot_token_request(participant.client_id, lender.client_secret)[0] == 401
     assert "Reinstated 1 participant" in act("reinstate").content.decode()
     assert Participant.objects.get().status == OperationalStatus.ACTIVE
+    assert dot_token_request(participant.client_id, lender.client_secret)[0] == 200
     assert "already approved" in act("approve").content.decode()
 
 

@@ -1,0 +1,98 @@
+"""
+Error bodies. Registry API (contract §5): {"errorCode", "message", "timestamp", "traceId"} for every
+error, including 401/403/404/405/429 and paths that match nothing. OAuth endpoints (RFC 6749 §5.2):
+{"error", "error_description"}.
+"""
+
+import datetime as dt
+import uuid
+
+from django.http import JsonResponse
+from django.views.defaults import page_not_found, server_error
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler
+
+from .authentication import BEARER_CHALLENGE
+
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "INVALID_TOKEN",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+API_PREFIXES = ("/service/", "/auth/", "/.well-known/", "/api/")
+
+
+OAUTH_DESCRIPTIONS = {
+    "invalid_client": "Client authentication failed.",
+    "invalid_request": "The request is missing a parameter or is malformed.",
+    "unsupported_grant_type": "Only the client_credentials grant is supported.",
+    "invalid_scope": "The requested scope is not available to this client.",
+    "invalid_grant": "The grant is invalid.",
+    "unauthorized_client": "This client may not use this grant.",
+    "temporarily_unavailable": "The service is temporarily unavailable; try again shortly.",
+}
+
+
+def trace_id(request) -> str:
+    supplied = request.headers.get("X-Trace-Id", "") if request is not None else ""
+    return supplied[:64] if supplied.isprintable() and supplied else uuid.uuid4().hex
+
+
+def error_body(status_code: int, message: str, request=None, code: str | None = None) -> dict:
+    return {
+        "errorCode": code or ERROR_CODES.get(status_code, f"HTTP_{status_code}"),
+        "message": message,
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "traceId": trace_id(request),
+    }
+
+
+def _message(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {_message(value)}" for field, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_message(item) for item in detail)
+    return str(detail)
+
+
+def registry_exception_handler(exc, context):
+    """DRF's handler, reshaped into the contract §5 error body."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    request = context.get("request")
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
+        message = "A valid bearer token of an approved, active participant is required."
+    else:
+        message = _message(
+            response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
+        )
+    response.data = error_body(response.status_code, message, request)
+    return response
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+def not_found(request, exception=None):
+    """Paths that match nothing: the §5 body under the API prefixes, Django's page elsewhere."""
+    if is_api_path(request.path):
+        return JsonResponse(error_body(404, f"No such resource: {request.path}", request), status=404)
+    return page_not_found(request, exception)
+
+
+def internal_error(request):
+    if is_api_path(request.path):
+        return JsonResponse(error_body(500, "Internal error; it has been logged.", request), status=500)
+    return server_error(request)

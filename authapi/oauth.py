@@ -1,0 +1,129 @@
+"""
+django-oauth-toolkit, configured for OCEN: the participant rule in its validator, JWT access tokens
+from its token-generator hook, and an OAuthLibCore that reads bodies DRF has already parsed.
+"""
+
+import hashlib
+import time
+import uuid
+from collections import OrderedDict
+
+from django.conf import settings
+from jwcrypto import jwt
+from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+
+from . import signing
+
+Application = get_application_model()
+AccessToken = get_access_token_model()
+
+
+def participant_of(application):
+    """The participant owning an OAuth client, or None."""
+    try:
+        return application.participant
+    except Application.participant.RelatedObjectDoesNotExist:
+        return None
+
+
+def may_authenticate(application) -> bool:
+    """Only an approved, active participant's client may obtain or use tokens."""
+    participant = participant_of(application)
+    return participant is not None and participant.can_authenticate
+
+
+def find_access_token(token: str):
+    """The stored access token (looked up by checksum: storage is hashed), with its participant."""
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return (
+        AccessToken.objects.select_related("application__participant__organisation")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+
+
+class RegistryOAuth2Validator(OAuth2Validator):
+    """django-oauth-toolkit's validator, plus: the client must belong to an approved, active participant.
+
+    Any other client fails authentication exactly like an unknown client or a wrong secret, so
+    the answer never reveals which. Clients and tokens are loaded with their participant in one query.
+    """
+
+    def _load_application(self, client_id, request):
+        cached = request.client
+        if isinstance(cached, Application) and cached.client_id == client_id and may_authenticate(cached):
+            return cached
+        try:
+            client = Application.objects.select_related("participant__organisation").filter(client_id=client_id).first()
+        except ValueError:  # e.g. a NUL byte, which PostgreSQL refuses in text
+            client = None
+        request.client = client if client is not None and may_authenticate(client) else None
+        return request.client
+
+    def _load_access_token(self, token):
+        return find_access_token(token)
+
+    def validate_bearer_token(self, token, scopes, request):
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if not may_authenticate(request.access_token.application):
+            request.oauth2_error = OrderedDict(
+                [("error", "invalid_token"), ("error_description", "The access token is no longer valid.")]
+            )
+            return False
+        return True
+
+
+def signed_access_token(request, refresh_token=False) -> str:
+    """The contract §4.2 access token: an RS256 JWT signed with the registry's active key."""
+    participant = request.client.participant
+    now = int(time.time())
+    kid, key = signing.active_key()
+    claims = {
+        "iss": settings.OCEN_ISSUER,
+        "sub": str(participant.id),
+        "aud": settings.OCEN_TOKEN_AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+        "jti": uuid.uuid4().hex,
+        "azp": request.client.client_id,
+        "client_id": request.client.client_id,
+        "scope": " ".join(request.scopes or []),
+        "participantId": str(participant.id),
+        "orgId": str(participant.organisation_id),
+        "participantRole": participant.role,
+    }
+    token = jwt.JWT(header={"alg": "RS256", "typ": "JWT", "kid": kid}, claims=claims)
+    token.make_signed_token(key)
+    return token.serialize()
+
+
+class ParsedBodyOAuthLibCore(OAuthLibCore):
+    """OAuthLibCore fed with parameters the DRF view has already parsed and normalised.
+
+    The view sets `request.oauth_params`; oauthlib receives them form-encoded, whatever the
+    request's own content type was (form, JSON).
+    """
+
+    def extract_body(self, request):
+        return list(request.oauth_params.items())
+
+    def extract_headers(self, request):
+        headers = super().extract_headers(request)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+
+_core = None
+
+
+def oauthlib_core() -> ParsedBodyOAuthLibCore:
+    """One core per process: oauthlib's server and the validator keep no per-request state."""
+    global _core
+    if _core is None:
+        _core = ParsedBodyOAuthLibCore()
+    return _core

@@ -1,0 +1,154 @@
+"""
+Declared wire shapes for the OpenAPI document. The views render bodies directly (see
+representations.py); tests validate live responses against these declarations.
+"""
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from participants.models import KeyStatus, OperationalStatus, ReviewStatus, Role
+
+
+class TokenRequest(serializers.Serializer):
+    grant_type = serializers.ChoiceField(choices=["client_credentials"], required=False,
+                                         help_text="Defaults to client_credentials.")  # fmt: skip
+    client_id = serializers.CharField(required=False, help_text="Or HTTP Basic authentication.")
+    client_secret = serializers.CharField(required=False)
+    scope = serializers.CharField(required=False)
+
+
+class TokenRequestJson(TokenRequest):
+    clientId = serializers.CharField(required=False, help_text="Alias of client_id (OCEN OpenAPI shape).")
+    clientSecret = serializers.CharField(required=False, help_text="Alias of client_secret.")
+
+
+class TokenResponse(serializers.Serializer):
+    access_token = serializers.CharField(help_text="RS256 JWT (contract §4.2).")
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField()
+    scope = serializers.CharField()
+
+
+class OAuthErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    error_description = serializers.CharField()
+
+
+class RevokeRequest(serializers.Serializer):
+    token = serializers.CharField()
+    token_type_hint = serializers.CharField(required=False)
+    client_id = serializers.CharField(required=False)
+    client_secret = serializers.CharField(required=False)
+
+
+class IntrospectRequest(RevokeRequest):
+    pass
+
+
+class IntrospectionResponse(serializers.Serializer):
+    active = serializers.BooleanField()
+    sub = serializers.CharField(required=False)
+    client_id = serializers.CharField(required=False)
+    participantId = serializers.CharField(required=False)
+    orgId = serializers.CharField(required=False)
+    participantRole = serializers.CharField(required=False)
+    scope = serializers.CharField(required=False)
+    exp = serializers.IntegerField(required=False)
+    iat = serializers.IntegerField(required=False)
+    iss = serializers.CharField(required=False)
+    aud = serializers.CharField(required=False)
+    token_type = serializers.CharField(required=False)
+
+
+class PublicJWK(serializers.Serializer):
+    kty = serializers.CharField()
+    kid = serializers.CharField()
+    use = serializers.CharField()
+    alg = serializers.CharField()
+    n = serializers.CharField(required=False)
+    e = serializers.CharField(required=False)
+    crv = serializers.CharField(required=False)
+    x = serializers.CharField(required=False)
+    y = serializers.CharField(required=False)
+
+
+class JWKS(serializers.Serializer):
+    keys = PublicJWK(many=True)
+
+
+class ParticipantKeyItem(PublicJWK):
+    status = serializers.ChoiceField(choices=KeyStatus.values)
+    validFrom = serializers.DateTimeField()
+    validUntil = serializers.DateTimeField(allow_null=True)
+    revokedAt = serializers.DateTimeField(required=False)
+
+
+class ParticipantJWKS(serializers.Serializer):
+    keys = ParticipantKeyItem(many=True)
+
+
+class Discovery(serializers.Serializer):
+    issuer = serializers.URLField()
+    token_endpoint = serializers.URLField()
+    jwks_uri = serializers.URLField()
+    introspection_endpoint = serializers.URLField()
+    revocation_endpoint = serializers.URLField()
+    grant_types_supported = serializers.ListField(child=serializers.CharField())
+    response_types_supported = serializers.ListField(child=serializers.CharField())
+    subject_types_supported = serializers.ListField(child=serializers.CharField())
+    scopes_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    introspection_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    id_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+    access_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+    claims_supported = serializers.ListField(child=serializers.CharField())
+
+
+class Organisation(serializers.Serializer):
+    id = serializers.UUIDField()
+    participantName = serializers.CharField()
+    participantDescription = serializers.CharField(allow_blank=True)
+    participantWebsite = serializers.CharField(allow_blank=True)
+    participantEmail = serializers.CharField(allow_blank=True)
+    participantPhone = serializers.CharField(allow_blank=True)
+    createdOn = serializers.DateTimeField()
+    updatedOn = serializers.DateTimeField()
+
+
+class ParticipantDetails(serializers.Serializer):
+    id = serializers.UUIDField()
+    participantRole = serializers.ChoiceField(choices=Role.values)
+    baseUrl = serializers.URLField()
+    publicKey = serializers.CharField(
+        allow_null=True, help_text="The current ACTIVE key as a compact JSON string of a public JWK."
+    )
+    publicKeys = ParticipantJWKS()
+    participantRoleStatus = serializers.ChoiceField(choices=ReviewStatus.values)
+    isApproved = serializers.BooleanField()
+    approvedOn = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=OperationalStatus.values)
+    clientId = serializers.CharField()
+    createdOn = serializers.DateTimeField()
+    updatedOn = serializers.DateTimeField()
+    participant = Organisation()
+
+
+class ParticipantPage(serializers.Serializer):
+    content = ParticipantDetails(many=True)
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    totalElements = serializers.IntegerField()
+    totalPages = serializers.IntegerField()
+
+
+RegistryError = inline_serializer(
+    "RegistryError",
+    {
+        "errorCode": serializers.CharField(),
+        "message": serializers.CharField(),
+        "timestamp": serializers.DateTimeField(),
+        "traceId": serializers.CharField(),
+    },
+)

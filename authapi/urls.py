@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+oauth_patterns = [
+    path("token", views.TokenView.as_view(), name="token"),
+    path("certs", views.JWKSView.as_view(), name="certs"),
+    path("introspect", views.IntrospectView.as_view(), name="introspect"),
+    path("revoke", views.RevokeView.as_view(), name="revoke"),
+    path(".well-known/openid-configuration", views.DiscoveryView.as_view(), name="openid-configuration"),
+]
+
+service_patterns = [
+    path("participant-roles", views.ParticipantListView.as_view(), name="participant-list"),
+    path("participant-roles/<str:participant_id>", views.ParticipantDetailView.as_view(), name="participant-detail"),
+    path("participant-roles/<str:participant_id>/jwks", views.ParticipantJWKSView.as_view(), name="participant-jwks"),
+]

@@ -1,0 +1,377 @@
+"""The participant-facing HTTP surface: OAuth endpoints (§4) and registry reads (§5)."""
+
+import datetime as dt
+import json
+import uuid
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import HttpResponse, JsonResponse
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from participants.models import OperationalStatus, Participant, ParticipantKey, Role
+
+from . import schemas, signing
+from .authentication import ParticipantTokenAuthentication
+from .errors import OAUTH_DESCRIPTIONS
+from .oauth import find_access_token, may_authenticate, oauthlib_core
+from .representations import encode, etag_of, jwks_document, participant_document
+
+MAX_OAUTH_BODY = 8 * 1024
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# --- OAuth endpoints ------------------------------------------------------------------------------
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, status: int = 400, description: str | None = None):
+        self.error, self.status = error, status
+        self.description = description or OAUTH_DESCRIPTIONS.get(error, error)
+
+
+def oauth_error_response(error: str, status: int, description: str | None = None) -> JsonResponse:
+    body = {"error": error, "error_description": description or OAUTH_DESCRIPTIONS.get(error, error)}
+    response = JsonResponse(body, status=status, headers=NO_STORE)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="ocen-registry", error="invalid_client"'
+    return response
+
+
+ALIASES = {"clientId": "client_id", "clientSecret": "client_secret", "grantType": "grant_type"}
+
+
+class OAuthEndpoint(APIView):
+    """Base of the OAuth endpoints: form or JSON bodies, RFC 6749 §5.2 errors for anything malformed."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser, JSONParser]
+    allowed_fields: frozenset = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise OAuthError("invalid_request", description="Invalid Content-Length.") from None
+        if length > MAX_OAUTH_BODY:
+            raise OAuthError("invalid_request", description=f"The request body is larger than {MAX_OAUTH_BODY} bytes.")
+        request.oauth_params = self.parameters(request.data)
+
+    def parameters(self, data) -> dict:
+        if not hasattr(data, "items"):
+            raise OAuthError("invalid_request", description="The body must be a form or a JSON object.")
+        params = {}
+        for name, value in data.items():
+            name = ALIASES.get(name, name)
+            if name not in self.allowed_fields:
+                continue
+            if not isinstance(value, str) or len(value) > 2048 or "\x00" in value:
+                raise OAuthError("invalid_request", description=f"{name} must be a short string.")
+            params[name] = value
+        return params
+
+    def handle_exception(self, exc):
+        if isinstance(exc, OAuthError):
+            return oauth_error_response(exc.error, exc.status, exc.description)
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            return oauth_error_response(
+                "invalid_request", 400, "Send application/x-www-form-urlencoded (or application/json)."
+            )
+        if isinstance(exc, exceptions.ParseError):
+            return oauth_error_response("invalid_request", 400, "The request body could not be parsed.")
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return oauth_error_response("invalid_request", 405, "Use POST.")
+        if isinstance(exc, signing.NoSigningKey):
+            return oauth_error_response("temporarily_unavailable", 503)
+        return super().handle_exception(exc)
+
+    def oauth_response(self, headers, body, status) -> HttpResponse:
+        if status >= 400:
+            try:
+                error = json.loads(body).get("error", "invalid_request")
+            except ValueError:
+                error = "invalid_request"
+            # One body per error code, whatever oauthlib said: an invalid_client never reveals why.
+            return oauth_error_response(error, status)
+        return HttpResponse(body or b"", status=status, content_type="application/json", headers=NO_STORE)
+
+
+class TokenView(OAuthEndpoint):
+    """GenerateAccessToken (contract §4.1): client credentials, via django-oauth-toolkit."""
+
+    allowed_fields = frozenset({"grant_type", "client_id", "client_secret", "scope"})
+
+    def parameters(self, data) -> dict:
+        params = super().parameters(data)
+        params.setdefault("grant_type", "client_credentials")
+        if params["grant_type"] != "client_credentials":
+            raise OAuthError("unsupported_grant_type")
+        return params
+
+    @extend_schema(
+        operation_id="GenerateAccessToken",
+        tags=["auth"],
+        auth=[{"clientSecretBasic": []}, {}],
+        request={
+            "application/x-www-form-urlencoded": schemas.TokenRequest,
+            "application/json": schemas.TokenRequestJson,
+        },
+        responses={
+            200: schemas.TokenResponse,
+            400: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_request, unsupported_grant_type"),
+            401: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_client"),
+            503: OpenApiResponse(schemas.OAuthErrorSerializer, description="temporarily_unavailable"),
+        },
+    )
+    def post(self, request):
+        _uri, headers, body, status = oauthlib_core().create_token_response(request)
+        return self.oauth_response(headers, body, status)
+
+
+class RevokeView(OAuthEndpoint):
+    """RFC 7009: a participant revokes one of its own tokens; other clients' tokens are left alone."""
+
+    allowed_fields = frozenset({"token", "token_type_hint", "client_id", "client_secret"})
+
+    @extend_schema(
+        operation_id="RevokeToken",
+        tags=["auth"],
+        auth=[{"clientSecretBasic": []}, {}],
+        request={"application/x-www-form-urlencoded": schemas.RevokeRequest},
+        responses={200: OpenApiResponse(description="Revoked (or not the caller's: no effect)."),
+                   401: schemas.OAuthErrorSerializer, 400: schemas.OAuthErrorSerializer},
+    )  # fmt: skip
+    def post(self, request):
+        if "token" not in request.oauth_params:
+            raise OAuthError("invalid_request", description="token is required.")
+        _uri, headers, body, status = oauthlib_core().create_revocation_response(request)
+        return self.oauth_response(headers, body, status)
+
+
+class IntrospectView(OAuthEndpoint):
+    """RFC 7662 for participants: the caller authenticates with its client credentials."""
+
+    allowed_fields = frozenset({"token", "token_type_hint", "client_id", "client_secret"})
+
+    @extend_schema(
+        operation_id="IntrospectToken",
+        tags=["auth"],
+        auth=[{"clientSecretBasic": []}, {}],
+        request={"application/x-www-form-urlencoded": schemas.IntrospectRequest},
+        responses={200: schemas.IntrospectionResponse, 401: schemas.OAuthErrorSerializer,
+                   400: schemas.OAuthErrorSerializer},
+    )  # fmt: skip
+    def post(self, request):
+        if not oauthlib_core().authenticate_client(request):
+            raise OAuthError("invalid_client", status=401)
+        token = request.oauth_params.get("token")
+        if not token:
+            raise OAuthError("invalid_request", description="token is required.")
+        return JsonResponse(introspect(token), headers=NO_STORE)
+
+
+def introspect(token: str) -> dict:
+    """Active only if issued here, not revoked or expired, and its participant is still active."""
+    stored = find_access_token(token)
+    if stored is None or stored.is_expired() or not may_authenticate(stored.application):
+        return {"active": False}
+    claims = signing.verified_claims(token)
+    if claims is None:
+        return {"active": False}
+    return {
+        "active": True,
+        **{name: claims[name] for name in INTROSPECTED_CLAIMS},
+        "token_type": "Bearer",
+    }
+
+
+INTROSPECTED_CLAIMS = ("sub", "client_id", "participantId", "orgId", "participantRole", "scope", "exp", "iat",
+                       "iss", "aud")  # fmt: skip
+
+
+# --- Keys and discovery ------------------------------------------------------------------------------
+
+
+class PublicView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    max_age = 300
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200:
+            response["Cache-Control"] = f"public, max-age={self.max_age}"
+        return response
+
+
+class JWKSView(PublicView):
+    """GetCertificate: the registry's token-signing keys (active and retired-but-needed)."""
+
+    @extend_schema(operation_id="GetCertificate", tags=["auth"], auth=[], responses={200: schemas.JWKS})
+    def get(self, request):
+        return JsonResponse(signing.published_jwks())
+
+
+class DiscoveryView(PublicView):
+    """OpenID / RFC 8414 authorization-server metadata for the issuer."""
+
+    @extend_schema(operation_id="GetDiscovery", tags=["auth"], auth=[], responses={200: schemas.Discovery})
+    def get(self, request):
+        return JsonResponse(discovery_document())
+
+
+def discovery_document() -> dict:
+    issuer = settings.OCEN_ISSUER
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/certs",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["ocen"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "access_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope",
+                             "participantId", "orgId", "participantRole"],
+    }  # fmt: skip
+
+
+# --- Registry reads ---------------------------------------------------------------------------------------
+
+
+class RegistryView(APIView):
+    """Registry API base: bearer token of an approved, active participant; §5 errors."""
+
+    authentication_classes = [ParticipantTokenAuthentication]
+
+    def cacheable(self, request, document) -> HttpResponse:
+        body = encode(document)
+        etag = etag_of(body)
+        headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            return HttpResponse(status=304, headers=headers)
+        return HttpResponse(body, content_type="application/json", headers=headers)
+
+
+def parse_etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def participant_queryset():
+    return Participant.objects.select_related("organisation").prefetch_related(
+        Prefetch("keys", queryset=ParticipantKey.objects.order_by("-created_at"))
+    )
+
+
+def get_participant(participant_id: str) -> Participant:
+    try:
+        return participant_queryset().get(pk=uuid.UUID(participant_id))
+    except (ValueError, Participant.DoesNotExist):
+        raise exceptions.NotFound(f"No participant with id {participant_id!r}.") from None
+
+
+class ParticipantDetailView(RegistryView):
+    """GetParticipantDetails (contract §5.1)."""
+
+    @extend_schema(
+        operation_id="GetParticipantDetails",
+        tags=["registry"],
+        responses={200: schemas.ParticipantDetails, 304: OpenApiResponse(description="Not modified"),
+                   401: schemas.RegistryError, 404: schemas.RegistryError},
+    )  # fmt: skip
+    def get(self, request, participant_id):
+        return self.cacheable(request, participant_document(get_participant(participant_id)))
+
+
+class ParticipantJWKSView(RegistryView):
+    """A participant's keys as a JWKS, with their statuses."""
+
+    @extend_schema(
+        operation_id="GetParticipantKeys",
+        tags=["registry"],
+        responses={200: schemas.ParticipantJWKS, 401: schemas.RegistryError, 404: schemas.RegistryError},
+    )
+    def get(self, request, participant_id):
+        return self.cacheable(request, jwks_document(get_participant(participant_id).keys.all()))
+
+
+MAX_PAGE_SIZE = 200
+
+
+class ParticipantListView(RegistryView):
+    """Paged participant list for incremental sync, in stable (updatedOn, id) order."""
+
+    @extend_schema(
+        operation_id="ListParticipants",
+        tags=["registry"],
+        parameters=[
+            OpenApiParameter("role", str, enum=Role.values, description="Only this role."),
+            OpenApiParameter("status", str, enum=OperationalStatus.values, description="Only this status."),
+            OpenApiParameter("updatedSince", str, description="RFC 3339 time: only records updated at or after it."),
+            OpenApiParameter("page", int, description="Zero-based page number (default 0)."),
+            OpenApiParameter("size", int, description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+        ],
+        responses={200: schemas.ParticipantPage, 400: schemas.RegistryError, 401: schemas.RegistryError},
+    )
+    def get(self, request):
+        params = request.query_params
+        queryset = participant_queryset().order_by("updated_at", "id")
+        if "role" in params:
+            try:
+                queryset = queryset.filter(role=Role.parse(params["role"]))
+            except ValueError:
+                raise exceptions.ValidationError({"role": f"Unknown role {params['role']!r}."}) from None
+        if "status" in params:
+            if params["status"] not in OperationalStatus.values:
+                raise exceptions.ValidationError({"status": f"Unknown status {params['status']!r}."})
+            queryset = queryset.filter(status=params["status"])
+        if "updatedSince" in params:
+            queryset = queryset.filter(updated_at__gte=parse_instant(params["updatedSince"], "updatedSince"))
+        page = parse_int(params.get("page", "0"), "page", 0, 1_000_000)
+        size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
+        total = queryset.count()
+        content = [participant_document(p) for p in queryset[page * size : (page + 1) * size]] if total else []
+        return self.cacheable(
+            request,
+            {
+                "content": content,
+                "number": page,
+                "size": size,
+                "totalElements": total,
+                "totalPages": (total + size - 1) // size,
+            },
+        )
+
+
+def parse_int(raw: str, name: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: "must be a whole number."}) from None
+    if not minimum <= value <= maximum:
+        raise exceptions.ValidationError({name: f"must be between {minimum} and {maximum}."})
+    return value
+
+
+def parse_instant(raw: str, name: str) -> dt.datetime:
+    try:
+        moment = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise exceptions.ValidationError({name: "must be an RFC 3339 date-time with a time zone."})
+    return moment
