@@ -142,7 +142,7 @@ def lender_public():
         "nul-byte",
         "no-credentials",
         "multipart",
-    ],  # fmt: skip
+    ],
 )
 def test_malformed_requests_get_rfc6749_errors(client, db, kwargs, error, status):
     response = client.post(TOKEN_URL, **kwargs)
