@@ -118,12 +118,19 @@ class ParsedBodyOAuthLibCore(OAuthLibCore):
         return headers
 
 
-_core = None
+class HeaderTokenOAuthLibCore(OAuthLibCore):
+    """For bearer-token checks: the token comes from the Authorization header only, never the body."""
+
+    def extract_body(self, request):
+        return []
 
 
-def oauthlib_core() -> ParsedBodyOAuthLibCore:
-    """One core per process: oauthlib's server and the validator keep no per-request state."""
-    global _core
-    if _core is None:
-        _core = ParsedBodyOAuthLibCore()
-    return _core
+_cores: dict[type, OAuthLibCore] = {}
+
+
+def oauthlib_core(kind: type[OAuthLibCore] = ParsedBodyOAuthLibCore) -> OAuthLibCore:
+    """One core of each kind per process: oauthlib's server and the validator keep no per-request state."""
+    core = _cores.get(kind)
+    if core is None:
+        core = _cores[kind] = kind()
+    return core
