@@ -116,12 +116,11 @@ def verified_claims(token: str) -> dict | None:
         if key is None or header.get("alg") != "RS256":
             return None
         verified = jwt.JWT(
-            jwt=token,
-            key=key,
             algs=["RS256"],
-            leeway=settings.OCEN_CLOCK_LEEWAY,
             check_claims={"iss": settings.OCEN_ISSUER, "aud": settings.OCEN_TOKEN_AUDIENCE, "exp": None},
         )
+        verified.leeway = settings.OCEN_CLOCK_LEEWAY
+        verified.deserialize(token, key)
         return json.loads(verified.claims)
-    except (JWException, ValueError, TypeError):
+    except (JWException, ValueError):
         return None

@@ -225,7 +225,7 @@ def test_list_filters(client, actor, agent_token, lender, loan_agent):
         {"status": "GONE"},
         {"updatedSince": "yesterday"},
         {"updatedSince": "2026-11-27T10:00:00"},
-    ],  # fmt: skip
+    ],
 )
 def test_list_parameter_errors(client, agent_token, params):
     assert_error(listing(client, agent_token, **params), 400, "BAD_REQUEST")

@@ -1,0 +1,84 @@
+"""Registry signing keys, JWKS and discovery (contract §2, §4.3)."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from jwcrypto import jwk, jwt
+
+from authapi.models import SigningKey, SigningKeyStatus
+from authapi.signing import create_signing_key
+from tests.authapi.conftest import get_token
+
+
+def kid_of(token: str) -> str:
+    return jwt.JWT(jwt=token).token.jose_header["kid"]
+
+
+def verify_with_jwks(token: str, jwks: dict) -> dict:
+    keyset = jwk.JWKSet.from_json(json.dumps(jwks))
+    return json.loads(jwt.JWT(jwt=token, key=keyset, algs=["RS256"]).claims)
+
+
+def test_jwks_publishes_only_public_keys(client, lender_token):
+    for url in ("/auth/certs", "/.well-known/jwks.json"):
+        response = client.get(url)
+        assert response.status_code == 200 and response["Cache-Control"] == "public, max-age=300"
+        keys = response.json()["keys"]
+        assert len(keys) == 1
+        assert set(keys[0]) == {"kty", "n", "e", "kid", "use", "alg"}
+        assert keys[0]["kid"] == kid_of(lender_token)
+        verify_with_jwks(lender_token, response.json())
+
+
+def test_private_key_is_encrypted_at_rest(lender_token):
+    stored = SigningKey.objects.get()
+    assert "PRIVATE KEY" not in stored.private_key_encrypted and stored.private_key_encrypted.startswith("gAAAAA")
+    assert "d" not in stored.public_jwk
+
+
+def test_rotation_keeps_old_tokens_verifiable_and_signs_new_ones_with_the_new_key(client, lender, lender_token):
+    old_kid = kid_of(lender_token)
+    call_command("rotate_signing_key")
+    jwks = client.get("/auth/certs").json()
+    assert {k["kid"] for k in jwks["keys"]} == {old_kid, SigningKey.objects.get(status=SigningKeyStatus.ACTIVE).kid}
+    assert verify_with_jwks(lender_token, jwks)["participantId"] == str(lender.participant.id)
+    new_token = get_token(client, lender)
+    assert kid_of(new_token) != old_kid and kid_of(new_token) == SigningKey.objects.get(status="ACTIVE").kid
+    verify_with_jwks(new_token, jwks)
+
+
+def test_a_retired_key_leaves_the_jwks_once_its_tokens_have_expired(client, lender_token, settings):
+    from django.utils import timezone
+
+    old_kid = kid_of(lender_token)
+    call_command("rotate_signing_key")
+    retired = SigningKey.objects.get(kid=old_kid)
+    assert retired.status == SigningKeyStatus.RETIRED
+    assert (retired.verify_until - retired.retired_at).total_seconds() == settings.OCEN_ACCESS_TOKEN_TTL + 60
+    SigningKey.objects.filter(pk=retired.pk).update(verify_until=timezone.now())
+    assert old_kid not in {k["kid"] for k in client.get("/auth/certs").json()["keys"]}
+
+
+def test_create_signing_key_refuses_a_second_active_key(db):
+    create_signing_key()
+    with pytest.raises(CommandError, match="rotate_signing_key"):
+        call_command("create_signing_key")
+    assert SigningKey.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["/auth/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/auth"]
+)
+def test_discovery_document(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 200 and response["Cache-Control"] == "public, max-age=300"
+    body = response.json()
+    assert body["issuer"] == "http://localhost:8000/auth"
+    assert body["token_endpoint"] == "http://localhost:8000/auth/token"
+    assert body["jwks_uri"] == "http://localhost:8000/auth/certs"
+    assert body["introspection_endpoint"] == "http://localhost:8000/auth/introspect"
+    assert body["revocation_endpoint"] == "http://localhost:8000/auth/revoke"
+    assert body["grant_types_supported"] == ["client_credentials"]
+    assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+    assert body["id_token_signing_alg_values_supported"] == ["RS256"]
