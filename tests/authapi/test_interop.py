@@ -1,0 +1,133 @@
+"""Interoperability over real HTTP with independent implementations (contract §4.2, §4.3, §5.1, §6).
+
+- PyJWT (not jwcrypto, which signs our tokens) finds the keys through discovery and verifies tokens.
+- The OCEN reference client's wire behaviour: form-encoded token request, issuer discovery,
+  GET {registry}/participant-roles/{id} with the bearer token, `publicKey` parsed as a JWK and used
+  to verify a detached, unencoded JWS (jose4j form: b64 false, no crit, no kid) made by PyJWT.
+"""
+
+import base64
+import json
+
+import jwt as pyjwt
+import pytest
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from jwcrypto import jwk
+
+from participants import services
+from tests.keys import FIXTURES, reference_key_set, reference_public_jwk
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def registry(live_server, settings):
+    settings.OCEN_ISSUER = f"{live_server.url}/auth"
+    return live_server.url
+
+
+@pytest.fixture
+def onboarded(registry, actor):
+    """The reference client's loan agent (its published key) and a lender, onboarded."""
+    agent = services.onboard_participant(
+        org_name="Reference Loan Agent", role="LOAN_AGENT", base_url="https://agent.example.in/ocen",
+        public_key=json.dumps(reference_public_jwk()), actor=actor,
+    )  # fmt: skip
+    lender = services.onboard_participant(
+        org_name="Reference Lender", role="LENDER", base_url="https://lender.example.in/ocen",
+        public_key=json.dumps({**reference_public_jwk(), "kid": "lender-key"}), actor=actor,
+    )  # fmt: skip
+    return agent, lender
+
+
+def reference_token_request(token_url: str, credentials) -> str:
+    """What the reference client sends: a form-encoded POST with the credentials in the body."""
+    response = requests.post(
+        token_url,
+        data={"grant_type": "client_credentials", "client_id": credentials.participant.client_id,
+              "client_secret": credentials.client_secret},
+        timeout=10,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    return response.json()["access_token"]
+
+
+def test_pyjwt_verifies_our_token_from_discovery_alone(registry, onboarded):
+    agent, _lender = onboarded
+    issuer = f"{registry}/auth"
+    metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+    assert metadata["issuer"] == issuer
+    token = reference_token_request(metadata["token_endpoint"], agent)
+
+    signing_key = pyjwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(token)
+    claims = pyjwt.decode(
+        token, signing_key.key, algorithms=["RS256"], audience="ocen", issuer=issuer,
+        options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
+    )  # fmt: skip
+    participant = agent.participant
+    assert pyjwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": signing_key.key_id}
+    assert claims["sub"] == claims["participantId"] == str(participant.id)
+    assert claims["orgId"] == str(participant.organisation_id) and claims["participantRole"] == "LOAN_AGENT"
+    assert claims["azp"] == claims["client_id"] == participant.client_id and claims["scope"] == "ocen"
+    assert claims["exp"] - claims["iat"] == 3600
+
+    with pytest.raises(pyjwt.InvalidAudienceError):
+        pyjwt.decode(token, signing_key.key, algorithms=["RS256"], audience="someone-else", issuer=issuer)
+    with pytest.raises(pyjwt.InvalidIssuerError):
+        pyjwt.decode(token, signing_key.key, algorithms=["RS256"], audience="ocen", issuer="https://evil.example")
+
+
+def test_rfc8414_metadata_is_found_from_the_issuer(registry):
+    metadata = requests.get(f"{registry}/.well-known/oauth-authorization-server/auth", timeout=10).json()
+    assert metadata["issuer"] == f"{registry}/auth" and metadata["jwks_uri"] == f"{registry}/auth/certs"
+
+
+def detached_unencoded_jws(body: bytes) -> str:
+    """Sign as the reference client (jose4j) does: RS256, b64 false, no crit, no kid. PyJWT does the work."""
+    private = pyjwt.PyJWK.from_dict(reference_key_set()["keys"][0]).key
+    return pyjwt.api_jws.encode(body, private, algorithm="RS256", headers={"b64": False}, is_payload_detached=True)
+
+
+def verify_detached(signature: str, body: bytes, public_key_json: str) -> bool:
+    """A provider's check with the key from the registry: RFC 7797 signing input over the raw body."""
+    header_b64, payload, signature_b64 = signature.split(".")
+    assert payload == ""
+    header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
+    assert header["alg"] == "RS256" and header.get("b64") is False
+    public_key = jwk.JWK.from_json(public_key_json).get_op_key("verify")
+    try:
+        public_key.verify(
+            base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4)),
+            header_b64.encode() + b"." + body,
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_reference_client_flow_end_to_end(registry, onboarded):
+    agent, lender = onboarded
+    # The lender receives a createLoanApplication request from the loan agent:
+    body = (FIXTURES / "create_loan_application_request.json").read_bytes()
+    signature = detached_unencoded_jws(body)
+    caller_token = reference_token_request(f"{registry}/auth/token", agent)
+
+    # ... and checks it the way the reference client does: its own token, then the caller's record.
+    lender_token = reference_token_request(f"{registry}/auth/token", lender)
+    caller_id = pyjwt.decode(caller_token, options={"verify_signature": False})["participantId"]
+    response = requests.get(
+        f"{registry}/service/participant-roles/{caller_id}",
+        headers={"Authorization": f"Bearer {lender_token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    record = response.json()
+    assert record["id"] == str(agent.participant.id) and record["status"] == "ACTIVE"
+    assert verify_detached(signature, body, record["publicKey"])
+    assert not verify_detached(signature, body.replace(b"CREATED", b"APPROVED"), record["publicKey"])

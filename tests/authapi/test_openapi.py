@@ -1,0 +1,105 @@
+"""The OpenAPI document (contract §5.3): valid, complete, and in agreement with live responses."""
+
+import json
+
+import pytest
+from django.urls import reverse
+from openapi_core import OpenAPI
+from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
+from openapi_spec_validator import validate
+
+from participants import services
+from tests.authapi.conftest import basic, bearer, post_form
+from tests.keys import public_pem, rsa_key
+
+
+@pytest.fixture
+def document(client, db):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_document_is_valid_openapi_3(document):
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+def test_document_covers_every_endpoint(document):
+    assert set(document["paths"]) >= {
+        "/auth/token",
+        "/auth/certs",
+        "/auth/introspect",
+        "/auth/revoke",
+        "/auth/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+        "/.well-known/oauth-authorization-server/auth",
+        "/service/participant-roles",
+        "/service/participant-roles/{participant_id}",
+        "/service/participant-roles/{participant_id}/jwks",
+    }
+    token = document["paths"]["/auth/token"]["post"]
+    assert token["operationId"] == "GenerateAccessToken"
+    assert set(token["requestBody"]["content"]) == {"application/x-www-form-urlencoded", "application/json"}
+    assert (
+        document["paths"]["/service/participant-roles/{participant_id}"]["get"]["operationId"]
+        == "GetParticipantDetails"
+    )
+
+
+def test_live_responses_match_the_document(client, document, actor, lender, loan_agent):
+    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
+    openapi = OpenAPI.from_dict(document)
+    token_response = post_form(
+        client,
+        "/auth/token",
+        {"client_id": loan_agent.participant.client_id, "client_secret": loan_agent.client_secret},
+    )
+    token = token_response.json()["access_token"]
+    pid = lender.participant.id
+    exchanges = [
+        token_response,
+        post_form(client, "/auth/token", {"client_id": "nobody", "client_secret": "x"}),
+        post_form(client, "/auth/token", {"grant_type": "password"}),
+        client.get("/auth/certs"),
+        client.get("/.well-known/jwks.json"),
+        client.get("/auth/.well-known/openid-configuration"),
+        post_form(client, "/auth/introspect", {"token": token},
+                  HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret)),
+        client.get(f"/service/participant-roles/{pid}", **bearer(token)),
+        client.get("/service/participant-roles/8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11", **bearer(token)),
+        client.get(f"/service/participant-roles/{pid}"),
+        client.get(f"/service/participant-roles/{pid}/jwks", **bearer(token)),
+        client.get("/service/participant-roles", {"size": 1}, **bearer(token)),
+        client.get("/service/participant-roles", {"size": 0}, **bearer(token)),
+    ]  # fmt: skip
+    for response in exchanges:
+        openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
+
+
+def test_a_response_that_disagrees_with_the_document_is_caught(client, document, lender, loan_agent):
+    """Guard for the test above: the validator does reject a body that breaks the declared shape."""
+    from openapi_core.validation.response.exceptions import InvalidData
+
+    token = post_form(
+        client,
+        "/auth/token",
+        {"client_id": loan_agent.participant.client_id, "client_secret": loan_agent.client_secret},
+    ).json()["access_token"]
+    response = client.get(f"/service/participant-roles/{lender.participant.id}", **bearer(token))
+    body = response.json()
+    body["isApproved"] = "yes"
+    response.content = json.dumps(body).encode()
+    with pytest.raises(InvalidData):
+        OpenAPI.from_dict(document).validate_response(
+            DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
+        )
+
+
+def test_docs_page_works_offline(client, db):
+    page = client.get(reverse("docs"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "swagger-ui" in html and "https://" not in html.replace("https://swagger.io", "")
+    asset = next(part.split('"')[0] for part in html.split('src="')[1:] if "sidecar" in part)
+    assert client.get(asset).status_code == 200
