@@ -227,6 +227,24 @@ class DiscoveryView(PublicView):
         return JsonResponse(discovery_document())
 
 
+class WellKnownJWKSView(JWKSView):
+    """The same JWKS at the conventional /.well-known/jwks.json."""
+
+    @extend_schema(operation_id="GetJWKS", tags=["auth"], auth=[], responses={200: schemas.JWKS})
+    def get(self, request):
+        return super().get(request)
+
+
+class AuthorizationServerMetadataView(DiscoveryView):
+    """The same metadata at the RFC 8414 location for the issuer."""
+
+    @extend_schema(
+        operation_id="GetAuthorizationServerMetadata", tags=["auth"], auth=[], responses={200: schemas.Discovery}
+    )
+    def get(self, request):
+        return super().get(request)
+
+
 def discovery_document() -> dict:
     issuer = settings.OCEN_ISSUER
     return {

@@ -22,10 +22,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path(ISSUER_PREFIX, include((authapi_urls.oauth_patterns, "auth"))),
     path("service/", include((authapi_urls.service_patterns, "service"))),
-    path(".well-known/jwks.json", authapi_views.JWKSView.as_view(), name="jwks"),
+    path(".well-known/jwks.json", authapi_views.WellKnownJWKSView.as_view(), name="jwks"),
     path(
         f".well-known/oauth-authorization-server/{ISSUER_PATH}".rstrip("/"),
-        authapi_views.DiscoveryView.as_view(),
+        authapi_views.AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server",
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
