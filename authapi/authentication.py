@@ -1,20 +1,22 @@
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 
-class ParticipantTokenAuthentication(OAuth2Authentication):
-    """Bearer access token checked by django-oauth-toolkit (with the registry's validator: the
-    participant must still be approved and active, so a suspended participant's unexpired token fails)."""
+class ParticipantTokenAuthentication(BaseAuthentication):
+    """Bearer access token from the Authorization header (never the query string or body), valid only
+    while it is stored (not revoked), unexpired, and its participant is approved and active; so a
+    suspended participant's unexpired token fails at once."""
 
     def authenticate(self, request):
-        from .oauth import HeaderTokenOAuthLibCore, oauthlib_core
+        from .lookups import caller_for_token
 
-        valid, oauth_request = oauthlib_core(HeaderTokenOAuthLibCore).verify_request(request, scopes=[])
-        if valid:
-            return oauth_request.user, oauth_request.access_token
-        return None
+        scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+            return None
+        caller = caller_for_token(token.strip())
+        return (None, caller) if caller else None
 
     def authenticate_header(self, request):
         return BEARER_CHALLENGE

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import time
 
 from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import serialization
@@ -53,11 +54,40 @@ def create_signing_key(*, now=None) -> SigningKey:
         kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
     _private_keys[kid] = jwk.JWK.from_pem(pem)
+    forget_active_key()
     return signing_key
 
 
+_active: tuple[float, str, jwk.JWK] | None = None
+
+
 def active_key() -> tuple[str, jwk.JWK]:
-    """The kid and private JWK to sign with now; created on first need when auto-creation is on."""
+    """The kid and private JWK to sign with now, re-read from the database every few seconds.
+
+    Another server's rotation reaches this process within OCEN_SIGNING_KEY_REFRESH seconds; until
+    then it signs with the retired key, which stays published, so its tokens still verify.
+    """
+    global _active
+    now = time.monotonic()
+    if _active is None or now - _active[0] > settings.OCEN_SIGNING_KEY_REFRESH:
+        kid, key = _load_active_key()
+        _active = (now, kid, key)
+    return _active[1], _active[2]
+
+
+def forget_active_key() -> None:
+    global _active
+    _active = None
+
+
+def reset_caches() -> None:
+    """Forget every parsed key (tests, whose databases roll back under the process)."""
+    forget_active_key()
+    _private_keys.clear()
+    _public_keys.clear()
+
+
+def _load_active_key() -> tuple[str, jwk.JWK]:
     signing_key = SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE).only("kid", "private_key_encrypted").first()
     if signing_key is None:
         if not settings.OCEN_AUTO_CREATE_SIGNING_KEY:

@@ -1,10 +1,12 @@
 """The participant-facing HTTP surface: OAuth endpoints (§4) and registry reads (§5)."""
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
@@ -19,6 +21,7 @@ from participants.models import OperationalStatus, Participant, ParticipantKey, 
 from . import schemas, signing
 from .authentication import ParticipantTokenAuthentication
 from .errors import OAUTH_DESCRIPTIONS
+from .lookups import participant_stamp
 from .oauth import find_access_token, may_authenticate, oauthlib_core
 from .representations import encode, etag_of, jwks_document, participant_document
 
@@ -276,9 +279,7 @@ class RegistryView(APIView):
 
     authentication_classes = [ParticipantTokenAuthentication]
 
-    def cacheable(self, request, document) -> HttpResponse:
-        body = encode(document)
-        etag = etag_of(body)
+    def cacheable(self, request, body: bytes, etag: str) -> HttpResponse:
         headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             return HttpResponse(status=304, headers=headers)
@@ -295,11 +296,29 @@ def participant_queryset():
     )
 
 
-def get_participant(participant_id: str) -> Participant:
+def parse_participant_id(participant_id: str) -> uuid.UUID:
     try:
-        return participant_queryset().get(pk=uuid.UUID(participant_id))
-    except (ValueError, Participant.DoesNotExist):
+        return uuid.UUID(participant_id)
+    except ValueError:
         raise exceptions.NotFound(f"No participant with id {participant_id!r}.") from None
+
+
+def rendered(kind: str, participant_id: str, render) -> tuple[bytes, str]:
+    """A participant's published document and its ETag, cached under the participant's change stamp.
+
+    The stamp is read from the database on every call, so a cached rendering is never stale.
+    """
+    pk = parse_participant_id(participant_id)
+    stamp = participant_stamp(pk)
+    if stamp is None:
+        raise exceptions.NotFound(f"No participant with id {participant_id!r}.")
+    key = f"ocen:{kind}:{pk}:{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
+    cached = cache.get(key)
+    if cached is None:
+        body = encode(render(participant_queryset().get(pk=pk)))
+        cached = (body, etag_of(body))
+        cache.set(key, cached, settings.OCEN_REGISTRY_MAX_AGE)
+    return cached
 
 
 class ParticipantDetailView(RegistryView):
@@ -312,7 +331,7 @@ class ParticipantDetailView(RegistryView):
                    401: schemas.RegistryError, 404: schemas.RegistryError},
     )  # fmt: skip
     def get(self, request, participant_id):
-        return self.cacheable(request, participant_document(get_participant(participant_id)))
+        return self.cacheable(request, *rendered("details", participant_id, participant_document))
 
 
 class ParticipantJWKSView(RegistryView):
@@ -324,7 +343,7 @@ class ParticipantJWKSView(RegistryView):
         responses={200: schemas.ParticipantJWKS, 401: schemas.RegistryError, 404: schemas.RegistryError},
     )
     def get(self, request, participant_id):
-        return self.cacheable(request, jwks_document(get_participant(participant_id).keys.all()))
+        return self.cacheable(request, *rendered("jwks", participant_id, lambda p: jwks_document(p.keys.all())))
 
 
 MAX_PAGE_SIZE = 200
@@ -363,16 +382,16 @@ class ParticipantListView(RegistryView):
         size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
         total = queryset.count()
         content = [participant_document(p) for p in queryset[page * size : (page + 1) * size]] if total else []
-        return self.cacheable(
-            request,
+        body = encode(
             {
                 "content": content,
                 "number": page,
                 "size": size,
                 "totalElements": total,
                 "totalPages": (total + size - 1) // size,
-            },
+            }
         )
+        return self.cacheable(request, body, etag_of(body))
 
 
 def parse_int(raw: str, name: str, minimum: int, maximum: int) -> int:

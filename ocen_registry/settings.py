@@ -210,6 +210,8 @@ OCEN_FOUR_EYES = env_bool("OCEN_FOUR_EYES", False)
 OCEN_SIGNING_KEY_ENCRYPTION_KEYS = env_list("OCEN_SIGNING_KEY_ENCRYPTION_KEYS", [])
 # Create a signing key on first need (development); production runs `manage.py create_signing_key`.
 OCEN_AUTO_CREATE_SIGNING_KEY = env_bool("OCEN_AUTO_CREATE_SIGNING_KEY", DEBUG)
+# Seconds a server keeps using the active signing key it read before looking again (rotation lag).
+OCEN_SIGNING_KEY_REFRESH = env_int("OCEN_SIGNING_KEY_REFRESH", 10, maximum=300)
 OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
 # max-age of cacheable registry reads (GetParticipantDetails and friends).
 OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)

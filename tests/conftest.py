@@ -12,6 +12,16 @@ from tests.keys import public_pem, rsa_key
 STAFF_PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def fresh_signing_key_caches():
+    """Each test's database starts without signing keys; the process caches must too."""
+    from authapi import signing
+
+    signing.reset_caches()
+    yield
+    signing.reset_caches()
+
+
 @functools.cache
 def staff_password_hash() -> str:
     """The production (PBKDF2) hash of the test password, computed once per session."""
