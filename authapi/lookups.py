@@ -14,7 +14,7 @@ from functools import cache
 
 from django.db import connection
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from participants.models import OperationalStatus, Participant, ReviewStatus
 
@@ -45,6 +45,50 @@ def caller_for_token(token: str) -> Caller | None:
         cursor.execute(_caller_sql(), [checksum, now, OperationalStatus.ACTIVE, ReviewStatus.APPROVED])
         row = cursor.fetchone()
     return Caller(participant_id=str(uuid.UUID(str(row[0]))), client_id=row[1]) if row else None
+
+
+def _in_model_order(model, names: set[str]) -> tuple[str, ...]:
+    """Model.from_db() takes the loaded values in the model's own field order."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
+
+
+@cache
+def _client_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    client = _in_model_order(
+        get_application_model(),
+        {"id", "client_id", "client_secret", "client_type", "authorization_grant_type", "hash_client_secret",
+         "algorithm", "user_id"},
+    )  # fmt: skip
+    participant = _in_model_order(Participant, {"id", "role", "organisation_id", "application_id"})
+    return client, participant
+
+
+@cache
+def _client_sql() -> str:
+    application, participants = get_application_model()._meta.db_table, Participant._meta.db_table
+    client_fields, participant_fields = _client_fields()
+    columns = ", ".join([*(f"a.{name}" for name in client_fields), *(f"p.{name}" for name in participant_fields)])
+    return (
+        f"SELECT {columns} FROM {application} a JOIN {participants} p ON p.application_id = a.id "  # noqa: S608
+        "WHERE a.client_id = %s AND p.status = %s AND p.review_status = %s"
+    )
+
+
+def active_client(client_id: str):
+    """django-oauth-toolkit's Application for `client_id`, with its participant attached, only while
+    that participant is approved and active; else None. Loads just the fields client authentication
+    and token issuance read (any other would be fetched lazily, which the query-count tests catch)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_client_sql(), [client_id, OperationalStatus.ACTIVE, ReviewStatus.APPROVED])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    client_fields, participant_fields = _client_fields()
+    split = len(client_fields)
+    client = get_application_model().from_db(connection.alias, client_fields, row[:split])
+    participant = Participant.from_db(connection.alias, participant_fields, row[split:])
+    client._state.fields_cache["participant"] = participant
+    return client
 
 
 @cache

@@ -144,7 +144,9 @@ def test_token_in_the_query_string_is_not_accepted(client, agent_token, lender):
     assert response.status_code == 401
 
 
-def test_query_count_is_fixed_and_does_not_grow_with_keys(client, actor, agent_token, lender, django_assert_num_queries):
+def test_query_count_is_fixed_and_does_not_grow_with_keys(
+    client, actor, agent_token, lender, django_assert_num_queries
+):
     # First read renders the document: bearer check, change stamp, participant with organisation, keys.
     with django_assert_num_queries(4):
         assert details(client, agent_token, lender.participant.id).status_code == 200
@@ -152,7 +154,9 @@ def test_query_count_is_fixed_and_does_not_grow_with_keys(client, actor, agent_t
     with django_assert_num_queries(2):
         assert details(client, agent_token, lender.participant.id).status_code == 200
     for index in range(5):
-        services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key(f"k{index}")), actor=actor)
+        services.add_participant_key(
+            participant=lender.participant, public_key=public_pem(rsa_key(f"k{index}")), actor=actor
+        )
     with django_assert_num_queries(4):
         assert len(details(client, agent_token, lender.participant.id).json()["publicKeys"]["keys"]) == 6
     with django_assert_num_queries(2):

@@ -157,10 +157,12 @@ def test_get_is_not_allowed(client, db):
     assert response.status_code == 405 and response.json()["error"] == "invalid_request"
 
 
-def test_token_request_query_count_is_bounded(client, lender, django_assert_max_num_queries):
+def test_a_token_grant_is_one_read_and_one_write(client, lender, django_assert_num_queries):
     assert_token_response(post_form(client, TOKEN_URL, form(lender)))  # signing key created on first need
-    with django_assert_max_num_queries(6):
+    with django_assert_num_queries(2) as queries:
         assert_token_response(post_form(client, TOKEN_URL, form(lender)))
+    assert queries.captured_queries[0]["sql"].startswith("SELECT")
+    assert queries.captured_queries[1]["sql"].startswith('INSERT INTO "oauth2_provider_accesstoken"')
 
 
 @override_settings(OCEN_AUTO_CREATE_SIGNING_KEY=False)
