@@ -8,14 +8,13 @@ import time
 import uuid
 
 from django.conf import settings
-from jwcrypto import jwt
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 
 from . import signing
-from .lookups import active_client
+from .lookups import active_client, insert_access_token
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -71,6 +70,20 @@ class RegistryOAuth2Validator(OAuth2Validator):
             request.client = None
         return request.client
 
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        if request.grant_type != "client_credentials" or source_refresh_token is not None or token.get("id_token"):
+            return super()._create_access_token(expires, request, token, source_refresh_token)
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            application=request.client,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        insert_access_token(access_token)
+        return access_token
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         # A client-credentials grant writes one row, which is atomic by itself: skip the outer
         # transaction (two round trips) that django-oauth-toolkit opens for refresh-token rotation.
@@ -83,25 +96,23 @@ def signed_access_token(request, refresh_token=False) -> str:
     """The contract §4.2 access token: an RS256 JWT signed with the registry's active key."""
     participant = request.client.participant
     now = int(time.time())
-    kid, key = signing.active_key()
-    claims = {
-        "iss": settings.OCEN_ISSUER,
-        "sub": str(participant.id),
-        "aud": settings.OCEN_TOKEN_AUDIENCE,
-        "iat": now,
-        "nbf": now,
-        "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
-        "jti": uuid.uuid4().hex,
-        "azp": request.client.client_id,
-        "client_id": request.client.client_id,
-        "scope": " ".join(request.scopes or []),
-        "participantId": str(participant.id),
-        "orgId": str(participant.organisation_id),
-        "participantRole": participant.role,
-    }
-    token = jwt.JWT(header={"alg": "RS256", "typ": "JWT", "kid": kid}, claims=claims)
-    token.make_signed_token(key)
-    return token.serialize()
+    return signing.sign(
+        {
+            "iss": settings.OCEN_ISSUER,
+            "sub": str(participant.id),
+            "aud": settings.OCEN_TOKEN_AUDIENCE,
+            "iat": now,
+            "nbf": now,
+            "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+            "jti": uuid.uuid4().hex,
+            "azp": request.client.client_id,
+            "client_id": request.client.client_id,
+            "scope": " ".join(request.scopes or []),
+            "participantId": str(participant.id),
+            "orgId": str(participant.organisation_id),
+            "participantRole": participant.role,
+        }
+    )
 
 
 class ParsedBodyOAuthLibCore(OAuthLibCore):

@@ -1,36 +1,38 @@
 """
-The registry's signing keys: creation, rotation, encryption at rest, and per-process caches.
+The registry's signing keys: creation, rotation, encryption at rest, token signing and checking.
 
 Private keys are stored as Fernet tokens (AES-128-CBC + HMAC-SHA256, from `cryptography`) under
 OCEN_SIGNING_KEY_ENCRYPTION_KEYS (comma-separated; the first encrypts, all decrypt, so the
 encryption key itself can rotate), or under a key derived from SECRET_KEY when that is unset.
-A key is decrypted and parsed once per process and then kept by kid.
+Each key is decrypted and parsed once per process and kept by kid. Tokens are RS256 JWTs made and
+checked by PyJWT; JWKs are exported and thumbprinted (RFC 7638) by jwcrypto.
 """
 
 import base64
 import datetime as dt
 import hashlib
-import json
 import time
 
-from cryptography.fernet import Fernet, MultiFernet
+import jwt
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from jwcrypto import jwk, jwt
-from jwcrypto.common import JWException
+from jwcrypto import jwk
 
 from .models import SigningKey, SigningKeyStatus
 
 RSA_BITS = 2048
-_private_keys: dict[str, jwk.JWK] = {}
-_public_keys: dict[str, jwk.JWK] = {}
+_private_keys: dict[str, rsa.RSAPrivateKey] = {}
+_public_keys: dict[str, rsa.RSAPublicKey] = {}
+_active: tuple[float, str, rsa.RSAPrivateKey] | None = None
 
 
 class NoSigningKey(Exception):
-    """The registry has no active signing key (production: run `manage.py create_signing_key`)."""
+    """No usable signing key: none is active (run `manage.py create_signing_key`), or it cannot be
+    decrypted with the configured encryption keys."""
 
 
 def _fernet() -> MultiFernet:
@@ -47,22 +49,19 @@ def create_signing_key(*, now=None) -> SigningKey:
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    key = jwk.JWK.from_pem(pem)
-    kid = key.thumbprint()
-    public_jwk = {**key.export_public(as_dict=True), "kid": kid, "use": "sig", "alg": "RS256"}
+    exported = jwk.JWK.from_pem(pem)
+    kid = exported.thumbprint()
+    public_jwk = {**exported.export_public(as_dict=True), "kid": kid, "use": "sig", "alg": "RS256"}
     signing_key = SigningKey.objects.create(
         kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
-    _private_keys[kid] = jwk.JWK.from_pem(pem)
+    _private_keys[kid] = private_key
     forget_active_key()
     return signing_key
 
 
-_active: tuple[float, str, jwk.JWK] | None = None
-
-
-def active_key() -> tuple[str, jwk.JWK]:
-    """The kid and private JWK to sign with now, re-read from the database every few seconds.
+def active_key() -> tuple[str, rsa.RSAPrivateKey]:
+    """The kid and private key to sign with now, re-read from the database every few seconds.
 
     Another server's rotation reaches this process within OCEN_SIGNING_KEY_REFRESH seconds; until
     then it signs with the retired key, which stays published, so its tokens still verify.
@@ -87,7 +86,7 @@ def reset_caches() -> None:
     _public_keys.clear()
 
 
-def _load_active_key() -> tuple[str, jwk.JWK]:
+def _load_active_key() -> tuple[str, rsa.RSAPrivateKey]:
     signing_key = SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE).only("kid", "private_key_encrypted").first()
     if signing_key is None:
         if not settings.OCEN_AUTO_CREATE_SIGNING_KEY:
@@ -97,15 +96,27 @@ def _load_active_key() -> tuple[str, jwk.JWK]:
                 signing_key = create_signing_key()
         except IntegrityError:  # another process created it first
             signing_key = SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
-    return signing_key.kid, private_jwk(signing_key)
+    return signing_key.kid, _private_key(signing_key)
 
 
-def private_jwk(signing_key: SigningKey) -> jwk.JWK:
+def _private_key(signing_key: SigningKey) -> rsa.RSAPrivateKey:
     cached = _private_keys.get(signing_key.kid)
     if cached is None:
-        pem = _fernet().decrypt(signing_key.private_key_encrypted.encode())
-        cached = _private_keys[signing_key.kid] = jwk.JWK.from_pem(pem)
+        try:
+            pem = _fernet().decrypt(signing_key.private_key_encrypted.encode())
+        except InvalidToken:
+            raise NoSigningKey(
+                f"Signing key {signing_key.kid} cannot be decrypted: check OCEN_SIGNING_KEY_ENCRYPTION_KEYS "
+                "(or DJANGO_SECRET_KEY, from which the default encryption key is derived)."
+            ) from None
+        cached = _private_keys[signing_key.kid] = serialization.load_pem_private_key(pem, password=None)
     return cached
+
+
+def sign(claims: dict) -> str:
+    """An RS256 JWT (header alg, typ JWT, kid) signed with the active key."""
+    kid, key = active_key()
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
 
 
 def published_jwks(now=None) -> dict:
@@ -127,30 +138,32 @@ def rotate_signing_key(*, now=None) -> tuple[SigningKey, SigningKey | None]:
     return create_signing_key(now=now), old
 
 
-def public_jwk(kid: str) -> jwk.JWK | None:
+def public_key(kid: str) -> rsa.RSAPublicKey | None:
     """A verifying key by kid, parsed once per process; None when unknown or no longer published."""
     key = _public_keys.get(kid)
     if key is None:
         row = SigningKey.objects.verifying_at(timezone.now()).filter(kid=kid).only("public_jwk").first()
         if row is None:
             return None
-        key = _public_keys[kid] = jwk.JWK(**row.public_jwk)
+        key = _public_keys[kid] = jwt.PyJWK.from_dict(row.public_jwk).key
     return key
 
 
 def verified_claims(token: str) -> dict | None:
     """The claims of a token this registry signed and that is valid now (signature, iss, aud, time)."""
     try:
-        header = jwt.JWT(jwt=token).token.jose_header
-        key = public_jwk(header.get("kid", ""))
-        if key is None or header.get("alg") != "RS256":
+        header = jwt.get_unverified_header(token)
+        key = public_key(str(header.get("kid", "")))
+        if key is None:
             return None
-        verified = jwt.JWT(
-            algs=["RS256"],
-            check_claims={"iss": settings.OCEN_ISSUER, "aud": settings.OCEN_TOKEN_AUDIENCE, "exp": None},
+        return jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=settings.OCEN_TOKEN_AUDIENCE,
+            issuer=settings.OCEN_ISSUER,
+            leeway=settings.OCEN_CLOCK_LEEWAY,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
-        verified.leeway = settings.OCEN_CLOCK_LEEWAY
-        verified.deserialize(token, key)
-        return json.loads(verified.claims)
-    except (JWException, ValueError):
+    except jwt.PyJWTError:
         return None

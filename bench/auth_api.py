@@ -74,8 +74,11 @@ print(json.dumps({"agent": agent.as_json(), "lender": lender.as_json()}))
     return json.loads(out.strip().splitlines()[-1])
 
 
+WRK_THREADS = 2
+
+
 def wrk(path: str, seconds: int, connections: int, script: str | None = None) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         args += ["-s", script]
     out = subprocess.run([*args, BASE + path], capture_output=True, text=True, check=True).stdout
@@ -102,7 +105,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     options = parser.parse_args()
+    global WRK_THREADS
+    WRK_THREADS = options.threads
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
 

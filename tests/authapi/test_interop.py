@@ -1,6 +1,7 @@
 """Interoperability over real HTTP with independent implementations (contract §4.2, §4.3, §5.1, §6).
 
-- PyJWT (not jwcrypto, which signs our tokens) finds the keys through discovery and verifies tokens.
+- joserfc (the code signs with PyJWT and handles JWKs with jwcrypto) finds the keys through
+  discovery alone and verifies tokens.
 - The OCEN reference client's wire behaviour: form-encoded token request, issuer discovery,
   GET {registry}/participant-roles/{id} with the bearer token, `publicKey` parsed as a JWK and used
   to verify a detached, unencoded JWS (jose4j form: b64 false, no crit, no kid) made by PyJWT.
@@ -15,6 +16,9 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from joserfc import jwt as joserfc_jwt
+from joserfc.errors import BadSignatureError, InvalidClaimError
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from participants import services
@@ -56,29 +60,40 @@ def reference_token_request(token_url: str, credentials) -> str:
     return response.json()["access_token"]
 
 
-def test_pyjwt_verifies_our_token_from_discovery_alone(registry, onboarded):
+def test_an_independent_library_verifies_our_token_from_discovery_alone(registry, onboarded):
     agent, _lender = onboarded
     issuer = f"{registry}/auth"
     metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
     assert metadata["issuer"] == issuer
     token = reference_token_request(metadata["token_endpoint"], agent)
 
-    signing_key = pyjwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(token)
-    claims = pyjwt.decode(
-        token, signing_key.key, algorithms=["RS256"], audience="ocen", issuer=issuer,
-        options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
-    )  # fmt: skip
-    participant = agent.participant
-    assert pyjwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": signing_key.key_id}
+    keys = KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
+    verified = joserfc_jwt.decode(token, keys, algorithms=["RS256"])
+    joserfc_jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": "ocen"},
+        exp={"essential": True},
+        nbf={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        sub={"essential": True},
+    ).validate(verified.claims)
+    claims, participant = verified.claims, agent.participant
+    assert verified.header == {"alg": "RS256", "typ": "JWT", "kid": keys.keys[0].kid}
     assert claims["sub"] == claims["participantId"] == str(participant.id)
     assert claims["orgId"] == str(participant.organisation_id) and claims["participantRole"] == "LOAN_AGENT"
     assert claims["azp"] == claims["client_id"] == participant.client_id and claims["scope"] == "ocen"
     assert claims["exp"] - claims["iat"] == 3600
 
-    with pytest.raises(pyjwt.InvalidAudienceError):
-        pyjwt.decode(token, signing_key.key, algorithms=["RS256"], audience="someone-else", issuer=issuer)
-    with pytest.raises(pyjwt.InvalidIssuerError):
-        pyjwt.decode(token, signing_key.key, algorithms=["RS256"], audience="ocen", issuer="https://evil.example")
+    for wrong in (
+        {"aud": {"essential": True, "value": "someone-else"}},
+        {"iss": {"essential": True, "value": "https://evil"}},
+    ):
+        with pytest.raises(InvalidClaimError):
+            joserfc_jwt.JWTClaimsRegistry(**wrong).validate(claims)
+    tampered = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+    with pytest.raises(BadSignatureError):
+        joserfc_jwt.decode(tampered, keys, algorithms=["RS256"])
 
 
 def test_rfc8414_metadata_is_found_from_the_issuer(registry):
