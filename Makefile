@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests run on PostgreSQL; .ci/prepare starts the local server when it is not running.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocen_registry
 
-.PHONY: run test lint check install
+.PHONY: run test lint check install bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,9 @@ check: $(VENV)/.installed
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=ci-only-$$(date +%s)-a-long-random-looking-value-for-the-deploy-check \
 	DJANGO_ALLOWED_HOSTS=registry.example.in DATABASE_URL=$(TEST_DATABASE_URL) DJANGO_BEHIND_TLS_PROXY=1 \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	bash .ci/prepare
+	$(PY) bench/secret_hash.py
+	$(PY) bench/auth_api.py
