@@ -82,3 +82,18 @@ def test_discovery_document(client, db, url):
     assert body["grant_types_supported"] == ["client_credentials"]
     assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
     assert body["id_token_signing_alg_values_supported"] == ["RS256"]
+
+
+def test_signing_keys_are_listed_in_the_admin_without_private_material(client, lender_token, django_user_model):
+    from django.urls import reverse
+
+    client.force_login(django_user_model.objects.create(username="root", is_staff=True, is_superuser=True))
+    key = SigningKey.objects.get()
+    for url in (
+        reverse("admin:authapi_signingkey_changelist"),
+        reverse("admin:authapi_signingkey_change", args=[key.pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert key.kid in page
+        assert key.private_key_encrypted[:40] not in page and "PRIVATE" not in page
+    assert client.post(reverse("admin:authapi_signingkey_delete", args=[key.pk]), {"post": "yes"}).status_code == 403
