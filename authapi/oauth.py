@@ -3,6 +3,7 @@ django-oauth-toolkit, configured for OCEN: the participant rule in its validator
 from its token-generator hook, and an OAuthLibCore that reads bodies DRF has already parsed.
 """
 
+import functools
 import hashlib
 import time
 import uuid
@@ -131,12 +132,7 @@ class ParsedBodyOAuthLibCore(OAuthLibCore):
         return headers
 
 
-_cores: dict[type, OAuthLibCore] = {}
-
-
-def oauthlib_core(kind: type[OAuthLibCore] = ParsedBodyOAuthLibCore) -> OAuthLibCore:
-    """One core of each kind per process: oauthlib's server and the validator keep no per-request state."""
-    core = _cores.get(kind)
-    if core is None:
-        core = _cores[kind] = kind()
-    return core
+@functools.cache
+def oauthlib_core() -> ParsedBodyOAuthLibCore:
+    """One core per process: oauthlib's server and the validator keep no per-request state."""
+    return ParsedBodyOAuthLibCore()

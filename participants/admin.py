@@ -58,6 +58,19 @@ def expiry_badge(moment):
     )
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """A record operators may read but never add, edit or delete in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def apply_each(model_admin, request, objects, operation) -> list:
     """Run `operation` on each object; report each refusal (ValidationError) to the user; return the results."""
     results = []
@@ -550,7 +563,7 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     list_display = ("at", "actor", "action", "participant", "organisation", "remote_addr")
     list_filter = ("action",)
     list_select_related = ("participant__organisation", "organisation")
@@ -559,12 +572,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ("at", "actor", "actor_user", "action", "participant", "organisation", "remote_addr", "details")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
