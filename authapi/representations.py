@@ -84,3 +84,46 @@ def encode(document) -> bytes:
 
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+
+
+def product_document(product) -> dict:
+    """GET /service/products/{id} → {"data": …}."""
+    return {
+        "data": {
+            "id": str(product.id),
+            "name": product.name,
+            "description": product.description,
+            "lenderId": str(product.lender_id),
+            "isPrivate": product.is_private,
+            "isEndUseControlled": product.is_end_use_controlled,
+            "isCollectionControlled": product.is_collection_controlled,
+            "isAAFlowRequired": product.is_aa_flow_required,
+            "isMonitoringConsentRequired": product.is_monitoring_consent_required,
+            "isDerivedDataPartnerRequired": product.is_derived_data_partner_required,
+            "derivedDataDescription": product.derived_data_description,
+            "status": product.status,
+            "createdOn": rfc3339(product.created_at),
+            "updatedOn": rfc3339(product.updated_at),
+        }
+    }
+
+
+def network_document(network, member_count: int) -> dict:
+    return {
+        "id": str(network.id),
+        "name": network.name,
+        "description": network.description,
+        "createdBy": str(network.created_by_id),
+        "memberCount": member_count,
+        "product": product_document(network.product)["data"],
+        "createdOn": rfc3339(network.created_at),
+        "updatedOn": rfc3339(network.updated_at),
+    }
+
+
+def network_participants_document(memberships, roles) -> dict:
+    """Members keyed by every role name (empty arrays included), each in the §5.1 shape."""
+    document = {role: [] for role in roles}
+    for membership in memberships:
+        document[membership.role].append(participant_document(membership.participant))
+    return document

@@ -152,3 +152,41 @@ RegistryError = inline_serializer(
         "traceId": serializers.CharField(),
     },
 )
+
+
+class ProductData(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(max_length=35)
+    description = serializers.CharField(allow_blank=True)
+    lenderId = serializers.UUIDField()
+    isPrivate = serializers.BooleanField()
+    isEndUseControlled = serializers.BooleanField()
+    isCollectionControlled = serializers.BooleanField()
+    isAAFlowRequired = serializers.BooleanField()
+    isMonitoringConsentRequired = serializers.BooleanField()
+    isDerivedDataPartnerRequired = serializers.BooleanField()
+    derivedDataDescription = serializers.CharField(allow_blank=True, max_length=1000)
+    status = serializers.ChoiceField(choices=["ACTIVE", "WITHDRAWN"])
+    createdOn = serializers.DateTimeField()
+    updatedOn = serializers.DateTimeField()
+
+
+class ProductEnvelope(serializers.Serializer):
+    data = ProductData()
+
+
+class ProductNetworkDocument(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    createdBy = serializers.UUIDField(help_text="participantId of the loan agent that built the network.")
+    memberCount = serializers.IntegerField(help_text="Current members that are approved and active.")
+    product = ProductData()
+    createdOn = serializers.DateTimeField()
+    updatedOn = serializers.DateTimeField()
+
+
+NetworkParticipants = inline_serializer(
+    "NetworkParticipants",
+    {role: ParticipantDetails(many=True) for role in Role.values},
+)

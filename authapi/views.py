@@ -16,14 +16,31 @@ from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from participants.models import OperationalStatus, Participant, ParticipantKey, Role
+from participants.models import (
+    NetworkMembership,
+    OperationalStatus,
+    Participant,
+    ParticipantKey,
+    Product,
+    ProductNetwork,
+    ReviewStatus,
+    Role,
+)
 
 from . import schemas, signing
 from .authentication import ParticipantTokenAuthentication
 from .errors import OAUTH_DESCRIPTIONS
 from .lookups import participant_stamp
 from .oauth import find_access_token, may_authenticate, oauthlib_core
-from .representations import encode, etag_of, jwks_document, participant_document
+from .representations import (
+    encode,
+    etag_of,
+    jwks_document,
+    network_document,
+    network_participants_document,
+    participant_document,
+    product_document,
+)
 
 MAX_OAUTH_BODY = 8 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -344,6 +361,75 @@ class ParticipantJWKSView(RegistryView):
     )
     def get(self, request, participant_id):
         return self.cacheable(request, *rendered("jwks", participant_id, lambda p: jwks_document(p.keys.all())))
+
+
+def visible_network(request, network_id: str) -> ProductNetwork:
+    """A network the caller may see: 404, not 403, for private products outside its reach."""
+    try:
+        pk = uuid.UUID(network_id)
+        return ProductNetwork.objects.visible_to(request.auth.participant_id).select_related("product").get(pk=pk)
+    except (ValueError, ProductNetwork.DoesNotExist):
+        raise exceptions.NotFound(f"No product network with id {network_id!r}.") from None
+
+
+class ProductDetailView(RegistryView):
+    """A credit product (contract §5.2)."""
+
+    @extend_schema(
+        operation_id="GetProduct",
+        tags=["products"],
+        responses={200: schemas.ProductEnvelope, 401: schemas.RegistryError, 404: schemas.RegistryError},
+    )
+    def get(self, request, product_id):
+        try:
+            product = Product.objects.visible_to(request.auth.participant_id).get(pk=uuid.UUID(product_id))
+        except (ValueError, Product.DoesNotExist):
+            raise exceptions.NotFound(f"No product with id {product_id!r}.") from None
+        body = encode(product_document(product))
+        return self.cacheable(request, body, etag_of(body))
+
+
+class ProductNetworkDetailView(RegistryView):
+    """A product network with its product and how many current, active members it lists."""
+
+    @extend_schema(
+        operation_id="GetProductNetwork",
+        tags=["products"],
+        responses={200: schemas.ProductNetworkDocument, 401: schemas.RegistryError, 404: schemas.RegistryError},
+    )
+    def get(self, request, network_id):
+        network = visible_network(request, network_id)
+        body = encode(network_document(network, listed_memberships(network).count()))
+        return self.cacheable(request, body, etag_of(body))
+
+
+def listed_memberships(network: ProductNetwork):
+    """Current memberships of approved, active participants; none while the product is withdrawn."""
+    if network.product.is_withdrawn:
+        return NetworkMembership.objects.none()
+    return network.memberships.current().filter(
+        participant__status=OperationalStatus.ACTIVE, participant__review_status=ReviewStatus.APPROVED
+    )
+
+
+class ProductNetworkParticipantsView(RegistryView):
+    """The network's participants keyed by role, each with its §5.1 record (baseUrl, publicKey …)."""
+
+    @extend_schema(
+        operation_id="GetProductNetworkParticipants",
+        tags=["products"],
+        responses={200: schemas.NetworkParticipants, 401: schemas.RegistryError, 404: schemas.RegistryError},
+    )
+    def get(self, request, network_id):
+        network = visible_network(request, network_id)
+        memberships = (
+            listed_memberships(network)
+            .select_related("participant__organisation")
+            .prefetch_related(Prefetch("participant__keys", queryset=ParticipantKey.objects.order_by("-created_at")))
+            .order_by("role", "added_at")
+        )
+        body = encode(network_participants_document(memberships, Role.values))
+        return self.cacheable(request, body, etag_of(body))
 
 
 MAX_PAGE_SIZE = 200

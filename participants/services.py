@@ -626,6 +626,7 @@ def _product_facts(product: Product) -> dict:
 @transaction.atomic
 def create_product(*, lender: Participant, actor: Actor, **fields) -> Product:
     """Register a lender's credit product."""
+    lender = _locked(lender) if lender is not None else None
     _refuse(product_owner_problem(lender), "lender")
     product = Product(lender=lender, **{name: fields[name] for name in PRODUCT_FIELDS if name in fields})
     product.full_clean()
@@ -685,7 +686,9 @@ def create_network(
     *, product: Product, loan_agent: Participant, name: str, actor: Actor, description: str = ""
 ) -> ProductNetwork:
     """A loan agent's network for a product; the loan agent and the product's lender join it at once."""
+    loan_agent = _locked(loan_agent) if loan_agent is not None else None
     _refuse(network_creator_problem(loan_agent), "created_by")
+    product = Product.objects.select_for_update(of=("self",)).select_related("lender").get(pk=product.pk)
     if product.is_withdrawn:
         raise ValidationError({"product": f"The product {product} has been withdrawn."})
     network = ProductNetwork(product=product, created_by=loan_agent, name=(name or "").strip(), description=description)
@@ -711,7 +714,8 @@ def add_network_member(
     *, network: ProductNetwork, participant: Participant, actor: Actor, role: str | None = None
 ) -> NetworkMembership:
     """Add an approved, active participant to a network (once), in its own role unless told otherwise."""
-    network = ProductNetwork.objects.select_for_update().select_related("product").get(pk=network.pk)
+    network = ProductNetwork.objects.select_for_update(of=("self",)).select_related("product").get(pk=network.pk)
+    participant = _locked(participant) if participant is not None else None
     _refuse(membership_problem(network, participant), "participant")
     membership = _add_member(network, participant, role or participant.role, actor)
     audit(

@@ -76,3 +76,29 @@ def loan_agent(actor):
         public_key=public_pem(rsa_key("loan_agent")),
         actor=actor,
     )
+
+
+@pytest.fixture
+def kyc_partner(actor):
+    return services.onboard_participant(
+        org_name="Aadhaar KYC Services",
+        role=Role.KYC_PARTNER,
+        base_url="https://kyc.example.in/ocen",
+        public_key=public_pem(rsa_key("kyc")),
+        actor=actor,
+    )
+
+
+@pytest.fixture
+def product(actor, lender):
+    return services.create_product(
+        lender=lender.participant, actor=actor, name="Working Capital 90", is_aa_flow_required=True
+    )
+
+
+@pytest.fixture
+def network(actor, product, loan_agent):
+    """A loan agent's network for the lender's product (the loan agent and lender join at creation)."""
+    return services.create_network(
+        product=product, loan_agent=loan_agent.participant, name="MSME Credit Line", actor=actor
+    )
