@@ -572,3 +572,6 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
     fields = ("at", "actor", "actor_user", "action", "participant", "organisation", "remote_addr", "details")
     readonly_fields = fields
+
+
+from . import product_admin  # noqa: E402, F401 — registers the product registry's admin

@@ -671,6 +671,21 @@ def withdraw_product(*, product: Product, actor: Actor, reason: str = "", now: d
     return product
 
 
+@transaction.atomic
+def update_network(*, network: ProductNetwork, actor: Actor, name: str, description: str = "") -> ProductNetwork:
+    """Rename or re-describe a network."""
+    network = ProductNetwork.objects.select_for_update().get(pk=network.pk)
+    changed = {k: v for k, v in {"name": name.strip(), "description": description}.items() if getattr(network, k) != v}
+    if not changed:
+        return network
+    for name_, value in changed.items():
+        setattr(network, name_, value)
+    network.full_clean()
+    network.save()
+    audit(actor, "network.updated", participant=network.created_by, networkId=str(network.id), changed=changed)
+    return network
+
+
 def _add_member(network: ProductNetwork, participant: Participant, role: str, actor: Actor) -> NetworkMembership:
     try:
         with transaction.atomic():

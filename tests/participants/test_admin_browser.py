@@ -5,6 +5,7 @@ import os
 import pytest
 from oauth2_provider.models import AccessToken
 
+from participants import services
 from participants.models import KeyStatus, OperationalStatus, Participant
 from tests.browser import chromium_page
 from tests.conftest import STAFF_PASSWORD
@@ -116,3 +117,43 @@ def test_administrator_approves_suspends_and_rotates_in_the_browser(
     participant = Participant.objects.get(pk=participant_id)
     assert participant.can_authenticate and participant.approved_by == second_admin
     assert dot_token_request(participant.client_id, new_secret)[0] == 200
+
+
+def test_administrator_builds_a_product_and_a_network_in_the_browser(live_server, registry_admin, actor):
+    from participants.models import Product, ProductNetwork
+    from tests.keys import public_pem, rsa_key
+
+    def onboard(name, role):
+        return services.onboard_participant(
+            org_name=name,
+            role=role,
+            base_url=f"https://{role.lower().replace('_', '-')}.example.in",
+            public_key=public_pem(rsa_key(name)),
+            actor=actor,
+        ).participant
+
+    lender, agent, kyc = (
+        onboard("Bharat Bank", "LENDER"),
+        onboard("Udyam Agent", "LOAN_AGENT"),
+        onboard("KYC Co", "KYC_PARTNER"),
+    )
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(f"{live_server.url}/admin/participants/product/add/")
+        page.select_option("#id_lender", str(lender.pk))
+        page.fill("#id_name", "Working Capital 90")
+        page.check("#id_is_aa_flow_required")
+        page.click("input[name=_save]")
+        page.wait_for_selector("text=was added successfully")
+        product = Product.objects.get()
+
+        page.goto(f"{live_server.url}/admin/participants/productnetwork/add/")
+        page.fill("#id_name", "MSME Credit Line")
+        page.select_option("#id_product", str(product.pk))
+        page.select_option("#id_created_by", str(agent.pk))
+        page.select_option("#id_memberships-0-participant", str(kyc.pk))
+        shot(page, "5-network-form")
+        page.click("input[name=_save]")
+        page.wait_for_selector("text=was added successfully")
+    network = ProductNetwork.objects.get()
+    assert {m.participant_id for m in network.memberships.current()} == {agent.pk, lender.pk, kyc.pk}

@@ -1,0 +1,226 @@
+"""Admin for the product registry: products, product networks and their memberships (via services)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+
+from . import services
+from .admin import apply_each
+from .models import (
+    NetworkMembership,
+    OperationalStatus,
+    Participant,
+    Product,
+    ProductNetwork,
+    ProductStatus,
+    ReviewStatus,
+    Role,
+)
+
+
+class NoRelatedButtons:
+    """Participants are onboarded on their own page (credentials shown once), never from a picker popup."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field.widget, "can_add_related"):
+            field.widget.can_add_related = field.widget.can_change_related = False
+            field.widget.can_delete_related = False
+        return field
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["lender", *services.PRODUCT_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "lender" in self.fields:
+            self.fields["lender"].queryset = (
+                Participant.objects.select_related("organisation")
+                .filter(role=Role.LENDER)
+                .exclude(status=OperationalStatus.OFFBOARDED)
+            )
+
+    def clean_lender(self):
+        lender = self.cleaned_data.get("lender")
+        problem = services.product_owner_problem(lender)
+        if problem:
+            raise ValidationError(problem)
+        return lender
+
+
+@admin.register(Product)
+class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
+    form = ProductForm
+    list_display = ("name", "lender", "status", "is_private", "network_count", "updated_at")
+    list_filter = ("status", "is_private")
+    list_select_related = ("lender__organisation",)
+    search_fields = ("name", "lender__organisation__name", "=id")
+    show_full_result_count = False
+    readonly_fields = ("id", "status", "withdrawn_at", "created_at", "updated_at")
+    actions = ["withdraw"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_networks=Count("networks"))
+
+    @admin.display(description="networks", ordering="_networks")
+    def network_count(self, product):
+        return product._networks
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "lender") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        actor = services.Actor.from_request(request)
+        fields = {name: form.cleaned_data[name] for name in services.PRODUCT_FIELDS if name in form.cleaned_data}
+        if change:
+            services.update_product(product=obj, actor=actor, **fields)
+        else:
+            created = services.create_product(lender=form.cleaned_data["lender"], actor=actor, **fields)
+            obj.pk, obj._state.adding = created.pk, False
+
+    @admin.action(description="Withdraw selected products (their networks stop listing participants)")
+    def withdraw(self, request, queryset):
+        actor = services.Actor.from_request(request)
+        done = apply_each(self, request, queryset, lambda p: services.withdraw_product(product=p, actor=actor))
+        if done:
+            self.message_user(request, f"Withdrew {len(done)} product(s).", messages.SUCCESS)
+
+
+class MembershipForm(forms.ModelForm):
+    role = forms.ChoiceField(
+        choices=[("", "— the participant's own role —"), *Role.choices], required=False, label="Role in the network"
+    )
+
+    class Meta:
+        model = NetworkMembership
+        fields = ["participant", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participant"].queryset = Participant.objects.select_related("organisation").filter(
+            status=OperationalStatus.ACTIVE, review_status=ReviewStatus.APPROVED
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and cleaned.get("participant"):
+            network = getattr(self.instance, "network", None)
+            problem = services.membership_problem(network if network and network.pk else None, cleaned["participant"])
+            if problem:
+                self.add_error("participant", problem)
+        return cleaned
+
+
+class MembershipInline(NoRelatedButtons, admin.TabularInline):
+    """Current members. Add a row to add a participant; tick 'Delete' to end its membership (kept as history)."""
+
+    model = NetworkMembership
+    form = MembershipForm
+    extra = 1
+    fields = ("participant", "role", "added_by", "added_at")
+    readonly_fields = ("added_by", "added_at")
+    verbose_name = "member"
+    verbose_name_plural = "members (tick Delete to end a membership)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).current().select_related("participant__organisation")
+
+
+class NetworkForm(forms.ModelForm):
+    class Meta:
+        model = ProductNetwork
+        fields = ["name", "description", "product", "created_by"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "product" in self.fields:
+            self.fields["product"].queryset = Product.objects.filter(status=ProductStatus.ACTIVE)
+        if "created_by" in self.fields:
+            self.fields["created_by"].queryset = (
+                Participant.objects.select_related("organisation")
+                .filter(role=Role.LOAN_AGENT)
+                .exclude(status=OperationalStatus.OFFBOARDED)
+            )
+
+    def clean_created_by(self):
+        creator = self.cleaned_data.get("created_by")
+        problem = services.network_creator_problem(creator)
+        if problem:
+            raise ValidationError(problem)
+        return creator
+
+
+@admin.register(ProductNetwork)
+class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
+    form = NetworkForm
+    list_display = ("name", "product", "created_by", "member_count", "updated_at")
+    list_select_related = ("product", "created_by__organisation")
+    search_fields = ("name", "product__name", "created_by__organisation__name", "=id")
+    show_full_result_count = False
+    readonly_fields = ("id", "created_at", "updated_at")
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_members=Count("memberships", filter=Q(memberships__ended_at__isnull=True)))
+        )
+
+    @admin.display(description="current members", ordering="_members")
+    def member_count(self, network):
+        return network._members
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "product", "created_by") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        actor = services.Actor.from_request(request)
+        if change:
+            services.update_network(
+                network=obj, actor=actor, name=form.cleaned_data["name"], description=form.cleaned_data["description"]
+            )
+        else:
+            created = services.create_network(
+                product=form.cleaned_data["product"],
+                loan_agent=form.cleaned_data["created_by"],
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                actor=actor,
+            )
+            obj.pk, obj._state.adding = created.pk, False
+
+    def save_formset(self, request, form, formset, change):
+        """Memberships change only through the services: add for new rows, end for deleted ones."""
+        actor = services.Actor.from_request(request)
+        network = ProductNetwork.objects.get(pk=form.instance.pk)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for member_form in formset.forms:
+            if member_form in formset.deleted_forms:
+                if member_form.instance.pk:
+                    services.remove_network_member(
+                        membership=member_form.instance, actor=actor, reason="removed in the admin"
+                    )
+                    formset.deleted_objects.append(member_form.instance)
+            elif member_form.instance.pk is None and member_form.cleaned_data.get("participant"):
+                try:
+                    membership = services.add_network_member(
+                        network=network,
+                        participant=member_form.cleaned_data["participant"],
+                        role=member_form.cleaned_data.get("role") or None,
+                        actor=actor,
+                    )
+                except ValidationError as exc:  # e.g. a founder the network already has
+                    self.message_user(request, " ".join(exc.messages), messages.WARNING)
+                else:
+                    formset.new_objects.append(membership)
