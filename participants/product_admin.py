@@ -22,8 +22,8 @@ from .models import (
 class NoRelatedButtons:
     """Participants are onboarded on their own page (credentials shown once), never from a picker popup."""
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and hasattr(field.widget, "can_add_related"):
             field.widget.can_add_related = field.widget.can_change_related = False
             field.widget.can_delete_related = False

@@ -47,8 +47,9 @@ def test_product_rules_are_shown_in_the_form(admin_client, lender, loan_agent):
 
 
 def test_network_is_built_with_members_in_the_admin(admin_client, product, loan_agent, kyc_partner):
+    member = {"participant": str(kyc_partner.participant.pk), "role": ""}
     data = {"name": "MSME Credit Line", "description": "", "product": str(product.pk),
-            "created_by": str(loan_agent.participant.pk), **inline({"participant": str(kyc_partner.participant.pk), "role": ""})}  # fmt: skip
+            "created_by": str(loan_agent.participant.pk), **inline(member)}  # fmt: skip
     assert admin_client.post(NETWORK_ADD, data).status_code == 302
     network = ProductNetwork.objects.get()
     assert {m.participant_id for m in network.memberships.current()} == {
@@ -99,6 +100,12 @@ def test_withdraw_action(admin_client, product):
         reverse("admin:participants_product_changelist"), {"action": "withdraw", "_selected_action": [product.pk]}
     )
     assert Product.objects.get().is_withdrawn
+
+
+def test_participant_pickers_offer_no_add_popup(admin_client, product):
+    page = admin_client.get(NETWORK_ADD).content.decode()
+    assert 'id="add_id_created_by"' not in page and 'id="add_id_product"' not in page
+    assert 'id="add_id_lender"' not in admin_client.get(PRODUCT_ADD).content.decode()
 
 
 def test_viewers_can_read_but_not_build(client, registry_viewer, network, product):
