@@ -37,6 +37,9 @@ def test_document_covers_every_endpoint(document):
         "/service/participant-roles",
         "/service/participant-roles/{participant_id}",
         "/service/participant-roles/{participant_id}/jwks",
+        "/service/products/{product_id}",
+        "/service/product-networks/{network_id}",
+        "/service/product-networks/{network_id}/participants",
     }
     token = document["paths"]["/auth/token"]["post"]
     assert token["operationId"] == "GenerateAccessToken"
@@ -47,7 +50,7 @@ def test_document_covers_every_endpoint(document):
     )
 
 
-def test_live_responses_match_the_document(client, document, actor, lender, loan_agent):
+def test_live_responses_match_the_document(client, document, actor, lender, loan_agent, network):
     services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
     openapi = OpenAPI.from_dict(document)
     token_response = post_form(
@@ -72,6 +75,10 @@ def test_live_responses_match_the_document(client, document, actor, lender, loan
         client.get(f"/service/participant-roles/{pid}/jwks", **bearer(token)),
         client.get("/service/participant-roles", {"size": 1}, **bearer(token)),
         client.get("/service/participant-roles", {"size": 0}, **bearer(token)),
+        client.get(f"/service/products/{network.product_id}", **bearer(token)),
+        client.get(f"/service/product-networks/{network.id}", **bearer(token)),
+        client.get(f"/service/product-networks/{network.id}/participants", **bearer(token)),
+        client.get("/service/product-networks/nope/participants", **bearer(token)),
     ]  # fmt: skip
     for response in exchanges:
         openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
