@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from participants import services
-from participants.models import Organisation, Participant, Role
+from participants.models import Organisation, Participant, Product, ProductNetwork, Role
 
 DEMO_PARTICIPANTS = [
     ("Demo Lender Bank", Role.LENDER, "http://127.0.0.1:9001/ocen"),
@@ -38,6 +38,7 @@ class Command(BaseCommand):
             user = self._admin_user(options["username"], password)
             actor = services.Actor.for_user(user)
             demo = [self._demo_participant(actor, Path(options["keys_dir"]), *spec) for spec in DEMO_PARTICIPANTS]
+            network = self._demo_network(actor)
         self.stdout.write(
             "\nOCEN Registry quickstart\n"
             "  Admin console: http://127.0.0.1:8000/admin/\n"
@@ -46,6 +47,22 @@ class Command(BaseCommand):
             f"{options['keys_dir']}):\n"
         )
         self.stdout.write(json.dumps(demo, indent=2) + "\n")
+        self.stdout.write(
+            f"\nDemo product network {network.name!r}: GET /service/product-networks/{network.id}/participants\n"
+        )
+
+    def _demo_network(self, actor):
+        lender = Participant.objects.get(organisation__name="Demo Lender Bank", role=Role.LENDER)
+        agent = Participant.objects.get(organisation__name="Demo Loan Agent", role=Role.LOAN_AGENT)
+        kyc = Participant.objects.get(organisation__name="Demo KYC Services", role=Role.KYC_PARTNER)
+        product = Product.objects.filter(lender=lender, name="Demo Working Capital").first()
+        if product is None:
+            product = services.create_product(lender=lender, actor=actor, name="Demo Working Capital")
+        network = ProductNetwork.objects.filter(product=product, created_by=agent).first()
+        if network is None:
+            network = services.create_network(product=product, loan_agent=agent, name="Demo MSME Network", actor=actor)
+            services.add_network_member(network=network, participant=kyc, actor=actor)
+        return network
 
     def _admin_user(self, username, password):
         user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@localhost"})

@@ -1,0 +1,43 @@
+"""The development quickstart prints a working admin login and working demo credentials, every run."""
+
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from participants.models import ProductNetwork
+from tests.dot import dot_token_request
+
+
+def quickstart(tmp_path) -> tuple[str, list[dict]]:
+    out = StringIO()
+    call_command("quickstart_demo", "--keys-dir", str(tmp_path), stdout=out)
+    text = out.getvalue()
+    password = re.search(r"Login:\s+admin / (\S+)", text).group(1)
+    demo = json.loads(text[text.index("[") : text.index("]\n") + 1])
+    return password, demo
+
+
+def test_quickstart_prints_working_login_and_credentials(tmp_path, db, settings):
+    settings.DEBUG = True
+    first_password, first = quickstart(tmp_path)
+    password, demo = quickstart(tmp_path)  # a second run refreshes, never duplicates
+    assert authenticate(username="admin", password=password) is not None
+    assert authenticate(username="admin", password=first_password) is None
+    assert [d["role"] for d in demo] == ["LENDER", "LOAN_AGENT", "KYC_PARTNER"]
+    for old, new in zip(first, demo, strict=True):
+        assert new["participantId"] == old["participantId"]
+        assert dot_token_request(new["clientId"], new["clientSecret"])[0] == 200
+        assert dot_token_request(old["clientId"], old["clientSecret"])[0] == 401
+    assert (tmp_path / "lender.pem").stat().st_mode & 0o777 == 0o600
+    network = ProductNetwork.objects.get()
+    assert network.memberships.current().count() == 3
+
+
+def test_quickstart_refuses_to_run_in_production(tmp_path, db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="development only"):
+        call_command("quickstart_demo", "--keys-dir", str(tmp_path), stdout=StringIO())
