@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
-from oauth2_provider.models import Application
 
 from . import keys as keylib
 from .models import (
@@ -34,7 +33,7 @@ from .models import (
     ReviewStatus,
     Role,
 )
-from .services import Actor, _new_client_secret, audit, membership_problem
+from .services import Actor, audit, create_client
 from .validators import normalise_base_url
 
 FORMAT = "ocen-registry/1"
@@ -146,6 +145,16 @@ def _uuid(value, where: str, errors: list) -> uuid.UUID | None:
         return None
 
 
+def _valid(instance, where: str, errors: list) -> bool:
+    """Model validation of one imported row, its problems recorded with the row's place."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        errors.extend(f"{where}.{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+        return False
+    return True
+
+
 def _rows(document: dict, name: str, errors: list) -> list[tuple[str, dict]]:
     rows = document.get(name, [])
     if not isinstance(rows, list):
@@ -184,10 +193,7 @@ def _import(document: dict, result: ImportResult, errors: list, actor: Actor) ->
         org = Organisation(
             id=org_id, **{k: str(row.get(k) or "") for k in ("name", "description", "website", "email", "phone")}
         )
-        try:
-            org.full_clean()
-        except ValidationError as exc:
-            errors.extend(f"{where}.{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
+        if not _valid(org, where, errors):
             continue
         org.save()
         orgs[org_id] = org
@@ -215,10 +221,7 @@ def _import(document: dict, result: ImportResult, errors: list, actor: Actor) ->
             status=row.get("status", ProductStatus.ACTIVE),
             **{attr: bool(row.get(flag, False)) for flag, attr in PRODUCT_FLAGS.items()},
         )
-        try:
-            product.full_clean()
-        except ValidationError as exc:
-            errors.extend(f"{where}.{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
+        if not _valid(product, where, errors):
             continue
         product.save()
         products[product_id] = product
@@ -243,10 +246,7 @@ def _import(document: dict, result: ImportResult, errors: list, actor: Actor) ->
                 id=network_id, product=product, created_by=creator,
                 name=str(row.get("name") or ""), description=str(row.get("description") or ""),
             )  # fmt: skip
-            try:
-                network.full_clean()
-            except ValidationError as exc:
-                errors.extend(f"{where}.{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
+            if not _valid(network, where, errors):
                 continue
             network.save()
             networks[network_id] = network
@@ -259,9 +259,10 @@ def _import(document: dict, result: ImportResult, errors: list, actor: Actor) ->
                 continue
             if network.memberships.current().filter(participant=participant).exists():
                 continue
-            problem = membership_problem(network, participant)
-            if problem:
-                errors.append(f"{member_where}: {problem}")
+            # A restore, not an addition: suspended members and withdrawn products' networks come back
+            # as they were; only offboarded participants have no current memberships.
+            if participant.is_offboarded:
+                errors.append(f"{member_where}: {participant} has been offboarded.")
                 continue
             role = member.get("role") or participant.role
             if role not in Role.values:
@@ -329,18 +330,7 @@ def _import_participant(where, row, orgs, participants, result, errors) -> None:
         return
     application, secret = None, None
     if not offboarded:
-        secret = _new_client_secret()
-        application = Application(
-            name=f"{org.name} — {role.label}"[:255],
-            client_type=Application.CLIENT_CONFIDENTIAL,
-            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-            client_secret=secret,
-            hash_client_secret=True,
-            redirect_uris="",
-        )
-        if client_id:
-            application.client_id = client_id
-        application.save()
+        application, secret = create_client(organisation=org, role=role, client_id=client_id)
         client_id = application.client_id
     participant = Participant.objects.create(
         id=participant_id,

@@ -111,6 +111,23 @@ def _new_client_secret() -> str:
     return secrets.token_urlsafe(CLIENT_SECRET_BYTES)
 
 
+def create_client(*, organisation: Organisation, role: Role, client_id: str | None = None) -> tuple[Application, str]:
+    """A confidential client-credentials OAuth client for a participant role, and its one-time secret."""
+    secret = _new_client_secret()
+    application = Application(
+        name=f"{organisation.name} — {role.label}"[:255],
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,
+        hash_client_secret=True,
+        redirect_uris="",
+    )
+    if client_id:
+        application.client_id = client_id
+    application.save()
+    return application, secret
+
+
 def _parse_key(public_key: str | bytes, now: dt.datetime) -> keylib.ParsedKey:
     try:
         return keylib.parse_public_key(public_key, now=now)
@@ -203,15 +220,7 @@ def onboard_participant(
     if Participant.objects.filter(organisation=org, role=role_value).exists():
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
 
-    secret = _new_client_secret()
-    application = Application.objects.create(
-        name=f"{org.name} — {role_value.label}"[:255],
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        client_secret=secret,
-        hash_client_secret=True,
-        redirect_uris="",
-    )
+    application, secret = create_client(organisation=org, role=role_value)
     user = actor.db_user
     approve_now = not settings.OCEN_FOUR_EYES
     try:
@@ -578,26 +587,31 @@ PRODUCT_FIELDS = (
 )
 
 
-def product_owner_problem(participant: Participant | None) -> str | None:
-    """Why `participant` cannot own a product, or None: owners are current lenders."""
+def _current_in_role_problem(participant: Participant | None, role: Role, missing: str, wrong: str) -> str | None:
     if participant is None:
-        return "Choose the lender that owns the product."
-    if participant.role != Role.LENDER:
-        return f"A product's owner must be a lender; {participant} is a {participant.get_role_display()}."
+        return missing
+    if participant.role != role:
+        return f"{wrong}; {participant} is a {participant.get_role_display()}."
     if participant.is_offboarded:
         return f"{participant} has been offboarded."
     return None
+
+
+def product_owner_problem(participant: Participant | None) -> str | None:
+    """Why `participant` cannot own a product, or None: owners are current lenders."""
+    return _current_in_role_problem(
+        participant, Role.LENDER, "Choose the lender that owns the product.", "A product's owner must be a lender"
+    )
 
 
 def network_creator_problem(participant: Participant | None) -> str | None:
     """Why `participant` cannot create a product network, or None: creators are current loan agents."""
-    if participant is None:
-        return "Choose the loan agent that builds the network."
-    if participant.role != Role.LOAN_AGENT:
-        return f"A product network is created by a loan agent; {participant} is a {participant.get_role_display()}."
-    if participant.is_offboarded:
-        return f"{participant} has been offboarded."
-    return None
+    return _current_in_role_problem(
+        participant,
+        Role.LOAN_AGENT,
+        "Choose the loan agent that builds the network.",
+        "A product network is created by a loan agent",
+    )
 
 
 def membership_problem(network: ProductNetwork | None, participant: Participant | None) -> str | None:

@@ -167,3 +167,19 @@ def test_import_refuses_other_formats_and_garbage(tmp_path, db):
     path.write_text("{")
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("import_registry", str(path))
+
+
+def test_import_restores_memberships_of_suspended_members_and_withdrawn_products(tmp_path, db):
+    restored = document()
+    restored["participants"][1]["status"] = "SUSPENDED"
+    restored["products"][0]["status"] = "WITHDRAWN"
+    assert import_file(tmp_path, restored)["created"]["memberships"] == 2
+    assert NetworkMembership.objects.current().count() == 2
+
+
+def test_import_refuses_members_that_are_offboarded(tmp_path, db):
+    bad = document()
+    bad["participants"][1]["status"] = "OFFBOARDED"
+    with pytest.raises(CommandError, match=r"productNetworks\[0\]\.members\[0\]: .* has been offboarded"):
+        import_file(tmp_path, bad)
+    assert counts() == [0, 0, 0, 0, 0, 0]
