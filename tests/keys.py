@@ -59,3 +59,29 @@ def reference_key_set() -> dict:
 def reference_public_jwk() -> dict:
     private = reference_key_set()["keys"][0]
     return {name: private[name] for name in ("kty", "n", "e", "use", "alg")}
+
+
+def jose4j_detached_signature(body: bytes, private_key) -> str:
+    """The exact bytes the OCEN reference client (jose4j) sends: RS256, b64 false, no crit, no kid.
+
+    No JOSE library we have emits this non-RFC-7797 form (PyJWT and joserfc add or demand `crit`),
+    so the test writes the reference client's output directly from its definition.
+    """
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    header = b64(json.dumps({"alg": "RS256", "b64": False}, separators=(",", ":")).encode())
+    signature = private_key.sign(header + b"." + body, padding.PKCS1v15(), hashes.SHA256())
+    return (header + b".." + b64(signature)).decode()
+
+
+def reference_private_key():
+    """The reference loan agent's private key (published sample; tests only)."""
+    import jwt
+
+    return jwt.PyJWK.from_dict(reference_key_set()["keys"][0]).key

@@ -4,7 +4,7 @@
   discovery alone and verifies tokens.
 - The OCEN reference client's wire behaviour: form-encoded token request, issuer discovery,
   GET {registry}/participant-roles/{id} with the bearer token, `publicKey` parsed as a JWK and used
-  to verify a detached, unencoded JWS (jose4j form: b64 false, no crit, no kid) made by PyJWT.
+  to verify a detached, unencoded JWS in the reference client's exact form (b64 false, no crit, no kid).
 """
 
 import base64
@@ -22,7 +22,7 @@ from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from participants import services
-from tests.keys import FIXTURES, reference_key_set, reference_public_jwk
+from tests.keys import FIXTURES, jose4j_detached_signature, reference_private_key, reference_public_jwk
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -102,9 +102,8 @@ def test_rfc8414_metadata_is_found_from_the_issuer(registry):
 
 
 def detached_unencoded_jws(body: bytes) -> str:
-    """Sign as the reference client (jose4j) does: RS256, b64 false, no crit, no kid. PyJWT does the work."""
-    private = pyjwt.PyJWK.from_dict(reference_key_set()["keys"][0]).key
-    return pyjwt.api_jws.encode(body, private, algorithm="RS256", headers={"b64": False}, is_payload_detached=True)
+    """Sign exactly as the reference client (jose4j) does: RS256, b64 false, no crit, no kid."""
+    return jose4j_detached_signature(body, reference_private_key())
 
 
 def verify_detached(signature: str, body: bytes, public_key_json: str) -> bool:
@@ -112,7 +111,7 @@ def verify_detached(signature: str, body: bytes, public_key_json: str) -> bool:
     header_b64, payload, signature_b64 = signature.split(".")
     assert payload == ""
     header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
-    assert header["alg"] == "RS256" and header.get("b64") is False
+    assert header == {"alg": "RS256", "b64": False}
     public_key = jwk.JWK.from_json(public_key_json).get_op_key("verify")
     try:
         public_key.verify(

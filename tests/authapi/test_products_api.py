@@ -8,7 +8,14 @@ from participants import services
 from participants.models import Role
 from tests.authapi.conftest import bearer, get_token
 from tests.authapi.test_participant_details import assert_error
-from tests.keys import FIXTURES, public_pem, reference_key_set, rsa_key
+from tests.keys import (
+    FIXTURES,
+    jose4j_detached_signature,
+    public_pem,
+    reference_key_set,
+    reference_private_key,
+    rsa_key,
+)
 
 
 def members(client, token, network):
@@ -104,7 +111,6 @@ def test_network_listing_query_count_is_fixed(client, actor, agent_token, networ
 
 def test_reference_loan_agent_path(client, actor, loan_agent, product, network):
     """Token → network participants → LENDER[*].baseUrl → verify a lender's signature with its publicKey."""
-    import jwt as pyjwt
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
     from jwcrypto import jwk
@@ -122,8 +128,7 @@ def test_reference_loan_agent_path(client, actor, loan_agent, product, network):
     lenders = members(client, token, network).json()["LENDER"]
     assert [item["baseUrl"] for item in lenders] == ["https://lender.example.in/ocen"]
     body = (FIXTURES / "create_loan_application_response.json").read_bytes()
-    private = pyjwt.PyJWK.from_dict(reference_key_set()["keys"][0]).key
-    signature = pyjwt.api_jws.encode(body, private, algorithm="RS256", headers={"b64": False}, is_payload_detached=True)
+    signature = jose4j_detached_signature(body, reference_private_key())
     header_b64, _, signature_b64 = signature.split(".")
     public = jwk.JWK.from_json(lenders[0]["publicKey"]).get_op_key("verify")
     import base64
