@@ -18,15 +18,7 @@ def rfc3339(moment: dt.datetime | None) -> str | None:
 
 
 def key_item(key) -> dict:
-    item = {
-        **key.jwk,
-        "kid": key.kid,
-        "use": "sig",
-        "alg": key.alg,
-        "status": key.status,
-        "validFrom": rfc3339(key.valid_from),
-        "validUntil": rfc3339(key.valid_until),
-    }
+    item = {**key.verification_jwk(), "validFrom": rfc3339(key.valid_from), "validUntil": rfc3339(key.valid_until)}
     if key.status == KeyStatus.REVOKED:
         item["revokedAt"] = rfc3339(key.revoked_at)
     return item

@@ -190,3 +190,22 @@ NetworkParticipants = inline_serializer(
     "NetworkParticipants",
     {role: ParticipantDetails(many=True) for role in Role.values},
 )
+
+
+class SignatureCheckRequest(serializers.Serializer):
+    body = serializers.CharField(help_text="The exact body that was signed (UTF-8).", trim_whitespace=False)
+    signature = serializers.CharField(help_text="The x-jws-signature value (detached compact JWS).")
+    participantId = serializers.UUIDField(required=False, help_text="The signer; default: the caller.")
+
+
+class SignatureCheckStep(serializers.Serializer):
+    check = serializers.CharField()
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class SignatureCheckResult(serializers.Serializer):
+    valid = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    matchedKid = serializers.CharField(allow_null=True)
+    steps = SignatureCheckStep(many=True)

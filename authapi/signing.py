@@ -167,3 +167,11 @@ def verified_claims(token: str) -> dict | None:
         )
     except jwt.PyJWTError:
         return None
+
+
+def sign_detached(body: bytes) -> str:
+    """The registry's detached, unencoded JWS over a response body (contract §6), verifiable from the JWKS."""
+    kid, key = active_key()
+    return jwt.api_jws.encode(
+        body, key, algorithm="RS256", headers={"kid": kid, "b64": False, "typ": None}, is_payload_detached=True
+    )

@@ -14,6 +14,7 @@ service_patterns = [
     path("participant-roles", views.ParticipantListView.as_view(), name="participant-list"),
     path("participant-roles/<str:participant_id>", views.ParticipantDetailView.as_view(), name="participant-detail"),
     path("participant-roles/<str:participant_id>/jwks", views.ParticipantJWKSView.as_view(), name="participant-jwks"),
+    path("signature-check", views.SignatureCheckView.as_view(), name="signature-check"),
     path("products/<str:product_id>", views.ProductDetailView.as_view(), name="product-detail"),
     path("product-networks/<str:network_id>", views.ProductNetworkDetailView.as_view(), name="network-detail"),
     path(

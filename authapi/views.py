@@ -16,6 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from ocen_sdk import diagnose
 from participants.models import (
     NetworkMembership,
     OperationalStatus,
@@ -31,6 +32,7 @@ from . import schemas, signing
 from .authentication import ParticipantTokenAuthentication
 from .errors import OAUTH_DESCRIPTIONS
 from .lookups import participant_stamp
+from .middleware import SIGNATURE_HEADER
 from .oauth import find_access_token, may_authenticate, oauthlib_core
 from .representations import (
     encode,
@@ -296,8 +298,10 @@ class RegistryView(APIView):
 
     authentication_classes = [ParticipantTokenAuthentication]
 
-    def cacheable(self, request, body: bytes, etag: str) -> HttpResponse:
+    def cacheable(self, request, body: bytes, etag: str, signature: str | None = None) -> HttpResponse:
         headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}
+        if signature:
+            headers[SIGNATURE_HEADER] = signature
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             return HttpResponse(status=304, headers=headers)
         return HttpResponse(body, content_type="application/json", headers=headers)
@@ -320,8 +324,9 @@ def parse_participant_id(participant_id: str) -> uuid.UUID:
         raise exceptions.NotFound(f"No participant with id {participant_id!r}.") from None
 
 
-def rendered(kind: str, participant_id: str, render) -> tuple[bytes, str]:
-    """A participant's published document and its ETag, cached under the participant's change stamp.
+def rendered(kind: str, participant_id: str, render) -> tuple[bytes, str, str]:
+    """A participant's published document, its ETag and the registry's signature over it, cached under
+    the participant's change stamp.
 
     The stamp is read from the database on every call, so a cached rendering is never stale.
     """
@@ -333,7 +338,7 @@ def rendered(kind: str, participant_id: str, render) -> tuple[bytes, str]:
     cached = cache.get(key)
     if cached is None:
         body = encode(render(participant_queryset().get(pk=pk)))
-        cached = (body, etag_of(body))
+        cached = (body, etag_of(body), signing.sign_detached(body))
         cache.set(key, cached, settings.OCEN_REGISTRY_MAX_AGE)
     return cached
 
@@ -430,6 +435,34 @@ class ProductNetworkParticipantsView(RegistryView):
         )
         body = encode(network_participants_document(memberships, Role.values))
         return self.cacheable(request, body, etag_of(body))
+
+
+class SignatureCheckView(RegistryView):
+    """Why a detached JWS does or does not verify, step by step (ocen_sdk.diagnose, the toolkit's own check)."""
+
+    @extend_schema(
+        operation_id="CheckSignature",
+        tags=["registry"],
+        request=schemas.SignatureCheckRequest,
+        responses={200: schemas.SignatureCheckResult, 400: schemas.RegistryError, 401: schemas.RegistryError,
+                   404: schemas.RegistryError},
+    )  # fmt: skip
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        body, signature = data.get("body"), data.get("signature")
+        if not isinstance(body, str) or not isinstance(signature, str) or len(body) > 1_000_000:
+            raise exceptions.ValidationError({"body": "body and signature are required strings (body ≤ 1 MB)."})
+        participant_id = data.get("participantId") or request.auth.participant_id
+        keys = [key.verification_jwk() for key in get_participant_keys(str(participant_id))]
+        return JsonResponse(diagnose(body.encode("utf-8"), signature, keys).as_json())
+
+
+def get_participant_keys(participant_id: str):
+    pk = parse_participant_id(participant_id)
+    keys = list(ParticipantKey.objects.filter(participant_id=pk))
+    if not keys and not Participant.objects.filter(pk=pk).exists():
+        raise exceptions.NotFound(f"No participant with id {participant_id!r}.")
+    return keys
 
 
 MAX_PAGE_SIZE = 200

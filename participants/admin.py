@@ -22,8 +22,10 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from ocen_sdk import diagnose
+
 from . import one_time, services
-from .forms import OnboardingForm, ParticipantChangeForm, PublicKeyInputForm, ReasonForm
+from .forms import OnboardingForm, ParticipantChangeForm, PublicKeyInputForm, ReasonForm, SignatureCheckForm
 from .keys import format_fingerprint
 from .models import AuditEvent, KeyStatus, OperationalStatus, Organisation, Participant, ParticipantKey
 
@@ -276,6 +278,11 @@ class ParticipantAdmin(admin.ModelAdmin):
             path("credentials/", wrap(self.credentials_view), name="participants_participant_credentials"),
             path("confirm/<str:operation>/", wrap(self.confirm_view), name="participants_participant_confirm"),
             path("<path:object_id>/add-key/", wrap(self.add_key_view), name="participants_participant_add_key"),
+            path(
+                "<path:object_id>/signature-check/",
+                wrap(self.signature_check_view),
+                name="participants_participant_signature_check",
+            ),
             *super().get_urls(),
         ]
 
@@ -355,6 +362,26 @@ class ParticipantAdmin(admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/participants/participant/add_key.html", context)
+
+    def signature_check_view(self, request, object_id):
+        """Paste a body and its x-jws-signature: the toolkit's own check explains each step."""
+        participant = self.get_object(request, unquote(object_id))
+        if participant is None or not self.has_view_permission(request, participant):
+            raise PermissionDenied
+        form = SignatureCheckForm(request.POST or None)
+        diagnosis = None
+        if request.method == "POST" and form.is_valid():
+            keys = [key.verification_jwk() for key in participant.keys.all()]
+            diagnosis = diagnose(form.cleaned_data["body"].encode("utf-8"), form.cleaned_data["signature"], keys)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Check a signature",
+            "opts": self.opts,
+            "original": participant,
+            "form": form,
+            "diagnosis": diagnosis,
+        }
+        return TemplateResponse(request, "admin/participants/participant/signature_check.html", context)
 
     # Operations that need a confirmation page: what each will do, and who may do it.
     CONFIRMED = {

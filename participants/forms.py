@@ -103,3 +103,14 @@ class ParticipantChangeForm(forms.ModelForm):
 
     def clean_base_url(self):
         return normalise_base_url(self.cleaned_data["base_url"])
+
+
+class SignatureCheckForm(forms.Form):
+    body = forms.CharField(
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "spellcheck": "false", "class": "vLargeTextField"}),
+        help_text="The exact request or response body that was signed.",
+    )
+    signature = forms.CharField(
+        widget=forms.TextInput(attrs={"size": 100}), help_text="The x-jws-signature (or Signature) header value."
+    )

@@ -189,6 +189,18 @@ class ParticipantKey(models.Model):
     def __str__(self):
         return f"{self.kid} ({self.get_status_display()})"
 
+    def verification_jwk(self) -> dict:
+        """The public JWK with what a verifier needs to judge it: kid, alg, status and validity window."""
+        return {
+            **self.jwk,
+            "kid": self.kid,
+            "use": "sig",
+            "alg": self.alg,
+            "status": self.status,
+            "validFrom": self.valid_from.isoformat(),
+            "validUntil": self.valid_until.isoformat() if self.valid_until else None,
+        }
+
     def is_usable_at(self, moment) -> bool:
         """A verifier may accept signatures by this key at `moment`: not revoked, inside its window."""
         if self.status == KeyStatus.REVOKED:

@@ -1,0 +1,23 @@
+from . import signing
+
+SIGNATURE_HEADER = "x-jws-signature"
+
+
+class SignedRegistryResponses:
+    """Every JSON answer of the registry API, errors included, carries the registry's detached JWS
+    (contract §6) over its exact bytes. Views that cache a rendering cache its signature with it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/service/")
+            and SIGNATURE_HEADER not in response
+            and not response.streaming
+            and response.get("Content-Type", "").startswith("application/json")
+            and response.content
+        ):
+            response[SIGNATURE_HEADER] = signing.sign_detached(response.content)
+        return response

@@ -1,0 +1,134 @@
+"""
+python -m ocen_sdk — the participant's command line.
+
+    keygen [--out FILE] [--kid KID]     new RSA-2048 key pair: private key to FILE (mode 0600), public JWK printed
+    token                               an access token (client credentials)
+    sign FILE --key PEM [--kid KID]     the detached JWS (x-jws-signature) of FILE's exact bytes
+    verify FILE SIGNATURE (--keys JWKS_FILE | --participant-id ID)
+                                        check a signature, step by step; exit 1 when it does not verify
+    whois PARTICIPANT_ID                the participant's registry record (registry signature checked)
+
+Registry settings come from options or the environment: OCEN_ISSUER (e.g. https://registry.example.in/auth),
+OCEN_REGISTRY_URL (e.g. https://registry.example.in/service), OCEN_CLIENT_ID, OCEN_CLIENT_SECRET.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto import jwk
+
+from . import RegistryClient, RegistryKeys, TokenClient, diagnose, sign
+from .errors import OcenError
+
+
+def _registry_options(parser):
+    parser.add_argument("--issuer", default=os.environ.get("OCEN_ISSUER"))
+    parser.add_argument("--registry", default=os.environ.get("OCEN_REGISTRY_URL"))
+    parser.add_argument("--client-id", default=os.environ.get("OCEN_CLIENT_ID"))
+    parser.add_argument("--client-secret", default=os.environ.get("OCEN_CLIENT_SECRET"))
+
+
+def _require(options, *names):
+    missing = [n for n in names if not getattr(options, n)]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise SystemExit(f"ocen_sdk: missing {flags} (or the OCEN_* environment variables)")
+
+
+def _token_client(options) -> TokenClient:
+    _require(options, "issuer", "client_id", "client_secret")
+    return TokenClient(f"{options.issuer.rstrip('/')}/token", options.client_id, options.client_secret)
+
+
+def _registry(options) -> RegistryClient:
+    _require(options, "registry")
+    return RegistryClient(options.registry, _token_client(options), keys=RegistryKeys(options.issuer))
+
+
+def keygen(options):
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    out = Path(options.out)
+    if out.exists():
+        raise SystemExit(f"ocen_sdk: {out} exists; not overwriting a private key")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    public = jwk.JWK.from_pem(pem)
+    document = {
+        **public.export_public(as_dict=True),
+        "kid": options.kid or public.thumbprint(),
+        "use": "sig",
+        "alg": "RS256",
+    }
+    print(json.dumps(document))
+    print(f"private key written to {out} (mode 0600); register the JWK above with the registry", file=sys.stderr)
+
+
+def token(options):
+    print(_token_client(options).token())
+
+
+def sign_file(options):
+    print(sign(Path(options.file).read_bytes(), Path(options.key).read_bytes(), options.kid))
+
+
+def verify_file(options):
+    body = Path(options.file).read_bytes()
+    if options.keys:
+        keys = json.loads(Path(options.keys).read_text())
+    else:
+        keys = _registry(options).participant(options.participant_id)["publicKeys"]
+    result = diagnose(body, options.signature, keys)
+    print(json.dumps(result.as_json(), indent=2))
+    return 0 if result.verified else 1
+
+
+def whois(options):
+    print(json.dumps(_registry(options).participant(options.participant_id), indent=2))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ocen_sdk", description="OCEN participant toolkit")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("keygen", help="new RSA-2048 key pair")
+    p.add_argument("--out", default="ocen-private-key.pem")
+    p.add_argument("--kid")
+    p.set_defaults(run=keygen)
+    p = commands.add_parser("token", help="get an access token")
+    _registry_options(p)
+    p.set_defaults(run=token)
+    p = commands.add_parser("sign", help="sign a file's exact bytes")
+    p.add_argument("file")
+    p.add_argument("--key", required=True, help="private key PEM")
+    p.add_argument("--kid")
+    p.set_defaults(run=sign_file)
+    p = commands.add_parser("verify", help="check a signature over a file")
+    p.add_argument("file")
+    p.add_argument("signature")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--keys", help="JWKS or JWK file")
+    group.add_argument("--participant-id", help="look the signer's keys up in the registry")
+    _registry_options(p)
+    p.set_defaults(run=verify_file)
+    p = commands.add_parser("whois", help="a participant's registry record")
+    p.add_argument("participant_id")
+    _registry_options(p)
+    p.set_defaults(run=whois)
+    options = parser.parse_args(argv)
+    try:
+        return options.run(options) or 0
+    except (OcenError, OSError, ValueError) as exc:
+        print(f"ocen_sdk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""
+OCEN message signatures (contract §6): detached JWS with an unencoded payload (RFC 7515, RFC 7797).
+
+`sign` produces the strict form: ``{"alg": "RS256", "kid": …, "b64": false, "crit": ["b64"]}``,
+``BASE64URL(header) + ".." + BASE64URL(signature)`` over the exact body bytes.
+
+`verify` is lenient in form, as real participants send it: `crit` may be missing (the OCEN reference
+client omits it); `b64` may be absent (the payload was then base64url-encoded for signing); `kid` may
+be missing (every usable key is tried). It is strict on what matters: only RS256 and ES256 (never
+`none` or HMAC), and key status — REVOKED never verifies, RETIRED only inside its validity window.
+
+`diagnose` runs the same checks and reports each one, for people debugging a signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
+
+from .errors import VerificationError
+
+ALLOWED_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def load_private_key(key) -> jwk.JWK:
+    """A jwcrypto JWK from a PEM (bytes or str), a JWK dict/JSON, a cryptography key or a JWK."""
+    if isinstance(key, jwk.JWK):
+        return key
+    if isinstance(key, dict):
+        return jwk.JWK(**key)
+    if isinstance(key, bytes | str):
+        text = key.decode() if isinstance(key, bytes) else key
+        return jwk.JWK.from_json(text) if text.lstrip().startswith("{") else jwk.JWK.from_pem(text.encode())
+    return jwk.JWK.from_pyca(key)
+
+
+def sign(body: bytes, private_key, kid: str | None = None) -> str:
+    """The detached, unencoded JWS of `body`: RS256 for an RSA key, ES256 for an EC P-256 key."""
+    key = load_private_key(private_key)
+    if not key.has_private:
+        raise ValueError("Signing needs a private key.")
+    alg = "ES256" if key.get("kty") == "EC" else "RS256"
+    header = {"alg": alg, "b64": False, "crit": ["b64"]}
+    if kid or key.get("kid"):
+        header["kid"] = kid or key.get("kid")
+    signer = jws.JWS(body)
+    signer.add_signature(key, None, json.dumps(header, separators=(",", ":")))
+    signer.detach_payload()
+    return signer.serialize(compact=True)
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """The key that verified a signature."""
+
+    kid: str | None
+    status: str
+    jwk: dict
+    header: dict
+
+
+@dataclass
+class Diagnosis:
+    """Each check made on a signature, in order; `reason` is set when it does not verify."""
+
+    steps: list[dict] = field(default_factory=list)
+    verified: VerifiedKey | None = None
+    reason: str | None = None
+
+    def check(self, name: str, ok: bool, detail: str) -> bool:
+        self.steps.append({"check": name, "ok": ok, "detail": detail})
+        return ok
+
+    def fail(self, reason: str, name: str, detail: str) -> Diagnosis:
+        self.check(name, False, detail)
+        self.reason = reason
+        return self
+
+    def as_json(self) -> dict:
+        return {
+            "valid": self.verified is not None,
+            "reason": self.reason,
+            "matchedKid": self.verified.kid if self.verified else None,
+            "steps": self.steps,
+        }
+
+
+def normalise_keys(keys) -> list[dict]:
+    """Keys as a list of JWK dicts (with optional status and validity), from a JWKS, list, JWK or JSON text."""
+    if isinstance(keys, str | bytes):
+        keys = json.loads(keys)
+    if isinstance(keys, dict):
+        keys = keys.get("keys", [keys])
+    return [k for k in keys if isinstance(k, dict)]
+
+
+def _parse_time(value):
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
+    status = key.get("status", "ACTIVE")
+    if status == "REVOKED":
+        return False, "key_revoked"
+    valid_from, valid_until = _parse_time(key.get("validFrom")), _parse_time(key.get("validUntil"))
+    if (valid_from and now < valid_from) or (valid_until and now >= valid_until):
+        return False, "key_expired"
+    return True, ""
+
+
+def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = None) -> Diagnosis:
+    """Check a detached JWS over `body` against `keys`, step by step."""
+    now = now or dt.datetime.now(dt.UTC)
+    result = Diagnosis()
+    parts = (signature or "").strip().split(".")
+    if len(parts) != 3:
+        return result.fail("malformed_signature", "form", "A compact JWS has three dot-separated parts.")
+    if parts[1]:
+        return result.fail(
+            "malformed_signature", "form", "The payload part must be empty: OCEN signatures are detached (header..sig)."
+        )
+    result.check("form", True, "Detached compact JWS (header..signature).")
+    try:
+        header = json.loads(_b64decode(parts[0]))
+        if not isinstance(header, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        return result.fail("malformed_signature", "header", "The header is not base64url-encoded JSON.")
+    result.check("header", True, f"Header: {json.dumps(header, sort_keys=True)}")
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGORITHMS:
+        return result.fail(
+            "algorithm_not_allowed", "alg", f"alg {alg!r} is not allowed; use RS256 (or ES256 for an EC key)."
+        )
+    result.check("alg", True, f"alg {alg} is allowed.")
+    crit = header.get("crit", [])
+    if not isinstance(crit, list) or set(crit) - {"b64"}:
+        return result.fail("malformed_signature", "crit", f"Unsupported critical header parameters: {crit!r}.")
+    b64 = header.get("b64", True)
+    if b64 is False:
+        note = "" if "b64" in crit else ' (crit ["b64"] is missing, as the OCEN reference client sends it: accepted)'
+        result.check("b64", True, f"Unencoded payload (b64 false){note}.")
+    else:
+        result.check("b64", True, "b64 absent: the payload was base64url-encoded for signing.")
+
+    candidates = normalise_keys(keys)
+    kid = header.get("kid")
+    if kid is not None:
+        candidates = [k for k in candidates if k.get("kid") == kid]
+        if not candidates:
+            return result.fail("unknown_kid", "kid", f"No key with kid {kid!r} among the signer's keys.")
+        result.check("kid", True, f"kid {kid!r} is one of the signer's keys ({candidates[0].get('status', 'ACTIVE')}).")
+    else:
+        result.check("kid", True, f"No kid: trying each of the signer's {len(candidates)} key(s).")
+    usable = []
+    refusals = []
+    for key in candidates:
+        ok, reason = _usable(key, now)
+        (usable if ok else refusals).append(key if ok else reason)
+    if not usable:
+        reason = refusals[0] if refusals else "unknown_kid"
+        detail = {"key_revoked": "The key is REVOKED.", "key_expired": "The key is outside its validity window."}
+        return result.fail(reason, "key status", detail.get(reason, "No key to verify with."))
+    result.check("key status", True, f"{len(usable)} usable key(s).")
+
+    for key in usable:
+        try:
+            public = jwk.JWK(**{k: v for k, v in key.items() if k in {"kty", "n", "e", "crv", "x", "y", "kid"}})
+            if ALLOWED_ALGORITHMS[alg] != public.get("kty"):
+                continue
+            verifier = jws.JWS()
+            verifier.allowed_algs = [alg]
+            verifier.deserialize(signature.strip())
+            verifier.verify(public, alg=alg, detached_payload=body)
+        except (JWException, ValueError, TypeError):
+            continue
+        result.verified = VerifiedKey(kid=key.get("kid"), status=key.get("status", "ACTIVE"), jwk=key, header=header)
+        result.check("signature", True, f"Verified with key {key.get('kid')!r} over {len(body)} body bytes.")
+        return result
+    return result.fail(
+        "signature_mismatch",
+        "signature",
+        "No usable key verifies this signature over these exact body bytes (re-serialised JSON, a different "
+        "key, or a body changed after signing are the usual causes).",
+    )
+
+
+def verify(body: bytes, signature: str, keys, *, now: dt.datetime | None = None) -> VerifiedKey:
+    """The key that verifies `signature` over `body`; raises VerificationError with a machine-readable reason."""
+    result = diagnose(body, signature, keys, now=now)
+    if result.verified is None:
+        raise VerificationError(result.reason, result.steps[-1]["detail"])
+    return result.verified

@@ -1,0 +1,131 @@
+"""The registry seen from a participant: its signing keys (via discovery) and participant records."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import requests
+
+from .errors import RegistryError, VerificationError
+from .jws import verify
+
+SIGNATURE_HEADERS = ("x-jws-signature", "Signature")
+
+
+class RegistryKeys:
+    """The registry's JWKS, found from the issuer alone (OpenID discovery), cached, refetched on an unknown kid."""
+
+    def __init__(self, issuer: str, *, session=None, timeout: float = 10, min_refresh_interval: float = 30):
+        self.issuer = issuer.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout, self.min_refresh_interval = timeout, min_refresh_interval
+        self._lock = threading.Lock()
+        self._jwks: dict | None = None
+        self._fetched_at = 0.0
+        self._jwks_uri: str | None = None
+
+    def jwks(self, *, unknown_kid: str | None = None) -> dict:
+        with self._lock:
+            known = self._jwks is not None and (
+                unknown_kid is None or any(k.get("kid") == unknown_kid for k in self._jwks.get("keys", []))
+            )
+            if not known and (self._jwks is None or time.monotonic() - self._fetched_at >= self.min_refresh_interval):
+                self._jwks = self._fetch()
+                self._fetched_at = time.monotonic()
+            return self._jwks
+
+    def _fetch(self) -> dict:
+        if self._jwks_uri is None:
+            metadata = self.session.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout).json()
+            if metadata.get("issuer") != self.issuer:
+                raise RegistryError(f"Discovery names issuer {metadata.get('issuer')!r}, not {self.issuer!r}.")
+            self._jwks_uri = metadata["jwks_uri"]
+        return self.session.get(self._jwks_uri, timeout=self.timeout).json()
+
+
+class RegistryClient:
+    """Participant records from the registry, cached as its Cache-Control says, revalidated with ETags,
+    each answer's registry signature (x-jws-signature) verified before it is trusted."""
+
+    def __init__(self, registry_base_url: str, token_client, *, keys: RegistryKeys, session=None,
+                 timeout: float = 10, min_refresh_interval: float = 30):  # fmt: skip
+        self.base = registry_base_url.rstrip("/")
+        self.token_client, self.keys = token_client, keys
+        self.session = session or requests.Session()
+        self.timeout, self.min_refresh_interval = timeout, min_refresh_interval
+        self._lock = threading.Lock()
+        self._cache: dict[str, dict] = {}
+        self.requests_made = 0
+
+    def participant(self, participant_id: str, *, refresh: bool = False) -> dict:
+        """The participant's §5.1 record (fresh from cache, or revalidated)."""
+        entry = self._cache.get(participant_id)
+        if entry and not refresh and time.monotonic() < entry["fresh_until"]:
+            return entry["record"]
+        return self._load(participant_id, entry)
+
+    def refresh_for_unknown_kid(self, participant_id: str) -> dict | None:
+        """Force a refresh after meeting an unknown kid, at most once per participant per interval;
+        returns the record, or None when a refresh happened too recently (floods cannot hammer the registry)."""
+        with self._lock:
+            entry = self._cache.get(participant_id)
+            if entry and time.monotonic() - entry["loaded_at"] < self.min_refresh_interval:
+                return None
+        return self._load(participant_id, entry)
+
+    def get(self, path: str, *, etag: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token_client.token()}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        self.requests_made += 1
+        return self.session.get(f"{self.base}/{path.lstrip('/')}", headers=headers, timeout=self.timeout)
+
+    def verified_json(self, response: requests.Response) -> dict:
+        """The body of a registry answer, after checking the registry's signature over its exact bytes."""
+        signature = response.headers.get("x-jws-signature")
+        if not signature:
+            raise RegistryError("The registry's answer is not signed.", response.status_code)
+        try:
+            verify(response.content, signature, self.keys.jwks())
+        except VerificationError as first:
+            if first.reason != "unknown_kid":
+                raise RegistryError(f"The registry's signature does not verify ({first.reason}).") from None
+            verify(response.content, signature, self.keys.jwks(unknown_kid=_kid_of(signature)))
+        return response.json()
+
+    def _load(self, participant_id: str, entry: dict | None) -> dict:
+        response = self.get(f"participant-roles/{participant_id}", etag=entry["etag"] if entry else None)
+        now = time.monotonic()
+        if response.status_code == 304 and entry:
+            entry.update(fresh_until=now + _max_age(response), loaded_at=now)
+            return entry["record"]
+        if response.status_code != 200:
+            body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+            raise RegistryError(body.get("message", f"HTTP {response.status_code}"), response.status_code, body)
+        record = self.verified_json(response)
+        with self._lock:
+            self._cache[participant_id] = {
+                "record": record,
+                "etag": response.headers.get("ETag"),
+                "fresh_until": now + _max_age(response),
+                "loaded_at": now,
+            }
+        return record
+
+
+def _max_age(response) -> int:
+    match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
+    return int(match.group(1)) if match else 0
+
+
+def _kid_of(signature: str) -> str | None:
+    import base64
+    import json
+
+    header = signature.split(".")[0]
+    try:
+        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("kid")
+    except ValueError:
+        return None
