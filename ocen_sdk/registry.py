@@ -26,6 +26,9 @@ class RegistryKeys:
         self._fetched_at = 0.0
         self._jwks_uri: str | None = None
 
+    def close(self) -> None:
+        self.session.close()
+
     def jwks(self, *, unknown_kid: str | None = None) -> dict:
         with self._lock:
             known = self._jwks is not None and (
@@ -59,6 +62,12 @@ class RegistryClient:
         self._cache: dict[str, dict] = {}
         self.requests_made = 0
 
+    def close(self) -> None:
+        """Release pooled HTTP connections (the registry's, its keys' and the token client's)."""
+        self.session.close()
+        self.keys.close()
+        self.token_client.close()
+
     def participant(self, participant_id: str, *, refresh: bool = False) -> dict:
         """The participant's §5.1 record (fresh from cache, or revalidated)."""
         entry = self._cache.get(participant_id)
@@ -74,6 +83,19 @@ class RegistryClient:
             if entry and time.monotonic() - entry["loaded_at"] < self.min_refresh_interval:
                 return None
         return self._load(participant_id, entry)
+
+    def verify_signature(self, participant_id: str, body: bytes, signature: str):
+        """Verify a participant's detached JWS with its registry keys; on an unknown kid (the participant
+        rotated), refresh its record once (rate-limited) and try again. Returns the VerifiedKey."""
+        try:
+            return verify(body, signature, self.participant(participant_id)["publicKeys"])
+        except VerificationError as exc:
+            if exc.reason != "unknown_kid":
+                raise
+            refreshed = self.refresh_for_unknown_kid(participant_id)
+            if refreshed is None:
+                raise
+            return verify(body, signature, refreshed["publicKeys"])
 
     def get(self, path: str, *, etag: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token_client.token()}"}

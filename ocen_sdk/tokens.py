@@ -29,6 +29,10 @@ class TokenClient:
                 self._token, self._expires_at = self._fetch()
             return self._token
 
+    def close(self) -> None:
+        """Release pooled HTTP connections."""
+        self.session.close()
+
     def invalidate(self) -> None:
         with self._lock:
             self._token, self._expires_at = None, 0.0

@@ -7,7 +7,6 @@ import json
 import jwt
 
 from .errors import RegistryError, VerificationError
-from .jws import verify
 from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
 
 
@@ -33,16 +32,7 @@ class Verifier:
         signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
         if not signature:
             raise VerificationError("signature_missing", "No x-jws-signature (or Signature) header.")
-        try:
-            verify(body, signature, record["publicKeys"])
-        except VerificationError as exc:
-            if exc.reason != "unknown_kid":
-                raise
-            refreshed = self.registry.refresh_for_unknown_kid(participant_id)
-            if refreshed is None:
-                raise
-            record = refreshed
-            verify(body, signature, record["publicKeys"])
+        self.registry.verify_signature(participant_id, body, signature)
         originator = _originator(body)
         if originator is not None and originator != participant_id:
             raise VerificationError(
