@@ -1,0 +1,72 @@
+"""The participant CLI as a participant runs it: keygen → register → sign → verify, as subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from tests.keys import FIXTURES
+from tests.ocen_sdk.conftest import onboard
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ocen_sdk", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}, check=False,
+    )  # fmt: skip
+
+
+def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
+    agent, _kid = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "cli-agent")
+    private, public = tmp_path / "agent.pem", tmp_path / "agent.jwk.json"
+
+    keygen = cli("keygen", "--out", str(private), "--kid", "agent-2026-11")
+    assert keygen.returncode == 0, keygen.stderr
+    assert private.stat().st_mode & 0o777 == 0o600 and "PRIVATE KEY" in private.read_text()
+    jwk = json.loads(keygen.stdout)
+    assert jwk["kid"] == "agent-2026-11" and "d" not in jwk
+    public.write_text(keygen.stdout)
+    out = StringIO()
+    call_command("add_participant_key", str(agent.participant.id), "--public-key", str(public), stdout=out)
+    assert json.loads(out.getvalue())["kid"] == "agent-2026-11"
+
+    body = tmp_path / "request.json"
+    body.write_bytes((FIXTURES / "create_loan_application_request.json").read_bytes())
+    signed = cli("sign", str(body), "--key", str(private), "--kid", "agent-2026-11")
+    assert signed.returncode == 0, signed.stderr
+    signature = signed.stdout.strip()
+
+    env = {"OCEN_ISSUER": registry["issuer"], "OCEN_REGISTRY_URL": registry["service"],
+           "OCEN_CLIENT_ID": agent.participant.client_id, "OCEN_CLIENT_SECRET": agent.client_secret}  # fmt: skip
+    checked = cli("verify", str(body), signature, "--participant-id", str(agent.participant.id), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["matchedKid"] == "agent-2026-11"
+
+    body.write_bytes(body.read_bytes().replace(b"CREATED", b"APPROVED"))
+    tampered = cli("verify", str(body), signature, "--participant-id", str(agent.participant.id), env=env)
+    assert tampered.returncode == 1 and json.loads(tampered.stdout)["reason"] == "signature_mismatch"
+
+    whois = cli("whois", str(agent.participant.id), env=env)
+    assert whois.returncode == 0 and json.loads(whois.stdout)["participantRole"] == "LOAN_AGENT"
+    token = cli("token", env=env)
+    assert token.returncode == 0 and token.stdout.count(".") == 2
+
+
+def test_keygen_never_overwrites_a_private_key(tmp_path):
+    existing = tmp_path / "key.pem"
+    existing.write_text("keep me")
+    result = cli("keygen", "--out", str(existing))
+    assert result.returncode != 0 and existing.read_text() == "keep me"
+
+
+def test_missing_settings_are_named(tmp_path):
+    result = cli("whois", "x")
+    assert result.returncode != 0 and "--registry" in result.stderr

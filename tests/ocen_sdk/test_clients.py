@@ -1,0 +1,136 @@
+"""TokenClient and RegistryClient against a live registry: caching, one request in flight, ETag
+revalidation, the unknown-kid refresh limit, and refusal of a registry answer that fails its signature."""
+
+import json
+import threading
+
+import pytest
+
+from ocen_sdk import RegistryClient, RegistryError, RegistryKeys, TokenClient, TokenError
+from participants import services
+from tests.ocen_sdk.conftest import onboard
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def agent(registry, actor):
+    credentials, _kid = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "clients-agent")
+    return credentials
+
+
+@pytest.fixture
+def lender(registry, actor):
+    credentials, _kid = onboard(actor, "Bharat Lending Bank", "LENDER", "clients-lender")
+    return credentials
+
+
+@pytest.fixture
+def tokens(registry, agent):
+    client = TokenClient(f"{registry['issuer']}/token", agent.participant.client_id, agent.client_secret)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def registry_client(registry, tokens):
+    client = RegistryClient(registry["service"], tokens, keys=RegistryKeys(registry["issuer"]))
+    yield client
+    client.close()
+
+
+def test_token_is_cached_and_fetched_once_under_concurrency(tokens):
+    results, barrier = [], threading.Barrier(16)
+
+    def ask():
+        barrier.wait()
+        results.append(tokens.token())
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 1 and tokens.requests_made == 1
+    assert tokens.token() == results[0] and tokens.requests_made == 1
+
+
+def test_token_is_renewed_shortly_before_it_expires(registry, agent):
+    eager = TokenClient(f"{registry['issuer']}/token", agent.participant.client_id, agent.client_secret, margin=3600)
+    try:
+        first, second = eager.token(), eager.token()
+        assert first != second and eager.requests_made == 2  # inside the margin every call renews
+    finally:
+        eager.close()
+
+
+def test_token_errors_carry_the_servers_error(registry, agent):
+    wrong = TokenClient(f"{registry['issuer']}/token", agent.participant.client_id, "not-the-secret")
+    with pytest.raises(TokenError) as excinfo:
+        wrong.token()
+    assert excinfo.value.error == "invalid_client" and excinfo.value.status == 401
+    wrong.close()
+
+
+def test_registry_answers_are_cached_and_revalidated_with_etags(registry_client, lender, actor, settings):
+    statuses = []
+    registry_client.session.hooks["response"].append(lambda r, *args, **kwargs: statuses.append(r.status_code))
+    settings.OCEN_REGISTRY_MAX_AGE = 300
+    pid = str(lender.participant.id)
+    first = registry_client.participant(pid)
+    assert registry_client.participant(pid) == first and statuses == [200]  # fresh: no request at all
+    settings.OCEN_REGISTRY_MAX_AGE = 0
+    registry_client.participant(pid, refresh=True)  # stale entry: revalidated, unchanged
+    assert statuses == [200, 304]
+    services.update_participant(participant=lender.participant, actor=actor, base_url="https://new.lender.in")
+    assert registry_client.participant(pid, refresh=True)["baseUrl"] == "https://new.lender.in"
+    assert statuses == [200, 304, 200]
+
+
+def test_unknown_kid_refresh_is_rate_limited(registry, tokens, lender):
+    client = RegistryClient(registry["service"], tokens, keys=RegistryKeys(registry["issuer"]), min_refresh_interval=60)
+    try:
+        pid = str(lender.participant.id)
+        client.participant(pid)
+        before = client.requests_made
+        assert all(client.refresh_for_unknown_kid(pid) is None for _ in range(50))
+        assert client.requests_made == before  # a flood of bad kids costs the registry nothing
+    finally:
+        client.close()
+
+
+def test_a_registry_answer_whose_signature_fails_is_refused(registry_client, lender):
+    def tamper(response, *args, **kwargs):
+        if "/participant-roles/" in response.url:
+            response._content = response.content.replace(b"https://", b"http://")
+
+    registry_client.session.hooks["response"].append(tamper)
+    with pytest.raises(RegistryError, match="does not verify"):
+        registry_client.participant(str(lender.participant.id))
+
+
+def test_verifier_refusals(registry, registry_client, tokens, agent, actor):
+    from ocen_sdk import VerificationError, Verifier, sign
+    from tests.keys import rsa_key
+
+    verifier = Verifier(registry["issuer"], registry_client)
+    kid = agent.participant.keys.get().kid
+    body = json.dumps({"metadata": {"originatorParticipantId": str(agent.participant.id)}}).encode()
+    good = {"Authorization": f"Bearer {tokens.token()}", "x-jws-signature": sign(body, rsa_key("clients-agent"), kid)}
+    assert verifier.verify_request(good, body)["id"] == str(agent.participant.id)
+    assert verifier.verify_request({**good, "Signature": good.pop("x-jws-signature")}, body)  # the docs' header name
+
+    def reason(headers, payload=body):
+        with pytest.raises(VerificationError) as excinfo:
+            verifier.verify_request(headers, payload)
+        return excinfo.value.reason
+
+    signed = {"Authorization": f"Bearer {tokens.token()}", "x-jws-signature": sign(body, rsa_key("clients-agent"), kid)}
+    assert reason({"x-jws-signature": signed["x-jws-signature"]}) == "token_missing"
+    assert reason({**signed, "Authorization": "Bearer not.a.jwt"}) == "token_invalid"
+    assert reason({"Authorization": signed["Authorization"]}) == "signature_missing"
+    other = json.dumps({"metadata": {"originatorParticipantId": "someone-else"}}).encode()
+    assert (
+        reason({**signed, "x-jws-signature": sign(other, rsa_key("clients-agent"), kid)}, other)
+        == "originator_mismatch"
+    )
