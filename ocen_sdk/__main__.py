@@ -77,7 +77,10 @@ def token(options):
 
 
 def sign_file(options):
-    print(sign(Path(options.file).read_bytes(), Path(options.key).read_bytes(), options.kid))
+    key = Path(options.key).read_bytes()
+    # Default kid: the key's RFC 7638 thumbprint, which keygen prints and the registry stores by default.
+    kid = options.kid or jwk.JWK.from_pem(key).thumbprint()
+    print(sign(Path(options.file).read_bytes(), key, kid))
 
 
 def verify_file(options):
@@ -108,7 +111,7 @@ def main(argv=None) -> int:
     p = commands.add_parser("sign", help="sign a file's exact bytes")
     p.add_argument("file")
     p.add_argument("--key", required=True, help="private key PEM")
-    p.add_argument("--kid")
+    p.add_argument("--kid", help="default: the key's RFC 7638 thumbprint")
     p.set_defaults(run=sign_file)
     p = commands.add_parser("verify", help="check a signature over a file")
     p.add_argument("file")
