@@ -31,6 +31,15 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def header_of(signature: str) -> dict | None:
+    """The decoded JOSE header of a compact JWS, or None when it is not one."""
+    try:
+        header = json.loads(_b64decode((signature or "").split(".")[0]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def load_private_key(key) -> jwk.JWK:
     """A jwcrypto JWK from a PEM (bytes or str), a JWK dict/JSON, a cryptography key or a JWK."""
     if isinstance(key, jwk.JWK):
@@ -131,11 +140,8 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
             "malformed_signature", "form", "The payload part must be empty: OCEN signatures are detached (header..sig)."
         )
     result.check("form", True, "Detached compact JWS (header..signature).")
-    try:
-        header = json.loads(_b64decode(parts[0]))
-        if not isinstance(header, dict):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError):
+    header = header_of(parts[0])
+    if header is None:
         return result.fail("malformed_signature", "header", "The header is not base64url-encoded JSON.")
     result.check("header", True, f"Header: {json.dumps(header, sort_keys=True)}")
     alg = header.get("alg")

@@ -9,7 +9,7 @@ import time
 import requests
 
 from .errors import RegistryError, VerificationError
-from .jws import verify
+from .jws import header_of, verify
 
 SIGNATURE_HEADERS = ("x-jws-signature", "Signature")
 
@@ -114,7 +114,7 @@ class RegistryClient:
         except VerificationError as first:
             if first.reason != "unknown_kid":
                 raise RegistryError(f"The registry's signature does not verify ({first.reason}).") from None
-            verify(response.content, signature, self.keys.jwks(unknown_kid=_kid_of(signature)))
+            verify(response.content, signature, self.keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
         return response.json()
 
     def _load(self, participant_id: str, entry: dict | None) -> dict:
@@ -140,14 +140,3 @@ class RegistryClient:
 def _max_age(response) -> int:
     match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
     return int(match.group(1)) if match else 0
-
-
-def _kid_of(signature: str) -> str | None:
-    import base64
-    import json
-
-    header = signature.split(".")[0]
-    try:
-        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("kid")
-    except ValueError:
-        return None
