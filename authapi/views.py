@@ -29,6 +29,7 @@ from participants.models import (
 )
 
 from . import schemas, signing
+from .abuse import ParticipantRateThrottle, lockout_remaining, record_failure, record_success, requested_client_id
 from .authentication import ParticipantTokenAuthentication
 from .errors import OAUTH_DESCRIPTIONS
 from .lookups import participant_stamp
@@ -153,7 +154,18 @@ class TokenView(OAuthEndpoint):
         },
     )
     def post(self, request):
+        client_id = requested_client_id(request)
+        if client_id and (wait := lockout_remaining(client_id)):
+            response = oauth_error_response(
+                "temporarily_unavailable", 429, "Too many failed attempts for this client; retry later."
+            )
+            response["Retry-After"] = str(wait)
+            return response
         _uri, headers, body, status = oauthlib_core().create_token_response(request)
+        if client_id and status == 200:
+            record_success(client_id)
+        elif client_id and status == 401:
+            record_failure(client_id)
         return self.oauth_response(headers, body, status)
 
 
@@ -297,6 +309,7 @@ class RegistryView(APIView):
     """Registry API base: bearer token of an approved, active participant; §5 errors."""
 
     authentication_classes = [ParticipantTokenAuthentication]
+    throttle_classes = [ParticipantRateThrottle]
 
     def cacheable(self, request, body: bytes, etag: str, signature: str | None = None) -> HttpResponse:
         headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}

@@ -223,6 +223,10 @@ OCEN_SIGNING_KEY_REFRESH = env_int("OCEN_SIGNING_KEY_REFRESH", 10, maximum=300)
 OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
 # max-age of cacheable registry reads (GetParticipantDetails and friends).
 OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)
+# Abuse limits (counters in the shared cache: set REDIS_URL when running several servers).
+OCEN_TOKEN_FAILURE_LIMIT = env_int("OCEN_TOKEN_FAILURE_LIMIT", 10, minimum=1)
+OCEN_TOKEN_LOCKOUT_SECONDS = env_int("OCEN_TOKEN_LOCKOUT_SECONDS", 300, minimum=1)
+OCEN_SERVICE_RATE_PER_MINUTE = env_int("OCEN_SERVICE_RATE_PER_MINUTE", 6000, minimum=1)
 # How long a retired participant key still verifies signatures (in-flight messages, caches).
 OCEN_KEY_RETIREMENT_GRACE = env_int("OCEN_KEY_RETIREMENT_GRACE", 86400, minimum=0)
 

@@ -13,13 +13,17 @@ STAFF_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
-def fresh_signing_key_caches():
-    """Each test's database starts without signing keys; the process caches must too."""
+def fresh_caches():
+    """Each test's database starts empty; the process caches (signing keys, rate counters) must too."""
+    from django.core.cache import cache
+
     from authapi import signing
 
     signing.reset_caches()
+    cache.clear()
     yield
     signing.reset_caches()
+    cache.clear()
 
 
 @functools.cache

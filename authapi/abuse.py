@@ -1,0 +1,76 @@
+"""
+Abuse limits with counters in the shared cache (Redis through REDIS_URL; local memory when unset):
+
+- token endpoint: after OCEN_TOKEN_FAILURE_LIMIT failed client authentications for one client ID
+  within OCEN_TOKEN_LOCKOUT_SECONDS, that client ID is locked out for that long — 429 with
+  Retry-After and one body whatever the cause, so the answer reveals nothing about the client;
+- registry API: at most OCEN_SERVICE_RATE_PER_MINUTE requests per participant per minute (fixed
+  window: two cache operations per request, whatever the rate).
+"""
+
+import base64
+import hashlib
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+
+def _key(kind: str, value: str) -> str:
+    return f"ocen:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+def requested_client_id(request) -> str | None:
+    """The client ID a token request names (body or HTTP Basic), before it is authenticated."""
+    client_id = request.oauth_params.get("client_id")
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if not client_id and scheme.lower() == "basic":
+        try:
+            client_id = base64.b64decode(credentials).decode("utf-8").partition(":")[0]
+        except ValueError:
+            client_id = None
+    return client_id or None
+
+
+def lockout_remaining(client_id: str) -> int:
+    """Seconds left on a lockout of this client ID (0 when it may try)."""
+    until = cache.get(_key("tokenlock", client_id))
+    return max(0, int(until - time.time()) + 1) if until else 0
+
+
+def record_failure(client_id: str) -> None:
+    window = settings.OCEN_TOKEN_LOCKOUT_SECONDS
+    key = _key("tokenfail", client_id)
+    cache.add(key, 0, window)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, failures := 1, window)
+    if failures >= settings.OCEN_TOKEN_FAILURE_LIMIT:
+        cache.set(_key("tokenlock", client_id), time.time() + window, window)
+        cache.delete(key)
+
+
+def record_success(client_id: str) -> None:
+    cache.delete(_key("tokenfail", client_id))
+
+
+class ParticipantRateThrottle(BaseThrottle):
+    """At most OCEN_SERVICE_RATE_PER_MINUTE registry requests per participant per minute."""
+
+    def allow_request(self, request, view):
+        if request.auth is None:
+            return True
+        window = int(time.time() // 60)
+        key = f"ocen:rate:{request.auth.participant_id}:{window}"
+        cache.add(key, 0, 120)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            count = 1
+        self._wait = 60 - time.time() % 60
+        return count <= settings.OCEN_SERVICE_RATE_PER_MINUTE
+
+    def wait(self):
+        return self._wait
