@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "participants",
     "authapi",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +90,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "authapi.middleware.SignedRegistryResponses",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin login lockout (django-axes): per user name and address, counted in the database.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every server through PostgreSQL
+AXES_FAILURE_LIMIT = env_int("OCEN_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("OCEN_ADMIN_LOCKOUT_SECONDS", 900, minimum=1) / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 ROOT_URLCONF = "ocen_registry.urls"
 WSGI_APPLICATION = "ocen_registry.wsgi.application"
