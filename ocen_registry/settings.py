@@ -213,6 +213,8 @@ LOGGING = {
     "loggers": {
         "oauth2_provider": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
+        # django-axes announces itself at INFO on every start (and would clutter command output).
+        "axes": {"level": "WARNING"},
     },
 }
 
