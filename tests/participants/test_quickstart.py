@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from participants.models import ProductNetwork
 from tests.dot import dot_token_request
@@ -25,8 +26,9 @@ def test_quickstart_prints_working_login_and_credentials(tmp_path, db, settings)
     settings.DEBUG = True
     first_password, first = quickstart(tmp_path)
     password, demo = quickstart(tmp_path)  # a second run refreshes, never duplicates
-    assert authenticate(username="admin", password=password) is not None
-    assert authenticate(username="admin", password=first_password) is None
+    login = RequestFactory().post("/admin/login/")  # the lockout backend needs the request, as the admin gives it
+    assert authenticate(login, username="admin", password=password) is not None
+    assert authenticate(login, username="admin", password=first_password) is None
     assert [d["role"] for d in demo] == ["LENDER", "LOAN_AGENT", "KYC_PARTNER"]
     for old, new in zip(first, demo, strict=True):
         assert new["participantId"] == old["participantId"]
