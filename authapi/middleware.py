@@ -1,11 +1,15 @@
+import logging
+
 from . import signing
 
 SIGNATURE_HEADER = "x-jws-signature"
+logger = logging.getLogger(__name__)
 
 
 class SignedRegistryResponses:
     """Every JSON answer of the registry API, errors included, carries the registry's detached JWS
-    (contract §6) over its exact bytes. Views that cache a rendering cache its signature with it."""
+    (contract §6) over its exact bytes. Views that cache a rendering cache its signature with it.
+    While no signing key can be loaded (the database is down), answers — 503s — go out unsigned."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -19,5 +23,10 @@ class SignedRegistryResponses:
             and response.get("Content-Type", "").startswith("application/json")
             and response.content
         ):
-            response[SIGNATURE_HEADER] = signing.sign_detached(response.content)
+            from .health import UNREACHABLE
+
+            try:
+                response[SIGNATURE_HEADER] = signing.sign_detached(response.content)
+            except (signing.NoSigningKey, *UNREACHABLE) as exc:
+                logger.warning("Registry answer to %s sent unsigned: %s", request.path, type(exc).__name__)
         return response

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from authapi import urls as authapi_urls
 from authapi import views as authapi_views
+from authapi.health import healthz
 
 admin.site.site_header = "OCEN Registry"
 admin.site.site_title = "OCEN Registry"
@@ -20,6 +21,7 @@ ISSUER_PREFIX = f"{ISSUER_PATH}/" if ISSUER_PATH else ""
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path(ISSUER_PREFIX, include((authapi_urls.oauth_patterns, "auth"))),
     path("service/", include((authapi_urls.service_patterns, "service"))),
     path(".well-known/jwks.json", authapi_views.WellKnownJWKSView.as_view(), name="jwks"),

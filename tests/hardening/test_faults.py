@@ -1,0 +1,125 @@
+"""Database outage: the API answers 503 in its documented shapes (never a stack trace) and recovers by
+itself. Real processes: the app under gunicorn, PostgreSQL reached through a TCP forwarder the test cuts."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Forwarder:
+    """A loopback TCP relay to PostgreSQL that can be cut (every connection dropped) and restored."""
+
+    def __init__(self, target_port: int):
+        self.target_port, self.port, self.sockets, self.listener = target_port, 0, [], None
+
+    def start(self):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port, self.listener = listener.getsockname()[1], listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self):
+        # shutdown() wakes the thread blocked in accept(); close() alone would let one more connection in.
+        for s in (self.listener, *self.sockets):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self.sockets = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_through_forwarder(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database")
+    settings = connection.settings_dict
+    forwarder = Forwarder(int(settings["PORT"] or 5432))
+    forwarder.start()
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{forwarder.port}/{settings['NAME']}",
+        "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-test-" + "x" * 50, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0", "DATABASE_PREPARED_STATEMENTS": "0",
+    }  # fmt: skip
+    command = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [*command, "--log-level", "error"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{base}/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield base, forwarder
+    server.terminate()
+    output = server.communicate(timeout=10)[0].decode()
+    assert "Traceback" not in output, output
+    forwarder.cut()
+
+
+def test_outage_gives_503s_in_the_documented_shapes_and_recovers(app_through_forwarder):
+    base, forwarder = app_through_forwarder
+    assert requests.get(f"{base}/healthz", timeout=5).json() == {
+        "status": "ok", "checks": {"database": "ok", "cache": "ok"}
+    }  # fmt: skip
+
+    forwarder.cut()
+    health = requests.get(f"{base}/healthz", timeout=10)
+    assert health.status_code == 503 and health.json()["errorCode"] == "SERVICE_UNAVAILABLE"
+    assert health.json()["checks"]["database"] == "unreachable" and health.headers["Retry-After"]
+    token = requests.post(f"{base}/auth/token", data={"client_id": "c", "client_secret": "s"}, timeout=10)
+    assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"
+    details = requests.get(f"{base}/service/participant-roles/x", headers={"Authorization": "Bearer a.b.c"}, timeout=10)
+    assert details.status_code == 503 and details.json()["errorCode"] == "SERVICE_UNAVAILABLE"
+
+    forwarder.start()  # PostgreSQL is back, on the same address
+    for _ in range(20):
+        if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
+            break
+        time.sleep(0.25)
+    assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+    assert (
+        requests.post(f"{base}/auth/token", data={"client_id": "c", "client_secret": "s"}, timeout=10).status_code
+        == 401
+    )
