@@ -9,10 +9,12 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import IntegrityError
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors
 
 from . import signing
 from .lookups import active_client, insert_access_token
@@ -82,7 +84,10 @@ class RegistryOAuth2Validator(OAuth2Validator):
             resource=getattr(request, "resource", []),
         )
         self._set_token_value(access_token, token["access_token"])
-        insert_access_token(access_token)
+        try:
+            insert_access_token(access_token)
+        except IntegrityError:  # the client was deleted (offboarded) while this grant was in flight
+            raise errors.InvalidClientError(request=request) from None
         return access_token
 
     def save_bearer_token(self, token, request, *args, **kwargs):

@@ -180,7 +180,11 @@ def _resolve_organisation(*, org_name: str, org_id, organisation: Organisation |
     existing = Organisation.objects.filter(name__iexact=name).first()
     if existing:
         return existing, False
-    return Organisation.objects.create(name=name), True
+    try:
+        with transaction.atomic():
+            return Organisation.objects.create(name=name), True
+    except IntegrityError:  # created a moment ago by a concurrent onboarding
+        return Organisation.objects.get(name__iexact=name), False
 
 
 @transaction.atomic
@@ -542,6 +546,10 @@ def offboard_participant(
     participant = _locked(participant)
     _refuse_if_offboarded(participant)
     application = participant.application
+    if application is not None:
+        # Token grants racing this one reference the client row; locking it makes them wait, then fail
+        # (the client is gone) instead of slipping a token in between the revocation and the deletion.
+        Application.objects.select_for_update().filter(pk=application.pk).exists()
     tokens_revoked = _revoke_tokens(participant)
     participant.status = OperationalStatus.OFFBOARDED
     participant.status_reason = reason

@@ -1,0 +1,101 @@
+"""Races on real PostgreSQL with real concurrency: row locks and constraints keep the registry consistent."""
+
+import threading
+
+import pytest
+import requests
+from django.core.exceptions import ValidationError
+from django.db import connections
+from oauth2_provider.models import AccessToken, Application
+
+from participants import services
+from participants.models import Organisation, Participant, ParticipantKey
+from tests.dot import dot_token_request
+from tests.keys import public_pem, rsa_key
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def race(count, work):
+    """Run `work(i)` in `count` threads released together; return results and exceptions."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as exc:  # collected for the assertions
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.parametrize("iteration", range(3))
+def test_concurrent_secret_rotations_leave_exactly_one_valid_secret(actor, lender, iteration):
+    results = race(8, lambda i: services.rotate_client_secret(participant=lender.participant, actor=actor))
+    assert all(isinstance(r, services.Credentials) for r in results), results
+    statuses = [dot_token_request(lender.participant.client_id, r.client_secret)[0] for r in results]
+    assert statuses.count(200) == 1 and statuses.count(401) == 7
+    assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 401
+
+
+@pytest.mark.parametrize("iteration", range(3))
+def test_a_double_submitted_onboarding_creates_one_participant(actor, iteration):
+    def onboard(i):
+        return services.onboard_participant(
+            org_name="Twice Submitted Bank", role="LENDER", base_url="https://twice.example.in",
+            public_key=public_pem(rsa_key("twice")), actor=actor,
+        )  # fmt: skip
+
+    results = race(4, onboard)
+    successes = [r for r in results if isinstance(r, services.Credentials)]
+    refusals = [r for r in results if isinstance(r, ValidationError)]
+    assert len(successes) == 1 and len(refusals) == 3, results
+    assert Participant.objects.count() == Organisation.objects.count() == Application.objects.count() == 1
+
+
+def test_concurrent_key_additions_keep_kids_unique(actor, lender):
+    same_key = public_pem(rsa_key("same-new-key"))  # made before the race: every thread adds the same key
+    results = race(
+        6, lambda i: services.add_participant_key(participant=lender.participant, public_key=same_key, actor=actor)
+    )
+    assert sum(isinstance(r, ParticipantKey) for r in results) == 1
+    assert sum(isinstance(r, ValidationError) for r in results) == 5
+    kids = list(ParticipantKey.objects.filter(participant=lender.participant).values_list("kid", flat=True))
+    assert len(kids) == len(set(kids)) == 2
+
+
+def test_tokens_requested_during_offboarding(live_server, actor, lender):
+    """After the offboarding commits no token is issued, and every token issued before it is revoked."""
+    url, stop, outcomes = f"{live_server.url}/auth/token", threading.Event(), []
+    form = {"client_id": lender.participant.client_id, "client_secret": lender.client_secret}
+
+    def hammer():
+        with requests.Session() as session:
+            while not stop.is_set():
+                outcomes.append(session.post(url, data=form, timeout=10).status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while outcomes.count(200) < 10:
+        pass
+    services.offboard_participant(participant=lender.participant, actor=actor)
+    after = len(outcomes)
+    while len(outcomes) < after + 40:
+        pass
+    stop.set()
+    for thread in threads:
+        thread.join()
+    connections.close_all()
+    # Never a 500, whatever the interleaving; 429 is the client-ID lockout after repeated invalid_client.
+    assert set(outcomes) <= {200, 401, 429}, outcomes
+    assert 200 not in outcomes[after + 4 :]  # at most the requests already in flight at the commit
+    assert AccessToken.objects.count() == 0  # every token issued, before or during, is revoked
