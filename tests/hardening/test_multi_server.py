@@ -33,25 +33,8 @@ def two_servers(transactional_db):
         "OCEN_AUTO_CREATE_SIGNING_KEY": "1", "OCEN_SIGNING_KEY_REFRESH": "1", "OCEN_TOKEN_FAILURE_LIMIT": "3",
     }  # fmt: skip
     ports = [free_port(), free_port()]
-    servers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "ocen_registry.wsgi",
-                "-w",
-                "1",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "error",
-            ],
-            cwd=ROOT,
-            env=env,
-        )  # fmt: skip
-        for port in ports
-    ]
+    gunicorn = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", "1", "--log-level", "error"]
+    servers = [subprocess.Popen([*gunicorn, "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env) for port in ports]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     for base in bases:
         for _ in range(100):
@@ -67,8 +50,8 @@ def two_servers(transactional_db):
 
 
 def token_at(base, credentials, secret=None):
-    return requests.post(f"{base}/auth/token", timeout=10, data={
-        "client_id": credentials.participant.client_id, "client_secret": secret or credentials.client_secret})  # fmt: skip
+    form = {"client_id": credentials.participant.client_id, "client_secret": secret or credentials.client_secret}
+    return requests.post(f"{base}/auth/token", data=form, timeout=10)
 
 
 def kid(token):
