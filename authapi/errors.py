@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 from django.http import JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
@@ -90,6 +91,14 @@ def not_found(request, exception=None):
     if is_api_path(request.path):
         return JsonResponse(error_body(404, f"No such resource: {request.path}", request), status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """Requests Django itself refuses (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host): §5 under the API."""
+    if is_api_path(request.path):
+        message = "The request is too large or malformed."
+        return JsonResponse(error_body(400, message, request), status=400)
+    return django_bad_request(request, exception)
 
 
 def internal_error(request):

@@ -34,5 +34,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+handler400 = "authapi.errors.bad_request"
 handler404 = "authapi.errors.not_found"
 handler500 = "authapi.errors.internal_error"

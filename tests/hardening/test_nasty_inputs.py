@@ -1,0 +1,147 @@
+"""Hostile input: every endpoint and admin form answers 4xx in its documented shape and changes nothing."""
+
+import json
+
+import pytest
+from django.urls import reverse
+from oauth2_provider.models import AccessToken, Application
+
+from participants.models import (
+    AuditEvent,
+    NetworkMembership,
+    Organisation,
+    Participant,
+    ParticipantKey,
+    Product,
+    ProductNetwork,
+)
+from tests.authapi.conftest import FORM, bearer, get_token
+
+TABLES = (Organisation, Participant, ParticipantKey, Application, AccessToken, AuditEvent, Product, ProductNetwork,
+          NetworkMembership)  # fmt: skip
+
+NASTY_STRINGS = [
+    "\x00", "a\x00b", "x" * 100_000, "../../../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "' OR '1'='1' --", "1; DROP TABLE participants_participant; --", "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>', "ＬＥＮＤＥＲ", "LENDΕR", "\u202eRDNEL", "😀" * 1000, "{}", "[]", "null",
+]  # fmt: skip
+NASTY_IDS = ["not-a-uuid", "../../etc/passwd", "' OR 1=1 --", "%00", "<script>", "1" * 5000, "ＡＢＣ"]
+
+
+def counts():
+    return [model.objects.count() for model in TABLES]
+
+
+def assert_registry_error(response):
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    assert set(response.json()) == {"errorCode", "message", "timestamp", "traceId"}
+
+
+def assert_oauth_error(response):
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    body = response.json()
+    assert set(body) == {"error", "error_description"} and body["error"]
+
+
+@pytest.fixture
+def token(client, lender, loan_agent):
+    return get_token(client, loan_agent)
+
+
+@pytest.mark.parametrize("value", NASTY_STRINGS)
+def test_token_endpoint(client, db, value):
+    before = counts()
+    for body, content_type in (
+        (f"client_id={value}&client_secret={value}", FORM),
+        (json.dumps({"clientId": value, "clientSecret": value}), "application/json"),
+        (json.dumps({"client_id": [value], "client_secret": {"x": value}}), "application/json"),
+        ("client_id=a&client_id=b&client_secret=c&client_secret=d", FORM),
+        (value, "application/json"),
+        (value, "text/xml"),
+    ):
+        assert_oauth_error(client.post("/auth/token", body, content_type=content_type))
+    assert counts() == before
+
+
+def test_oversized_bodies_are_refused(client, token):
+    before = counts()
+    ten_megabytes = "x" * (10 * 1024 * 1024)
+    assert_oauth_error(client.post("/auth/token", "client_id=a&client_secret=" + ten_megabytes, content_type=FORM))
+    response = client.post("/service/signature-check", json.dumps({"body": ten_megabytes, "signature": "a..b"}),
+                           content_type="application/json", **bearer(token))  # fmt: skip
+    assert_registry_error(response)
+    assert counts() == before
+
+
+@pytest.mark.parametrize("value", NASTY_STRINGS)
+def test_introspection_and_revocation(client, token, loan_agent, value):
+    before = counts()
+    for path in ("/auth/introspect", "/auth/revoke"):
+        response = client.post(path, json.dumps({"token": value, "client_id": value}), content_type="application/json")
+        assert_oauth_error(response)
+    assert counts() == before
+
+
+@pytest.mark.parametrize("value", NASTY_IDS)
+def test_registry_paths_with_hostile_ids(client, token, value):
+    before = counts()
+    for path in ("participant-roles/{}", "participant-roles/{}/jwks", "products/{}", "product-networks/{}",
+                 "product-networks/{}/participants"):  # fmt: skip
+        response = client.get("/service/" + path.format(value), **bearer(token))
+        assert_registry_error(response)
+    assert counts() == before
+
+
+@pytest.mark.parametrize("value", NASTY_STRINGS)
+def test_registry_query_parameters_and_bodies(client, token, value):
+    before = counts()
+    for params in ({"role": value}, {"status": value}, {"updatedSince": value}, {"page": value}, {"size": value}):
+        response = client.get("/service/participant-roles", params, **bearer(token))
+        assert response.status_code in (200, 400), response.status_code
+        if response.status_code == 400:
+            assert_registry_error(response)
+    for body in (value, json.dumps({"body": value, "signature": value, "participantId": value})):
+        response = client.post("/service/signature-check", body, content_type="application/json", **bearer(token))
+        assert response.status_code in (200, 400, 404), response.status_code
+        if response.status_code != 200:
+            assert_registry_error(response)
+    assert counts() == before
+
+
+def header_safe(value: str) -> bool:
+    """HTTP header values are Latin-1 on the wire: no client can send the others in a header."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("value", [v for v in NASTY_STRINGS if header_safe(v)])
+def test_hostile_bearer_tokens(client, lender, value):
+    response = client.get(f"/service/participant-roles/{lender.participant.id}", HTTP_AUTHORIZATION=f"Bearer {value}")
+    assert_registry_error(response)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("value", NASTY_STRINGS)
+def test_admin_forms(client, registry_admin, lender, value):
+    client.force_login(registry_admin)
+    before = counts()
+    forms = [
+        (reverse("admin:participants_participant_add"),
+         {"new_organisation_name": value, "role": value, "base_url": value, "public_key": value}),
+        (reverse("admin:participants_participant_add_key", args=[lender.participant.pk]), {"public_key": value}),
+        (reverse("admin:participants_organisation_add"), {"name": value[:300], "website": value, "email": value,
+                                                          "participants-TOTAL_FORMS": "0", "participants-INITIAL_FORMS": "0"}),
+        (reverse("admin:participants_product_add"), {"lender": value, "name": value}),
+        (reverse("admin:participants_productnetwork_add"), {"name": value, "product": value, "created_by": value,
+                                                            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}),
+        (reverse("admin:participants_participant_confirm", args=["offboard"]), {"ids": value, "confirmed": "yes"}),
+        (reverse("admin:participants_participant_signature_check", args=[lender.participant.pk]),
+         {"body": value, "signature": value}),
+    ]  # fmt: skip
+    for url, data in forms:
+        response = client.post(url, data)
+        assert response.status_code in (200, 302, 400), (url, response.status_code)
+    assert counts() == before
