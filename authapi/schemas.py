@@ -193,7 +193,12 @@ NetworkParticipants = inline_serializer(
 
 
 class SignatureCheckRequest(serializers.Serializer):
-    body = serializers.CharField(help_text="The exact body that was signed (UTF-8).", trim_whitespace=False)
+    body = serializers.CharField(
+        help_text="The exact body that was signed (UTF-8).",
+        trim_whitespace=False,
+        allow_blank=True,
+        max_length=1_000_000,
+    )
     signature = serializers.CharField(help_text="The x-jws-signature value (detached compact JWS).")
     participantId = serializers.UUIDField(required=False, help_text="The signer; default: the caller.")
 
@@ -209,3 +214,7 @@ class SignatureCheckResult(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     matchedKid = serializers.CharField(allow_null=True)
     steps = SignatureCheckStep(many=True)
+
+
+# What any registry read may answer besides its own codes: no valid token, not found, rate limit, outage.
+REGISTRY_ERRORS = {401: RegistryError, 404: RegistryError, 429: RegistryError, 503: RegistryError}

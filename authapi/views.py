@@ -150,6 +150,7 @@ class TokenView(OAuthEndpoint):
             200: schemas.TokenResponse,
             400: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_request, unsupported_grant_type"),
             401: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_client"),
+            429: OpenApiResponse(schemas.OAuthErrorSerializer, description="client ID locked out (Retry-After)"),
             503: OpenApiResponse(schemas.OAuthErrorSerializer, description="temporarily_unavailable"),
         },
     )
@@ -180,7 +181,8 @@ class RevokeView(OAuthEndpoint):
         auth=[{"clientSecretBasic": []}, {}],
         request={"application/x-www-form-urlencoded": schemas.RevokeRequest},
         responses={200: OpenApiResponse(description="Revoked (or not the caller's: no effect)."),
-                   401: schemas.OAuthErrorSerializer, 400: schemas.OAuthErrorSerializer},
+                   401: schemas.OAuthErrorSerializer, 400: schemas.OAuthErrorSerializer,
+                   503: schemas.OAuthErrorSerializer},
     )  # fmt: skip
     def post(self, request):
         if "token" not in request.oauth_params:
@@ -200,7 +202,7 @@ class IntrospectView(OAuthEndpoint):
         auth=[{"clientSecretBasic": []}, {}],
         request={"application/x-www-form-urlencoded": schemas.IntrospectRequest},
         responses={200: schemas.IntrospectionResponse, 401: schemas.OAuthErrorSerializer,
-                   400: schemas.OAuthErrorSerializer},
+                   400: schemas.OAuthErrorSerializer, 503: schemas.OAuthErrorSerializer},
     )  # fmt: skip
     def post(self, request):
         if not oauthlib_core().authenticate_client(request):
@@ -248,7 +250,9 @@ class PublicView(APIView):
 class JWKSView(PublicView):
     """GetCertificate: the registry's token-signing keys (active and retired-but-needed)."""
 
-    @extend_schema(operation_id="GetCertificate", tags=["auth"], auth=[], responses={200: schemas.JWKS})
+    @extend_schema(
+        operation_id="GetCertificate", tags=["auth"], auth=[], responses={200: schemas.JWKS, 503: schemas.RegistryError}
+    )
     def get(self, request):
         return JsonResponse(signing.published_jwks())
 
@@ -256,7 +260,12 @@ class JWKSView(PublicView):
 class DiscoveryView(PublicView):
     """OpenID / RFC 8414 authorization-server metadata for the issuer."""
 
-    @extend_schema(operation_id="GetDiscovery", tags=["auth"], auth=[], responses={200: schemas.Discovery})
+    @extend_schema(
+        operation_id="GetDiscovery",
+        tags=["auth"],
+        auth=[],
+        responses={200: schemas.Discovery, 503: schemas.RegistryError},
+    )
     def get(self, request):
         return JsonResponse(discovery_document())
 
@@ -264,7 +273,9 @@ class DiscoveryView(PublicView):
 class WellKnownJWKSView(JWKSView):
     """The same JWKS at the conventional /.well-known/jwks.json."""
 
-    @extend_schema(operation_id="GetJWKS", tags=["auth"], auth=[], responses={200: schemas.JWKS})
+    @extend_schema(
+        operation_id="GetJWKS", tags=["auth"], auth=[], responses={200: schemas.JWKS, 503: schemas.RegistryError}
+    )
     def get(self, request):
         return super().get(request)
 
@@ -273,7 +284,10 @@ class AuthorizationServerMetadataView(DiscoveryView):
     """The same metadata at the RFC 8414 location for the issuer."""
 
     @extend_schema(
-        operation_id="GetAuthorizationServerMetadata", tags=["auth"], auth=[], responses={200: schemas.Discovery}
+        operation_id="GetAuthorizationServerMetadata",
+        tags=["auth"],
+        auth=[],
+        responses={200: schemas.Discovery, 503: schemas.RegistryError},
     )
     def get(self, request):
         return super().get(request)
@@ -362,9 +376,12 @@ class ParticipantDetailView(RegistryView):
     @extend_schema(
         operation_id="GetParticipantDetails",
         tags=["registry"],
-        responses={200: schemas.ParticipantDetails, 304: OpenApiResponse(description="Not modified"),
-                   401: schemas.RegistryError, 404: schemas.RegistryError},
-    )  # fmt: skip
+        responses={
+            200: schemas.ParticipantDetails,
+            304: OpenApiResponse(description="Not modified"),
+            **schemas.REGISTRY_ERRORS,
+        },
+    )
     def get(self, request, participant_id):
         return self.cacheable(request, *rendered("details", participant_id, participant_document))
 
@@ -375,7 +392,13 @@ class ParticipantJWKSView(RegistryView):
     @extend_schema(
         operation_id="GetParticipantKeys",
         tags=["registry"],
-        responses={200: schemas.ParticipantJWKS, 401: schemas.RegistryError, 404: schemas.RegistryError},
+        responses={
+            200: schemas.ParticipantJWKS,
+            401: schemas.RegistryError,
+            429: schemas.RegistryError,
+            503: schemas.RegistryError,
+            404: schemas.RegistryError,
+        },
     )
     def get(self, request, participant_id):
         return self.cacheable(request, *rendered("jwks", participant_id, lambda p: jwks_document(p.keys.all())))
@@ -396,7 +419,13 @@ class ProductDetailView(RegistryView):
     @extend_schema(
         operation_id="GetProduct",
         tags=["products"],
-        responses={200: schemas.ProductEnvelope, 401: schemas.RegistryError, 404: schemas.RegistryError},
+        responses={
+            200: schemas.ProductEnvelope,
+            401: schemas.RegistryError,
+            429: schemas.RegistryError,
+            503: schemas.RegistryError,
+            404: schemas.RegistryError,
+        },
     )
     def get(self, request, product_id):
         try:
@@ -413,7 +442,13 @@ class ProductNetworkDetailView(RegistryView):
     @extend_schema(
         operation_id="GetProductNetwork",
         tags=["products"],
-        responses={200: schemas.ProductNetworkDocument, 401: schemas.RegistryError, 404: schemas.RegistryError},
+        responses={
+            200: schemas.ProductNetworkDocument,
+            401: schemas.RegistryError,
+            429: schemas.RegistryError,
+            503: schemas.RegistryError,
+            404: schemas.RegistryError,
+        },
     )
     def get(self, request, network_id):
         network = visible_network(request, network_id)
@@ -436,7 +471,13 @@ class ProductNetworkParticipantsView(RegistryView):
     @extend_schema(
         operation_id="GetProductNetworkParticipants",
         tags=["products"],
-        responses={200: schemas.NetworkParticipants, 401: schemas.RegistryError, 404: schemas.RegistryError},
+        responses={
+            200: schemas.NetworkParticipants,
+            401: schemas.RegistryError,
+            429: schemas.RegistryError,
+            503: schemas.RegistryError,
+            404: schemas.RegistryError,
+        },
     )
     def get(self, request, network_id):
         network = visible_network(request, network_id)
@@ -457,15 +498,18 @@ class SignatureCheckView(RegistryView):
         operation_id="CheckSignature",
         tags=["registry"],
         request=schemas.SignatureCheckRequest,
-        responses={200: schemas.SignatureCheckResult, 400: schemas.RegistryError, 401: schemas.RegistryError,
-                   404: schemas.RegistryError},
-    )  # fmt: skip
+        responses={200: schemas.SignatureCheckResult, 400: schemas.RegistryError, **schemas.REGISTRY_ERRORS},
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         body, signature = data.get("body"), data.get("signature")
-        if not isinstance(body, str) or not isinstance(signature, str) or len(body) > 1_000_000:
-            raise exceptions.ValidationError({"body": "body and signature are required strings (body ≤ 1 MB)."})
-        participant_id = data.get("participantId") or request.auth.participant_id
+        if not isinstance(body, str) or not isinstance(signature, str) or not signature or len(body) > 1_000_000:
+            raise exceptions.ValidationError(
+                {"body": "body (a string, at most 1 MB) and signature (a non-empty string) are required."}
+            )
+        participant_id = data.get("participantId", request.auth.participant_id)
+        if not isinstance(participant_id, str):
+            raise exceptions.ValidationError({"participantId": "must be a participant id (UUID)."})
         keys = [key.verification_jwk() for key in get_participant_keys(str(participant_id))]
         return JsonResponse(diagnose(body.encode("utf-8"), signature, keys).as_json())
 
@@ -490,11 +534,29 @@ class ParticipantListView(RegistryView):
         parameters=[
             OpenApiParameter("role", str, enum=Role.values, description="Only this role."),
             OpenApiParameter("status", str, enum=OperationalStatus.values, description="Only this status."),
-            OpenApiParameter("updatedSince", str, description="RFC 3339 time: only records updated at or after it."),
-            OpenApiParameter("page", int, description="Zero-based page number (default 0)."),
-            OpenApiParameter("size", int, description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+            OpenApiParameter(
+                "updatedSince",
+                {"type": "string", "format": "date-time"},
+                description="RFC 3339 time: only records updated at or after it.",
+            ),
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                description="Zero-based page (default 0).",
+            ),
+            OpenApiParameter(
+                "size",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20).",
+            ),
         ],
-        responses={200: schemas.ParticipantPage, 400: schemas.RegistryError, 401: schemas.RegistryError},
+        responses={
+            200: schemas.ParticipantPage,
+            400: schemas.RegistryError,
+            401: schemas.RegistryError,
+            429: schemas.RegistryError,
+            503: schemas.RegistryError,
+        },
     )
     def get(self, request):
         params = request.query_params
