@@ -1,5 +1,6 @@
-"""Database outage: the API answers 503 in its documented shapes (never a stack trace) and recovers by
-itself. Real processes: the app under gunicorn, PostgreSQL reached through a TCP forwarder the test cuts."""
+"""PostgreSQL or Redis outage: the API answers 503 in its documented shapes (never a stack trace) and
+recovers by itself. Real processes: the app under gunicorn, the service reached through a TCP relay the
+test cuts and restores."""
 
 import contextlib
 import os
@@ -66,20 +67,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_through_forwarder(db):
+def serve_through_forwarder(target: str):
+    """gunicorn whose PostgreSQL (target "database") or Redis (target "cache") is reached through a relay."""
     if connection.vendor != "postgresql":
         pytest.skip("needs a server database")
     settings = connection.settings_dict
-    forwarder = Forwarder(int(settings["PORT"] or 5432))
+    forwarder = Forwarder(int(settings["PORT"] or 5432) if target == "database" else 6379)
     forwarder.start()
+    db_port = forwarder.port if target == "database" else settings["PORT"]
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-        "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{forwarder.port}/{settings['NAME']}",
+        "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{db_port}/{settings['NAME']}",
         "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-test-" + "x" * 50, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "0", "DATABASE_PREPARED_STATEMENTS": "0",
     }  # fmt: skip
+    if target == "cache":
+        env["REDIS_URL"] = f"redis://127.0.0.1:{forwarder.port}/14"
     command = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"]
     server = subprocess.Popen(
         [*command, "--log-level", "error"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -91,7 +95,13 @@ def app_through_forwarder(db):
             break
         except requests.ConnectionError:
             time.sleep(0.1)
-    yield base, forwarder
+    return base, forwarder, server
+
+
+@pytest.fixture(params=["database", "cache"])
+def app_through_forwarder(request, db):
+    base, forwarder, server = serve_through_forwarder(request.param)
+    yield base, forwarder, request.param
     server.terminate()
     output = server.communicate(timeout=10)[0].decode()
     assert "Traceback" not in output, output
@@ -99,7 +109,7 @@ def app_through_forwarder(db):
 
 
 def test_outage_gives_503s_in_the_documented_shapes_and_recovers(app_through_forwarder):
-    base, forwarder = app_through_forwarder
+    base, forwarder, target = app_through_forwarder
     assert requests.get(f"{base}/healthz", timeout=5).json() == {
         "status": "ok", "checks": {"database": "ok", "cache": "ok"}
     }  # fmt: skip
@@ -107,11 +117,14 @@ def test_outage_gives_503s_in_the_documented_shapes_and_recovers(app_through_for
     forwarder.cut()
     health = requests.get(f"{base}/healthz", timeout=10)
     assert health.status_code == 503 and health.json()["errorCode"] == "SERVICE_UNAVAILABLE"
-    assert health.json()["checks"]["database"] == "unreachable" and health.headers["Retry-After"]
+    assert health.json()["checks"][target] == "unreachable" and health.headers["Retry-After"]
     token = requests.post(f"{base}/auth/token", data={"client_id": "c", "client_secret": "s"}, timeout=10)
     assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"
     details = requests.get(f"{base}/service/participant-roles/x", headers={"Authorization": "Bearer a.b.c"}, timeout=10)
-    assert details.status_code == 503 and details.json()["errorCode"] == "SERVICE_UNAVAILABLE"
+    if target == "database":
+        assert details.status_code == 503 and details.json()["errorCode"] == "SERVICE_UNAVAILABLE"
+    else:  # an unknown token is refused by PostgreSQL alone, before the rate limiter would need Redis
+        assert details.status_code == 401 and details.json()["errorCode"] == "INVALID_TOKEN"
 
     forwarder.start()  # PostgreSQL is back, on the same address
     for _ in range(20):
