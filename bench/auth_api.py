@@ -20,11 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -119,12 +121,7 @@ def main():
         cwd=ROOT, env=ENV,
     )  # fmt: skip
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"{BASE}/bench/trivial", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_serving(f"{BASE}/bench/trivial")
         agent, lender = seeded["agent"], seeded["lender"]
         form = urlencode({"grant_type": "client_credentials", "client_id": agent["clientId"],
                           "client_secret": agent["clientSecret"]})  # fmt: skip

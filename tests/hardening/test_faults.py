@@ -15,6 +15,8 @@ import pytest
 import requests
 from django.db import connection
 
+from tests.servers import free_port, wait_until_serving
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,12 +63,6 @@ class Forwarder:
         self.sockets = []
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_through_forwarder(target: str):
     """gunicorn whose PostgreSQL (target "database") or Redis (target "cache") is reached through a relay."""
     if connection.vendor != "postgresql":
@@ -89,12 +85,7 @@ def serve_through_forwarder(target: str):
         [*command, "--log-level", "error"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{base}/healthz", timeout=2)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_until_serving(f"{base}/healthz")
     return base, forwarder, server
 
 

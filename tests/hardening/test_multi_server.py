@@ -13,8 +13,8 @@ import requests
 from django.db import connection
 
 from participants import services
-from tests.hardening.test_faults import free_port
 from tests.ocen_sdk.conftest import onboard
+from tests.servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("OCEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -37,12 +37,7 @@ def two_servers(transactional_db):
     servers = [subprocess.Popen([*gunicorn, "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env) for port in ports]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     for base in bases:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_serving(f"{base}/healthz")
     yield bases, env
     for server in servers:
         server.terminate()
