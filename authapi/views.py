@@ -325,6 +325,11 @@ class RegistryView(APIView):
     authentication_classes = [ParticipantTokenAuthentication]
     throttle_classes = [ParticipantRateThrottle]
 
+    def respond(self, request, document) -> HttpResponse:
+        """A rendered answer with its ETag (If-None-Match → 304); signed on the way out."""
+        body = encode(document)
+        return self.cacheable(request, body, etag_of(body))
+
     def cacheable(self, request, body: bytes, etag: str, signature: str | None = None) -> HttpResponse:
         headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}
         if signature:
@@ -394,10 +399,7 @@ class ParticipantJWKSView(RegistryView):
         tags=["registry"],
         responses={
             200: schemas.ParticipantJWKS,
-            401: schemas.RegistryError,
-            429: schemas.RegistryError,
-            503: schemas.RegistryError,
-            404: schemas.RegistryError,
+            **schemas.REGISTRY_ERRORS,
         },
     )
     def get(self, request, participant_id):
@@ -421,10 +423,7 @@ class ProductDetailView(RegistryView):
         tags=["products"],
         responses={
             200: schemas.ProductEnvelope,
-            401: schemas.RegistryError,
-            429: schemas.RegistryError,
-            503: schemas.RegistryError,
-            404: schemas.RegistryError,
+            **schemas.REGISTRY_ERRORS,
         },
     )
     def get(self, request, product_id):
@@ -432,8 +431,7 @@ class ProductDetailView(RegistryView):
             product = Product.objects.visible_to(request.auth.participant_id).get(pk=uuid.UUID(product_id))
         except (ValueError, Product.DoesNotExist):
             raise exceptions.NotFound(f"No product with id {product_id!r}.") from None
-        body = encode(product_document(product))
-        return self.cacheable(request, body, etag_of(body))
+        return self.respond(request, product_document(product))
 
 
 class ProductNetworkDetailView(RegistryView):
@@ -444,16 +442,12 @@ class ProductNetworkDetailView(RegistryView):
         tags=["products"],
         responses={
             200: schemas.ProductNetworkDocument,
-            401: schemas.RegistryError,
-            429: schemas.RegistryError,
-            503: schemas.RegistryError,
-            404: schemas.RegistryError,
+            **schemas.REGISTRY_ERRORS,
         },
     )
     def get(self, request, network_id):
         network = visible_network(request, network_id)
-        body = encode(network_document(network, listed_memberships(network).count()))
-        return self.cacheable(request, body, etag_of(body))
+        return self.respond(request, network_document(network, listed_memberships(network).count()))
 
 
 def listed_memberships(network: ProductNetwork):
@@ -473,10 +467,7 @@ class ProductNetworkParticipantsView(RegistryView):
         tags=["products"],
         responses={
             200: schemas.NetworkParticipants,
-            401: schemas.RegistryError,
-            429: schemas.RegistryError,
-            503: schemas.RegistryError,
-            404: schemas.RegistryError,
+            **schemas.REGISTRY_ERRORS,
         },
     )
     def get(self, request, network_id):
@@ -487,8 +478,7 @@ class ProductNetworkParticipantsView(RegistryView):
             .prefetch_related(Prefetch("participant__keys", queryset=ParticipantKey.objects.order_by("-created_at")))
             .order_by("role", "added_at")
         )
-        body = encode(network_participants_document(memberships, Role.values))
-        return self.cacheable(request, body, etag_of(body))
+        return self.respond(request, network_participants_document(memberships, Role.values))
 
 
 class SignatureCheckView(RegistryView):
@@ -553,9 +543,7 @@ class ParticipantListView(RegistryView):
         responses={
             200: schemas.ParticipantPage,
             400: schemas.RegistryError,
-            401: schemas.RegistryError,
-            429: schemas.RegistryError,
-            503: schemas.RegistryError,
+            **schemas.REGISTRY_ERRORS,
         },
     )
     def get(self, request):
@@ -576,16 +564,16 @@ class ParticipantListView(RegistryView):
         size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
         total = queryset.count()
         content = [participant_document(p) for p in queryset[page * size : (page + 1) * size]] if total else []
-        body = encode(
+        return self.respond(
+            request,
             {
                 "content": content,
                 "number": page,
                 "size": size,
                 "totalElements": total,
                 "totalPages": (total + size - 1) // size,
-            }
+            },
         )
-        return self.cacheable(request, body, etag_of(body))
 
 
 def parse_int(raw: str, name: str, minimum: int, maximum: int) -> int:

@@ -84,6 +84,12 @@ def apply_each(model_admin, request, objects, operation) -> list:
     return results
 
 
+@admin.display(description="fingerprint")
+def short_fingerprint(key) -> str:
+    """The first bytes of a key's SHA-256 fingerprint, enough to tell keys apart in a list."""
+    return format_fingerprint(key.fingerprint)[:23] + "…"
+
+
 class OperationalStatusFilter(admin.SimpleListFilter):
     """Current participants (active or suspended) by default; offboarded tombstones when asked for."""
 
@@ -117,15 +123,11 @@ class ParticipantKeyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("kid", "status", "alg", "key_size", "short_fingerprint", "valid_from", "expiry", "revoked_at")
+    fields = ("kid", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry", "revoked_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
-
-    @admin.display(description="fingerprint")
-    def short_fingerprint(self, key):
-        return format_fingerprint(key.fingerprint)[:23] + "…"
 
     @admin.display(description="valid until")
     def expiry(self, key):
@@ -515,7 +517,7 @@ def _is_uuid(value: str) -> bool:
 
 @admin.register(ParticipantKey)
 class ParticipantKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "participant", "status", "alg", "key_size", "short_fingerprint", "valid_from", "expiry")
+    list_display = ("kid", "participant", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry")
     list_filter = ("status", "alg")
     list_select_related = ("participant__organisation",)
     search_fields = ("kid", "fingerprint", "participant__organisation__name")
@@ -547,10 +549,6 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.display(description="fingerprint")
-    def short_fingerprint(self, key):
-        return format_fingerprint(key.fingerprint)[:23] + "…"
 
     @admin.display(description="SHA-256 fingerprint")
     def fingerprint_display(self, key):
