@@ -114,7 +114,7 @@ class OperationalStatusFilter(admin.SimpleListFilter):
         if value == "all":
             return queryset
         if value == self.CURRENT:
-            return queryset.exclude(status=OperationalStatus.OFFBOARDED)
+            return queryset.current()
         return queryset.filter(status=value)
 
 
@@ -409,9 +409,9 @@ class ParticipantAdmin(admin.ModelAdmin):
             raise PermissionDenied
         ids = request.POST.getlist("ids") if request.method == "POST" else request.GET.get("ids", "").split(",")
         participants = list(
-            Participant.objects.select_related("organisation", "application")
+            Participant.objects.current()
+            .select_related("organisation", "application")
             .filter(pk__in=[i for i in ids if _is_uuid(i)])
-            .exclude(status=OperationalStatus.OFFBOARDED)
         )
         changelist = reverse("admin:participants_participant_changelist")
         if not participants:

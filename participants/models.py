@@ -72,6 +72,10 @@ class Organisation(models.Model):
 
 
 class ParticipantQuerySet(models.QuerySet):
+    def current(self):
+        """Not offboarded: active or suspended, under review or not."""
+        return self.exclude(status=OperationalStatus.OFFBOARDED)
+
     def active(self):
         """Approved and active: the participants that may obtain tokens and call the registry."""
         return self.filter(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE)

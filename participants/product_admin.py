@@ -9,12 +9,10 @@ from . import services
 from .admin import apply_each
 from .models import (
     NetworkMembership,
-    OperationalStatus,
     Participant,
     Product,
     ProductNetwork,
     ProductStatus,
-    ReviewStatus,
     Role,
 )
 
@@ -39,9 +37,7 @@ class ProductForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "lender" in self.fields:
             self.fields["lender"].queryset = (
-                Participant.objects.select_related("organisation")
-                .filter(role=Role.LENDER)
-                .exclude(status=OperationalStatus.OFFBOARDED)
+                Participant.objects.current().filter(role=Role.LENDER).select_related("organisation")
             )
 
     def clean_lender(self):
@@ -104,9 +100,7 @@ class MembershipForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["participant"].queryset = Participant.objects.select_related("organisation").filter(
-            status=OperationalStatus.ACTIVE, review_status=ReviewStatus.APPROVED
-        )
+        self.fields["participant"].queryset = Participant.objects.active().select_related("organisation")
 
     def clean(self):
         cleaned = super().clean()
@@ -144,9 +138,7 @@ class NetworkForm(forms.ModelForm):
             self.fields["product"].queryset = Product.objects.filter(status=ProductStatus.ACTIVE)
         if "created_by" in self.fields:
             self.fields["created_by"].queryset = (
-                Participant.objects.select_related("organisation")
-                .filter(role=Role.LOAN_AGENT)
-                .exclude(status=OperationalStatus.OFFBOARDED)
+                Participant.objects.current().filter(role=Role.LOAN_AGENT).select_related("organisation")
             )
 
     def clean_created_by(self):

@@ -378,6 +378,17 @@ def update_participant(*, participant: Participant, actor: Actor, base_url: str)
 ORGANISATION_FIELDS = ("name", "description", "website", "email", "phone")
 
 
+def _save_changes(instance, values: dict) -> dict:
+    """Set the values that differ, validate and save; returns what changed (nothing is saved if nothing did)."""
+    changed = {name: value for name, value in values.items() if getattr(instance, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(instance, name, value)
+        instance.full_clean()
+        instance.save()
+    return changed
+
+
 @transaction.atomic
 def create_organisation(*, actor: Actor, name: str, **fields) -> Organisation:
     """Register an organisation ahead of its participants."""
@@ -398,18 +409,15 @@ def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -
     if unknown:
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    changed = {name: value for name, value in fields.items() if getattr(organisation, name) != value}
+    new_name = fields.get("name", organisation.name)
+    if (
+        new_name != organisation.name
+        and Organisation.objects.filter(name__iexact=new_name).exclude(pk=organisation.pk).exists()
+    ):
+        raise ValidationError({"name": f"An organisation named {new_name!r} already exists."})
+    changed = _save_changes(organisation, fields)
     if not changed:
         return organisation
-    if (
-        "name" in changed
-        and Organisation.objects.filter(name__iexact=changed["name"]).exclude(pk=organisation.pk).exists()
-    ):
-        raise ValidationError({"name": f"An organisation named {changed['name']!r} already exists."})
-    for name, value in changed.items():
-        setattr(organisation, name, value)
-    organisation.full_clean()
-    organisation.save()
     # Participants' updatedOn covers their organisation's fields, so incremental sync sees the change.
     Participant.objects.filter(organisation=organisation).update(updated_at=timezone.now())
     audit(actor, "organisation.updated", organisation=organisation, changed=changed)
@@ -663,15 +671,9 @@ def update_product(*, product: Product, actor: Actor, **fields) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
     if product.is_withdrawn:
         raise ValidationError("A withdrawn product cannot be changed.")
-    changed = {
-        name: fields[name] for name in PRODUCT_FIELDS if name in fields and getattr(product, name) != fields[name]
-    }
+    changed = _save_changes(product, {name: fields[name] for name in PRODUCT_FIELDS if name in fields})
     if not changed:
         return product
-    for name, value in changed.items():
-        setattr(product, name, value)
-    product.full_clean()
-    product.save()
     audit(actor, "product.updated", participant=product.lender, product=_product_facts(product), changed=changed)
     return product
 
@@ -697,13 +699,9 @@ def withdraw_product(*, product: Product, actor: Actor, reason: str = "", now: d
 def update_network(*, network: ProductNetwork, actor: Actor, name: str, description: str = "") -> ProductNetwork:
     """Rename or re-describe a network."""
     network = ProductNetwork.objects.select_for_update().get(pk=network.pk)
-    changed = {k: v for k, v in {"name": name.strip(), "description": description}.items() if getattr(network, k) != v}
+    changed = _save_changes(network, {"name": name.strip(), "description": description})
     if not changed:
         return network
-    for name_, value in changed.items():
-        setattr(network, name_, value)
-    network.full_clean()
-    network.save()
     audit(actor, "network.updated", participant=network.created_by, networkId=str(network.id), changed=changed)
     return network
 
