@@ -3,9 +3,10 @@ Abuse limits with counters in the shared cache (Redis through REDIS_URL; local m
 
 - token endpoint: after OCEN_TOKEN_FAILURE_LIMIT failed client authentications for one client ID
   within OCEN_TOKEN_LOCKOUT_SECONDS, that client ID is locked out for that long — 429 with
-  Retry-After and one body whatever the cause, so the answer reveals nothing about the client;
+  Retry-After and one body whatever the cause, so the answer reveals nothing about the client (one
+  cache read per grant; writes only after a failure);
 - registry API: at most OCEN_SERVICE_RATE_PER_MINUTE requests per participant per minute (fixed
-  window: two cache operations per request, whatever the rate).
+  window: one cache operation per request, whatever the rate).
 """
 
 import base64
@@ -33,27 +34,32 @@ def requested_client_id(request) -> str | None:
     return client_id or None
 
 
-def lockout_remaining(client_id: str) -> int:
-    """Seconds left on a lockout of this client ID (0 when it may try)."""
-    until = cache.get(_key("tokenlock", client_id))
-    return max(0, int(until - time.time()) + 1) if until else 0
+class ClientAttempts:
+    """What the shared cache knows of one client ID's recent failures, read in one cache operation."""
 
+    def __init__(self, client_id: str):
+        self.lock_key, self.failure_key = _key("tokenlock", client_id), _key("tokenfail", client_id)
+        known = cache.get_many([self.lock_key, self.failure_key])
+        self.locked_until, self.had_failures = known.get(self.lock_key), self.failure_key in known
 
-def record_failure(client_id: str) -> None:
-    window = settings.OCEN_TOKEN_LOCKOUT_SECONDS
-    key = _key("tokenfail", client_id)
-    cache.add(key, 0, window)
-    try:
-        failures = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, failures := 1, window)
-    if failures >= settings.OCEN_TOKEN_FAILURE_LIMIT:
-        cache.set(_key("tokenlock", client_id), time.time() + window, window)
-        cache.delete(key)
+    def lockout_remaining(self) -> int:
+        """Seconds left on a lockout of this client ID (0 when it may try)."""
+        return max(0, int(self.locked_until - time.time()) + 1) if self.locked_until else 0
 
+    def record_failure(self) -> None:
+        window = settings.OCEN_TOKEN_LOCKOUT_SECONDS
+        cache.add(self.failure_key, 0, window)
+        try:
+            failures = cache.incr(self.failure_key)
+        except ValueError:  # expired between add and incr
+            cache.set(self.failure_key, failures := 1, window)
+        if failures >= settings.OCEN_TOKEN_FAILURE_LIMIT:
+            cache.set(self.lock_key, time.time() + window, window)
+            cache.delete(self.failure_key)
 
-def record_success(client_id: str) -> None:
-    cache.delete(_key("tokenfail", client_id))
+    def record_success(self) -> None:
+        if self.had_failures:  # most grants have none to clear, and skip the cache write
+            cache.delete(self.failure_key)
 
 
 class ParticipantRateThrottle(BaseThrottle):
@@ -64,11 +70,10 @@ class ParticipantRateThrottle(BaseThrottle):
             return True
         window = int(time.time() // 60)
         key = f"ocen:rate:{request.auth.participant_id}:{window}"
-        cache.add(key, 0, 120)
         try:
-            count = cache.incr(key)
+            count = cache.incr(key)  # one cache operation on every request but the window's first
         except ValueError:
-            count = 1
+            count = 1 if cache.add(key, 1, 120) else cache.incr(key)
         self._wait = 60 - time.time() % 60
         return count <= settings.OCEN_SERVICE_RATE_PER_MINUTE
 

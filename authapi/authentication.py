@@ -1,7 +1,18 @@
+import uuid
+
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+
+
+def subject_of(request) -> uuid.UUID | None:
+    """The participant a registry read is about (its URL's participant_id), when there is one."""
+    participant_id = (getattr(request, "parser_context", None) or {}).get("kwargs", {}).get("participant_id")
+    try:
+        return uuid.UUID(participant_id) if participant_id else None
+    except ValueError:
+        return None
 
 
 class ParticipantTokenAuthentication(BaseAuthentication):
@@ -15,7 +26,7 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
             return None
-        caller = caller_for_token(token.strip())
+        caller = caller_for_token(token.strip(), subject_of(request))
         return (None, caller) if caller else None
 
     def authenticate_header(self, request):

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -21,30 +22,43 @@ from participants.models import OperationalStatus, Participant, ReviewStatus
 
 @dataclass(frozen=True)
 class Caller:
-    """The participant behind a valid bearer token (DRF's request.auth on registry reads)."""
+    """The participant behind a valid bearer token (DRF's request.auth on registry reads), with the
+    change stamp of the participant the request is about, read in the same statement."""
 
     participant_id: str
     client_id: str
+    subject_id: uuid.UUID | None = None
+    subject_stamp: str | None = None
 
 
 @cache
 def _caller_sql() -> str:
     tokens, participants = get_access_token_model()._meta.db_table, Participant._meta.db_table
     return (
-        f"SELECT p.id, p.client_id FROM {tokens} t JOIN {participants} p ON p.application_id = t.application_id "  # noqa: S608
+        f"SELECT p.id, p.client_id, s.updated_at FROM {tokens} t "  # noqa: S608
+        f"JOIN {participants} p ON p.application_id = t.application_id LEFT JOIN {participants} s ON s.id = %s "
         "WHERE t.token_checksum = %s AND t.expires > %s AND p.status = %s AND p.review_status = %s"
     )
 
 
-def caller_for_token(token: str) -> Caller | None:
+def caller_for_token(token: str, subject_id: uuid.UUID | None = None) -> Caller | None:
     """The caller if the token was issued here, is neither revoked nor expired, and its participant
-    is still approved and active; else None."""
+    is still approved and active; else None. With `subject_id`, the same round trip also reads that
+    participant's change stamp (None when there is no such participant)."""
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    subject = Participant._meta.pk.get_db_prep_value(subject_id, connection) if subject_id else None
     with connection.cursor() as cursor:
-        cursor.execute(_caller_sql(), [checksum, now, OperationalStatus.ACTIVE, ReviewStatus.APPROVED])
+        cursor.execute(_caller_sql(), [subject, checksum, now, OperationalStatus.ACTIVE, ReviewStatus.APPROVED])
         row = cursor.fetchone()
-    return Caller(participant_id=str(uuid.UUID(str(row[0]))), client_id=row[1]) if row else None
+    if row is None:
+        return None
+    return Caller(
+        participant_id=str(uuid.UUID(str(row[0]))),  # a UUID on PostgreSQL, 32 hex digits on SQLite
+        client_id=row[1],
+        subject_id=subject_id,
+        subject_stamp=str(row[2]) if row[2] is not None else None,
+    )
 
 
 def _in_model_order(model, names: set[str]) -> tuple[str, ...]:
@@ -108,21 +122,64 @@ def participant_stamp(participant_id: uuid.UUID) -> str | None:
     return str(row[0]) if row else None
 
 
+# Clients this process authenticated recently, by client ID. A remembered client saves the read on
+# the next grant; it is never trusted blindly, because the token insert re-checks, in the same
+# statement, that the client still has that secret and its participant is still approved and active.
+_recent_clients: dict[str, object] = {}
+RECENT_CLIENTS_MAX = 10_000
+
+
+def remembered_client(client_id: str):
+    return _recent_clients.get(client_id)
+
+
+def remember_client(client) -> None:
+    if len(_recent_clients) >= RECENT_CLIENTS_MAX:
+        _recent_clients.clear()  # bounded memory; the busy clients come back on their next grant
+    _recent_clients[client.client_id] = client
+
+
+def forget_client(client_id: str) -> None:
+    _recent_clients.pop(client_id, None)
+
+
+def forget_all_clients() -> None:
+    _recent_clients.clear()
+
+
 @cache
-def _access_token_insert() -> tuple[list, str]:
+def _access_token_insert(async_commit: bool) -> tuple[list, str]:
     model = get_access_token_model()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    application, participants = get_application_model()._meta.db_table, Participant._meta.db_table
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    return fields, f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608
+        f"FROM {application} a JOIN {participants} p ON p.application_id = a.id "
+        "WHERE a.id = %s AND a.client_secret = %s AND p.status = %s AND p.review_status = %s"
+    )
+    if async_commit and connection.vendor == "postgresql":
+        # The statement is its own transaction (autocommit); set_config(..., true) scopes the setting
+        # to it, so this one commit does not wait for its WAL flush, in the same round trip.
+        sql += " AND set_config('synchronous_commit', 'off', true) = 'off'"
+    return fields, sql
 
 
-def insert_access_token(access_token) -> None:
-    """Write a new django-oauth-toolkit AccessToken row: what Model.save() does for an insert (each
-    field's pre_save, such as the hashed-storage checksum and the timestamps, and its database
-    preparation), with the statement compiled once per process instead of on every grant."""
-    fields, sql = _access_token_insert()
+def insert_access_token(access_token) -> bool:
+    """Write a new django-oauth-toolkit AccessToken row, only if its client still has the secret it
+    authenticated with and its participant is still approved and active; False when not written.
+
+    Does what Model.save() does for an insert (each field's pre_save, such as the hashed-storage
+    checksum and the timestamps, and its database preparation), with the statement compiled once
+    per process instead of on every grant. With OCEN_TOKEN_ASYNC_COMMIT (the default) PostgreSQL
+    acknowledges the row before it is flushed to disk: a crash may lose the newest tokens, which
+    then simply fail as revoked ones do."""
+    fields, sql = _access_token_insert(settings.OCEN_TOKEN_ASYNC_COMMIT)
     values = [field.get_db_prep_save(field.pre_save(access_token, True), connection) for field in fields]
+    client = access_token.application
+    values += [client.id, client.client_secret, OperationalStatus.ACTIVE, ReviewStatus.APPROVED]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+        return cursor.rowcount == 1

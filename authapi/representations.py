@@ -46,9 +46,9 @@ def organisation_document(org) -> dict:
     }
 
 
-def participant_document(participant) -> dict:
-    """GetParticipantDetails: expects `organisation` selected and `keys` prefetched."""
-    keys = list(participant.keys.all())
+def participant_document(participant, keys=None) -> dict:
+    """GetParticipantDetails: expects `organisation` selected, and `keys` given or prefetched."""
+    keys = list(participant.keys.all()) if keys is None else keys
     return {
         "id": str(participant.id),
         "participantRole": participant.role,

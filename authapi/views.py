@@ -1,19 +1,20 @@
 """The participant-facing HTTP surface: OAuth endpoints (§4) and registry reads (§5)."""
 
 import datetime as dt
-import hashlib
 import json
+import time
 import uuid
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from ocen_sdk import diagnose
@@ -29,7 +30,7 @@ from participants.models import (
 )
 
 from . import schemas, signing
-from .abuse import ParticipantRateThrottle, lockout_remaining, record_failure, record_success, requested_client_id
+from .abuse import ClientAttempts, ParticipantRateThrottle, requested_client_id
 from .authentication import ParticipantTokenAuthentication
 from .errors import OAUTH_DESCRIPTIONS
 from .lookups import participant_stamp
@@ -69,12 +70,25 @@ def oauth_error_response(error: str, status: int, description: str | None = None
 ALIASES = {"clientId": "client_id", "clientSecret": "client_secret", "grantType": "grant_type"}
 
 
+class JSONOnly(BaseContentNegotiation):
+    """The API answers JSON whatever the Accept header says (RFC 6749 §5.1, contract §5), without
+    negotiating on every request."""
+
+    def select_parser(self, request, parsers):
+        return DefaultContentNegotiation().select_parser(request, parsers)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class OAuthEndpoint(APIView):
     """Base of the OAuth endpoints: form or JSON bodies, RFC 6749 §5.2 errors for anything malformed."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [FormParser, JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
     allowed_fields: frozenset = frozenset()
 
     def initial(self, request, *args, **kwargs):
@@ -156,17 +170,18 @@ class TokenView(OAuthEndpoint):
     )
     def post(self, request):
         client_id = requested_client_id(request)
-        if client_id and (wait := lockout_remaining(client_id)):
+        attempts = ClientAttempts(client_id) if client_id else None
+        if attempts and (wait := attempts.lockout_remaining()):
             response = oauth_error_response(
                 "temporarily_unavailable", 429, "Too many failed attempts for this client; retry later."
             )
             response["Retry-After"] = str(wait)
             return response
         _uri, headers, body, status = oauthlib_core().create_token_response(request)
-        if client_id and status == 200:
-            record_success(client_id)
-        elif client_id and status == 401:
-            record_failure(client_id)
+        if attempts and status == 200:
+            attempts.record_success()
+        elif attempts and status == 401:
+            attempts.record_failure()
         return self.oauth_response(headers, body, status)
 
 
@@ -324,6 +339,8 @@ class RegistryView(APIView):
 
     authentication_classes = [ParticipantTokenAuthentication]
     throttle_classes = [ParticipantRateThrottle]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
 
     def respond(self, request, document) -> HttpResponse:
         """A rendered answer with its ETag (If-None-Match → 304); signed on the way out."""
@@ -356,23 +373,51 @@ def parse_participant_id(participant_id: str) -> uuid.UUID:
         raise exceptions.NotFound(f"No participant with id {participant_id!r}.") from None
 
 
-def rendered(kind: str, participant_id: str, render) -> tuple[bytes, str, str]:
+def participant_with_keys(pk: uuid.UUID) -> tuple[Participant, list[ParticipantKey]]:
+    """A participant with its organisation and its keys, newest first, in one query."""
+    keys = list(
+        ParticipantKey.objects.select_related("participant__organisation")
+        .filter(participant_id=pk)
+        .order_by("-created_at")
+    )
+    if keys:
+        return keys[0].participant, keys
+    return Participant.objects.select_related("organisation").get(pk=pk), keys
+
+
+# Renderings of participants' published documents, with the registry's signature, in this process:
+# (kind, participant id, change stamp) -> (monotonic expiry, (body, ETag, signature)). A new stamp
+# is a new key, so an entry is never stale; the expiry bounds how long a signature made with a
+# since-retired signing key is served. Bounded: cleared when full.
+_renderings: dict[tuple, tuple[float, tuple[bytes, str, str]]] = {}
+RENDERINGS_MAX = 4096
+
+
+def forget_renderings() -> None:
+    _renderings.clear()
+
+
+def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, str, str]:
     """A participant's published document, its ETag and the registry's signature over it, cached under
     the participant's change stamp.
 
-    The stamp is read from the database on every call, so a cached rendering is never stale.
+    The stamp is read from the database on every call (with the bearer check, in one statement), so
+    a cached rendering is never stale.
     """
     pk = parse_participant_id(participant_id)
-    stamp = participant_stamp(pk)
+    caller = request.auth
+    stamp = caller.subject_stamp if caller is not None and caller.subject_id == pk else participant_stamp(pk)
     if stamp is None:
         raise exceptions.NotFound(f"No participant with id {participant_id!r}.")
-    key = f"ocen:{kind}:{pk}:{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
-    cached = cache.get(key)
-    if cached is None:
-        body = encode(render(participant_queryset().get(pk=pk)))
-        cached = (body, etag_of(body), signing.sign_detached(body))
-        cache.set(key, cached, settings.OCEN_REGISTRY_MAX_AGE)
-    return cached
+    key, now = (kind, pk, stamp), time.monotonic()
+    entry = _renderings.get(key)
+    if entry is None or entry[0] < now:
+        body = encode(render(*participant_with_keys(pk)))
+        entry = (now + settings.OCEN_REGISTRY_MAX_AGE, (body, etag_of(body), signing.sign_detached(body)))
+        if len(_renderings) >= RENDERINGS_MAX:
+            _renderings.clear()
+        _renderings[key] = entry
+    return entry[1]
 
 
 class ParticipantDetailView(RegistryView):
@@ -388,7 +433,7 @@ class ParticipantDetailView(RegistryView):
         },
     )
     def get(self, request, participant_id):
-        return self.cacheable(request, *rendered("details", participant_id, participant_document))
+        return self.cacheable(request, *rendered(request, "details", participant_id, participant_document))
 
 
 class ParticipantJWKSView(RegistryView):
@@ -403,7 +448,7 @@ class ParticipantJWKSView(RegistryView):
         },
     )
     def get(self, request, participant_id):
-        return self.cacheable(request, *rendered("jwks", participant_id, lambda p: jwks_document(p.keys.all())))
+        return self.cacheable(request, *rendered(request, "jwks", participant_id, lambda _, keys: jwks_document(keys)))
 
 
 def visible_network(request, network_id: str) -> ProductNetwork:

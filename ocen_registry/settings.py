@@ -142,6 +142,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # read), so PostgreSQL stops parsing and planning them each time. Turn off behind a PgBouncer in
     # transaction-pooling mode, which cannot keep prepared statements.
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+# Token rows commit without waiting for their WAL flush (PostgreSQL's synchronous_commit off, for
+# that one statement only). A crash can lose the last few hundred milliseconds of issued tokens,
+# which then read as revoked: the participant asks for a new one. Everything else commits durably.
+OCEN_TOKEN_ASYNC_COMMIT = env_bool("OCEN_TOKEN_ASYNC_COMMIT", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------

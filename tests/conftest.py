@@ -14,15 +14,20 @@ STAFF_PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Each test's database starts empty; the process caches (signing keys, rate counters) must too."""
+    """Each test's database starts empty; so must the process caches (signing keys, remembered clients,
+    renderings, rate counters)."""
     from django.core.cache import cache
 
-    from authapi import signing
+    from authapi import lookups, signing, views
 
     signing.reset_caches()
+    lookups.forget_all_clients()
+    views.forget_renderings()
     cache.clear()
     yield
     signing.reset_caches()
+    lookups.forget_all_clients()
+    views.forget_renderings()
     cache.clear()
 
 

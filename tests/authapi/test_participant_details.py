@@ -147,20 +147,24 @@ def test_token_in_the_query_string_is_not_accepted(client, agent_token, lender):
 def test_query_count_is_fixed_and_does_not_grow_with_keys(
     client, actor, agent_token, lender, django_assert_num_queries
 ):
-    # First read renders the document: bearer check, change stamp, participant with organisation, keys.
-    with django_assert_num_queries(4):
-        assert details(client, agent_token, lender.participant.id).status_code == 200
-    # Unchanged since: bearer check and change stamp only.
+    # First read: the bearer check with the change stamp, then the participant with its organisation and keys.
     with django_assert_num_queries(2):
+        assert details(client, agent_token, lender.participant.id).status_code == 200
+    # Unchanged since: the bearer check with the change stamp alone.
+    with django_assert_num_queries(1):
         assert details(client, agent_token, lender.participant.id).status_code == 200
     for index in range(5):
         services.add_participant_key(
             participant=lender.participant, public_key=public_pem(rsa_key(f"k{index}")), actor=actor
         )
-    with django_assert_num_queries(4):
-        assert len(details(client, agent_token, lender.participant.id).json()["publicKeys"]["keys"]) == 6
     with django_assert_num_queries(2):
-        assert details(client, agent_token, lender.participant.id).status_code == 200
+        response = details(client, agent_token, lender.participant.id)
+        assert len(response.json()["publicKeys"]["keys"]) == 6
+    # A revalidation: the bearer check with the change stamp alone, then 304.
+    with django_assert_num_queries(1):
+        assert (
+            details(client, agent_token, lender.participant.id, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+        )
 
 
 def test_participant_jwks(client, actor, agent_token, lender):

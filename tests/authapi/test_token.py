@@ -7,6 +7,7 @@ from django.test import override_settings
 from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken
 
+from authapi import lookups
 from authapi.models import SigningKey
 from participants import services
 from tests.authapi.conftest import FORM, TOKEN_URL, basic, post_form
@@ -159,10 +160,47 @@ def test_get_is_not_allowed(client, db):
 
 def test_a_token_grant_is_one_read_and_one_write(client, lender, django_assert_num_queries):
     assert_token_response(post_form(client, TOKEN_URL, form(lender)))  # signing key created on first need
+    lookups.forget_all_clients()  # a client this process has not seen yet
     with django_assert_num_queries(2) as queries:
         assert_token_response(post_form(client, TOKEN_URL, form(lender)))
     assert queries.captured_queries[0]["sql"].startswith("SELECT")
     assert queries.captured_queries[1]["sql"].startswith('INSERT INTO "oauth2_provider_accesstoken"')
+
+
+def test_a_repeat_grant_is_the_token_write_alone(client, lender, django_assert_num_queries):
+    assert_token_response(post_form(client, TOKEN_URL, form(lender)))
+    with django_assert_num_queries(1) as queries:
+        assert_token_response(post_form(client, TOKEN_URL, form(lender)))
+    assert queries.captured_queries[0]["sql"].startswith('INSERT INTO "oauth2_provider_accesstoken"')
+
+
+def test_a_remembered_client_still_loses_access_the_moment_its_secret_is_rotated(client, actor, lender):
+    assert_token_response(post_form(client, TOKEN_URL, form(lender)))  # remembered from here on
+    rotated = services.rotate_client_secret(participant=lender.participant, actor=actor)
+    response = post_form(client, TOKEN_URL, form(lender))
+    assert (response.status_code, response.json()) == (401, INVALID_CLIENT)
+    assert_token_response(post_form(client, TOKEN_URL, form(rotated)))
+    assert AccessToken.objects.count() == 2
+
+
+@pytest.mark.parametrize("change", ["suspend", "offboard"])
+def test_a_remembered_client_still_loses_access_the_moment_its_participant_does(client, actor, lender, change):
+    assert_token_response(post_form(client, TOKEN_URL, form(lender)))  # remembered from here on
+    if change == "suspend":
+        services.suspend_participant(participant=lender.participant, actor=actor, reason="test")
+    else:
+        services.offboard_participant(participant=lender.participant, actor=actor, reason="test")
+    response = post_form(client, TOKEN_URL, form(lender))
+    assert (response.status_code, response.json()) == (401, INVALID_CLIENT)
+    assert AccessToken.objects.count() == 0
+
+
+def test_a_reinstated_participant_gets_tokens_again(client, actor, lender):
+    assert_token_response(post_form(client, TOKEN_URL, form(lender)))
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="test")
+    assert post_form(client, TOKEN_URL, form(lender)).status_code == 401
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    assert_token_response(post_form(client, TOKEN_URL, form(lender)))
 
 
 @override_settings(OCEN_AUTO_CREATE_SIGNING_KEY=False)
