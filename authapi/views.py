@@ -593,7 +593,7 @@ class ParticipantListView(RegistryView):
     )
     def get(self, request):
         params = request.query_params
-        queryset = participant_queryset().order_by("updated_at", "id")
+        queryset = Participant.objects.order_by("updated_at", "id")
         if "role" in params:
             try:
                 queryset = queryset.filter(role=Role.parse(params["role"]))
@@ -607,8 +607,11 @@ class ParticipantListView(RegistryView):
             queryset = queryset.filter(updated_at__gte=parse_instant(params["updatedSince"], "updatedSince"))
         page = parse_int(params.get("page", "0"), "page", 0, 1_000_000)
         size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
+        # Counting and paging read the (updated_at, id) index alone; only the page's rows are fetched.
         total = queryset.count()
-        content = [participant_document(p) for p in queryset[page * size : (page + 1) * size]] if total else []
+        ids = list(queryset.values_list("id", flat=True)[page * size : (page + 1) * size]) if total else []
+        rows = participant_queryset().in_bulk(ids)
+        content = [participant_document(rows[pk]) for pk in ids]
         return self.respond(
             request,
             {

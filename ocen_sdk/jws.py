@@ -16,19 +16,55 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
+import re
 from dataclasses import dataclass, field
 
 from jwcrypto import jwk, jws
-from jwcrypto.common import JWException
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidKeyError
 
 from .errors import VerificationError
 
 ALLOWED_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
+# PyJWT's implementations of the two algorithms (signature checks, key loading from JWKs).
+ALGORITHMS = {name: get_default_algorithms()[name] for name in ALLOWED_ALGORITHMS}
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+KEY_MEMBERS = ("kty", "n", "e", "crv", "x", "y")
 
 
 def _b64decode(segment: str) -> bytes:
+    if not _BASE64URL.match(segment):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(alg: str, material: tuple):
+    """A verification key object, parsed once per process for each distinct JWK (its key members)."""
+    return ALGORITHMS[alg].from_jwk(dict(material))
+
+
+def public_key_of(alg: str, key: dict):
+    """The parsed public key of a JWK dict for `alg` (cached), or None when it is not such a key."""
+    if ALLOWED_ALGORITHMS.get(alg) != key.get("kty"):
+        return None
+    try:
+        return _public_key(alg, tuple((name, key[name]) for name in KEY_MEMBERS if name in key))
+    except (InvalidKeyError, ValueError, TypeError, KeyError):
+        return None
+
+
+def signature_verifies(alg: str, public_key, signing_input: bytes, signature: bytes) -> bool:
+    try:
+        return ALGORITHMS[alg].verify(signing_input, public_key, signature)
+    except (ValueError, TypeError):
+        return False
 
 
 def header_of(signature: str) -> dict | None:
@@ -115,7 +151,12 @@ def normalise_keys(keys) -> list[dict]:
 def _parse_time(value):
     if not value:
         return None
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return _parse_instant(value) if isinstance(value, str) else _parse_instant.__wrapped__(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_instant(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
@@ -180,16 +221,15 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
         return result.fail(reason, "key status", detail.get(reason, "No key to verify with."))
     result.check("key status", True, f"{len(usable)} usable key(s).")
 
+    try:
+        signature_bytes = _b64decode(parts[2])
+    except ValueError:
+        return result.fail("malformed_signature", "signature", "The signature part is not base64url.")
+    # RFC 7797: with b64 false the body bytes are signed as they are; otherwise base64url-encoded.
+    signing_input = parts[0].encode("ascii") + b"." + (body if b64 is False else _b64encode(body))
     for key in usable:
-        try:
-            public = jwk.JWK(**{k: v for k, v in key.items() if k in {"kty", "n", "e", "crv", "x", "y", "kid"}})
-            if ALLOWED_ALGORITHMS[alg] != public.get("kty"):
-                continue
-            verifier = jws.JWS()
-            verifier.allowed_algs = [alg]
-            verifier.deserialize(signature.strip())
-            verifier.verify(public, alg=alg, detached_payload=body)
-        except (JWException, ValueError, TypeError):
+        public = public_key_of(alg, key)
+        if public is None or not signature_verifies(alg, public, signing_input, signature_bytes):
             continue
         result.verified = VerifiedKey(kid=key.get("kid"), status=key.get("status", "ACTIVE"), jwk=key, header=header)
         result.check("signature", True, f"Verified with key {key.get('kid')!r} over {len(body)} body bytes.")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-
-import jwt
+import time
 
 from .errors import RegistryError, VerificationError
+from .jws import _b64decode, header_of, public_key_of, signature_verifies
 from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
 
 
@@ -42,31 +42,62 @@ class Verifier:
         return record
 
     def verify_token(self, authorization: str | None) -> dict:
+        """The claims of the caller's registry token: RS256 by a key the registry publishes, with `iss`,
+        `aud`, `exp`, `sub` and `participantId`, inside its validity (with `leeway` seconds of skew).
+
+        The signature is checked with PyJWT's RS256 over a key parsed once per process; the claim
+        checks are PyJWT's rules, made here so that each request pays for them only once."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise VerificationError("token_missing", "No bearer token.")
+        parts = token.split(".")
+        header = header_of(token) if len(parts) == 3 else None
+        if header is None:
+            raise VerificationError("token_invalid", "The token is not a JWT.")
+        if header.get("alg") != "RS256":
+            raise VerificationError("token_invalid", f"The token's alg {header.get('alg')!r} is not RS256.")
+        kid = header.get("kid")
+        public = self._registry_key(kid)
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError:
+            signature, claims = _b64decode(parts[2]), json.loads(_b64decode(parts[1]))
+        except (ValueError, UnicodeDecodeError):
             raise VerificationError("token_invalid", "The token is not a JWT.") from None
+        if not signature_verifies("RS256", public, f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
+            raise VerificationError("token_invalid", "Signature verification failed.")
+        if not isinstance(claims, dict):
+            raise VerificationError("token_invalid", "The token's payload is not a JSON object.")
+        self._check_claims(claims)
+        return claims
+
+    def _registry_key(self, kid):
         jwks = self.keys.jwks()
         if not any(k.get("kid") == kid for k in jwks.get("keys", [])):
             jwks = self.keys.jwks(unknown_kid=kid)
         key = next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
-        if key is None:
+        public = public_key_of("RS256", key) if key is not None else None
+        if public is None:
             raise VerificationError("unknown_kid", f"The registry publishes no key {kid!r}.")
-        try:
-            claims = jwt.decode(
-                token, jwt.PyJWK.from_dict(key).key, algorithms=["RS256"], audience=self.audience, issuer=self.issuer,
-                leeway=self.leeway, options={"require": ["exp", "iss", "aud", "sub"]},
-            )  # fmt: skip
-        except jwt.ExpiredSignatureError:
-            raise VerificationError("token_expired", "The token has expired.") from None
-        except jwt.PyJWTError as exc:
-            raise VerificationError("token_invalid", str(exc)) from None
+        return public
+
+    def _check_claims(self, claims: dict) -> None:
+        missing = [name for name in ("exp", "iss", "aud", "sub") if name not in claims]
+        if missing:
+            raise VerificationError("token_invalid", f'Token is missing the "{missing[0]}" claim')
+        now = time.time()
+        for name in ("exp", "nbf", "iat"):
+            if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
+                raise VerificationError("token_invalid", f"The {name} claim must be a number.")
+        if claims["exp"] <= now - self.leeway:
+            raise VerificationError("token_expired", "The token has expired.")
+        if claims.get("nbf", now) > now + self.leeway or claims.get("iat", now) > now + self.leeway:
+            raise VerificationError("token_invalid", "The token is not yet valid.")
+        if claims["iss"] != self.issuer:
+            raise VerificationError("token_invalid", "Invalid issuer")
+        audience = claims["aud"]
+        if not (audience == self.audience or (isinstance(audience, list) and self.audience in audience)):
+            raise VerificationError("token_invalid", "Audience doesn't match")
         if not claims.get("participantId"):
             raise VerificationError("token_invalid", "The token carries no participantId.")
-        return claims
 
 
 def _header(headers, name: str):

@@ -134,3 +134,47 @@ def test_verifier_refusals(registry, registry_client, tokens, agent, actor):
         reason({**signed, "x-jws-signature": sign(other, rsa_key("clients-agent"), kid)}, other)
         == "originator_mismatch"
     )
+
+
+def test_verifier_token_checks(registry, registry_client, tokens, agent):
+    """Each rule of the token check, on tokens made by the registry's own key (joserfc, an independent
+    JOSE library, makes the forged ones)."""
+    import base64
+    import time
+
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import OctKey, RSAKey
+
+    from authapi import signing
+    from ocen_sdk import VerificationError, Verifier
+
+    verifier = Verifier(registry["issuer"], registry_client)
+    now = int(time.time())
+    good = {"iss": registry["issuer"], "aud": "ocen", "sub": "s", "exp": now + 600, "iat": now,
+                          "nbf": now, "participantId": str(agent.participant.id)}  # fmt: skip
+    assert verifier.verify_token(f"Bearer {signing.sign(good)}")["participantId"] == str(agent.participant.id)
+    assert verifier.verify_token(f"Bearer {signing.sign({**good, 'aud': ['x', 'ocen']})}")
+
+    def reason(token):
+        with pytest.raises(VerificationError) as excinfo:
+            verifier.verify_token(f"Bearer {token}")
+        return excinfo.value.reason
+
+    assert reason(signing.sign({**good, "exp": now - 120})) == "token_expired"
+    assert reason(signing.sign({**good, "nbf": now + 600})) == "token_invalid"
+    assert reason(signing.sign({**good, "iss": "https://elsewhere.example"})) == "token_invalid"
+    assert reason(signing.sign({**good, "aud": "other"})) == "token_invalid"
+    assert reason(signing.sign({k: v for k, v in good.items() if k != "sub"})) == "token_invalid"
+    assert reason(signing.sign({k: v for k, v in good.items() if k != "participantId"})) == "token_invalid"
+    assert reason(signing.sign({**good, "exp": "soon"})) == "token_invalid"
+    real = signing.sign(good)
+    head, payload, sig = real.split(".")
+    assert reason(f"{head}.{payload}.{sig[:-4]}AAAA") == "token_invalid"  # tampered signature
+    assert reason(f"{head}.{payload[:-2]}xy.{sig}") == "token_invalid"  # tampered claims
+    kid = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]
+    impostor = RSAKey.generate_key(2048)
+    forged = jose_jwt.encode({"alg": "RS256", "kid": kid}, good, impostor)
+    assert reason(forged) == "token_invalid"  # right kid, wrong key
+    assert reason(jose_jwt.encode({"alg": "RS256", "kid": "nobody"}, good, impostor)) == "unknown_kid"
+    hmac = jose_jwt.encode({"alg": "HS256", "kid": kid}, good, OctKey.generate_key(256), algorithms=["HS256"])
+    assert reason(hmac) == "token_invalid"

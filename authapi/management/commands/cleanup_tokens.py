@@ -25,8 +25,11 @@ class Command(BaseCommand):
         # have refresh tokens (other grants) are left to django-oauth-toolkit's own cleartokens.
         expired = AccessToken.objects.filter(expires__lt=cutoff, refresh_token__isnull=True).order_by("id")
         table = connection.ops.quote_name(AccessToken._meta.db_table)
-        deleted = batches = 0
-        while ids := list(expired.values_list("id", flat=True)[: options["batch_size"]]):
+        deleted = batches = last = 0
+        # Keyset batches (id > the last one seen): each batch starts where the previous stopped, instead
+        # of re-walking the index past every row already deleted (and not yet vacuumed).
+        while ids := list(expired.filter(id__gt=last).values_list("id", flat=True)[: options["batch_size"]]):
+            last = ids[-1]
             placeholders = ", ".join(["%s"] * len(ids))
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {table} WHERE id IN ({placeholders})", ids)  # noqa: S608

@@ -1,0 +1,556 @@
+"""
+The registry's performance, as ratios of a trivial view measured on the same server in the same run.
+
+One command runs the whole set (docs/performance.md explains the method):
+
+1. throughput: interleaved wrk rounds of a trivial plain view, the token endpoint (production hasher,
+   and the same app with an unhashed secret), GetParticipantDetails and its 304 revalidation, and
+   stock django-oauth-toolkit (bench/stock_settings.py: PBKDF2 secret, and a plain one) served side
+   by side; with queries per request counted in process;
+2. the ocen_sdk Verifier in process against two raw RSA verifications;
+3. memory: a worker's RSS after 1,000 and after 100,000 mixed requests;
+4. scale: 100,000 participants and 10 million tokens seeded in bulk SQL, then throughput again,
+   EXPLAIN plans of the list reads, the admin changelist, and token cleanup's peak memory.
+
+    .venv/bin/python bench/run.py [--rounds 3] [--seconds 5] [--participants 100000] [--tokens 10000000]
+
+Needs wrk and PostgreSQL (BENCH_DATABASE_URL; the database `ocen_bench` is dropped and recreated).
+Prints tables and writes bench/results/bench.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jwt
+import psycopg
+import requests
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.scale import clone_participants, seed_tokens  # noqa: E402
+from tests.servers import wait_until_serving  # noqa: E402
+
+ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ocen_bench")
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+STOCK_PORT = PORT + 1
+BASE, STOCK = f"http://127.0.0.1:{PORT}", f"http://127.0.0.1:{STOCK_PORT}"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "bench-only-secret-key-that-is-long-enough-for-django-checks-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",
+    "DJANGO_HSTS_SECONDS": "0",
+    "DATABASE_URL": DATABASE_URL,
+    "OCEN_ISSUER": f"{BASE}/auth",
+    "OCEN_AUTO_CREATE_SIGNING_KEY": "1",
+    "OCEN_SERVICE_RATE_PER_MINUTE": "100000000",  # the load is one participant: measure, don't throttle
+    "PYTHONPATH": str(ROOT),
+}
+STOCK_ENV = {**ENV, "DJANGO_SETTINGS_MODULE": "bench.stock_settings"}
+
+SEED = """
+import json, pathlib
+from django.contrib.auth import get_user_model
+from oauth2_provider.models import Application
+from participants import services
+from participants.models import Role
+keys = pathlib.Path({keys!r})
+actor = services.Actor.system()
+def onboard(name, role, key):
+    return services.onboard_participant(org_name=name, role=role, base_url="https://" + key + ".example.in",
+        public_key=(keys / (key + ".pem")).read_bytes(), actor=actor)
+agent, lender = onboard("Bench Agent", Role.LOAN_AGENT, "agent"), onboard("Bench Lender", Role.LENDER, "lender")
+plain = onboard("Bench Plain", Role.KYC_PARTNER, "plain")
+# The same app with an unhashed secret: django-oauth-toolkit compares it as stored.
+Application.objects.filter(pk=plain.participant.application_id).update(client_secret=plain.client_secret,
+                                                                       hash_client_secret=False)
+get_user_model().objects.create_superuser("bench-admin", "bench@example.in", "bench-admin-password-0123")
+print(json.dumps({{"agent": agent.as_json(), "lender": lender.as_json(), "plain": plain.as_json()}}))
+"""
+
+STOCK_SEED = """
+import json
+from oauth2_provider.models import Application
+def client(name, hashed):
+    app = Application(name=name, client_type="confidential", authorization_grant_type="client-credentials",
+                      client_secret=name + "-secret-0123456789abcdef", hash_client_secret=hashed)
+    app.save()
+    return {"client_id": app.client_id, "client_secret": name + "-secret-0123456789abcdef"}
+print(json.dumps({"pbkdf2": client("stock-pbkdf2", True), "plain": client("stock-plain", False)}))
+"""
+
+
+def manage(*args, env=ENV, stdin=None) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def shell(code: str, env=ENV) -> dict:
+    return json.loads(manage("shell", "-c", code, env=env).strip().splitlines()[-1])
+
+
+def probe(spec: dict, env=ENV) -> dict:
+    out = manage("shell", "-c", "import bench.probe as p; p.main()", env=env, stdin=json.dumps(spec))
+    return json.loads(next(line for line in out.splitlines() if line.startswith("PROBE "))[6:])
+
+
+def prepare_database(keys_dir: Path) -> dict:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS ocen_bench")
+        conn.execute("CREATE DATABASE ocen_bench")
+    manage("migrate", "--noinput")
+    manage("collectstatic", "--noinput")  # the admin's assets, as production serves them
+    seeded = shell(SEED.format(keys=str(keys_dir)))
+    seeded["stock"] = shell(STOCK_SEED, env=STOCK_ENV)
+    return seeded
+
+
+# --- load ------------------------------------------------------------------------------------------------
+
+
+def wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    out = subprocess.run(
+        [*args, *(["-s", script] if script else []), url], capture_output=True, text=True, check=True
+    ).stdout
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if failed:
+        raise SystemExit(f"{url}: {failed.group(1)} failed responses\n{out}")
+
+    def percentile(label):
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": percentile(50),
+        "p99_ms": percentile(99),
+    }
+
+
+def lua(directory: str, name: str, body: str) -> str:
+    path = Path(directory) / f"{name}.lua"
+    path.write_text(body)
+    return str(path)
+
+
+def request_script(directory, name, method="GET", headers=None, body=None) -> str:
+    lines = [f'wrk.method = "{method}"']
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()]
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    return lua(directory, name, "\n".join(lines) + "\n")
+
+
+def rounds(endpoints: dict, options) -> dict:
+    """Interleaved rounds: every endpoint once per round, so drift on the machine hits all alike."""
+    samples = {name: [] for name in endpoints}
+    for _ in range(options.rounds):
+        for name, (url, script) in endpoints.items():
+            samples[name].append(wrk(url, options.seconds, options.connections, script))
+    return samples
+
+
+def table(samples: dict, queries: dict, title: str) -> list[dict]:
+    trivial = statistics.median(s["rps"] for s in samples["trivial view"])
+    trivial_p50 = statistics.median(s["p50_ms"] for s in samples["trivial view"])
+    rows = []
+    for name, runs in samples.items():
+        rates = [s["rps"] for s in runs]
+        p50 = statistics.median(s["p50_ms"] for s in runs)
+        rows.append(
+            {
+                "endpoint": name,
+                "rps_median": statistics.median(rates),
+                "rps_min": min(rates),
+                "rps_max": max(rates),
+                "ratio": statistics.median(rates) / trivial,
+                "p50_ms": p50,
+                "p50_vs_trivial": p50 / trivial_p50,
+                "p99_ms": statistics.median(s["p99_ms"] for s in runs),
+                "queries": queries.get(name),
+            }
+        )
+    print(f"\n{title}")
+    print(f"{'endpoint':<34}{'req/s median':>13}{'min-max':>14}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>9}  queries")
+    for row in rows:
+        spread = f"{row['rps_min']:.0f}-{row['rps_max']:.0f}"
+        q = row["queries"]
+        q = "" if q is None else (f"{q['warm']}" if q["warm"] == q["cold"] else f"{q['warm']} ({q['cold']} cold)")
+        print(
+            f"{row['endpoint']:<34}{row['rps_median']:>13.0f}{spread:>14}{row['ratio']:>7.3f}"
+            f"{row['p50_ms']:>8.2f}{row['p99_ms']:>9.2f}  {q}"
+        )
+    return rows
+
+
+# --- in-process measurements ----------------------------------------------------------------------------
+
+
+def verifier_bench(seeded: dict, agent_key, lender_id: str, n: int = 5000) -> dict:
+    """ocen_sdk's Verifier on a real token and a real signed body, keys and records cached (warm), against
+    the two raw RSA verifications it performs (cryptography, keys already loaded)."""
+    from ocen_sdk import RegistryClient, RegistryKeys, TokenClient, Verifier, sign
+
+    agent = seeded["agent"]
+    keys = RegistryKeys(f"{BASE}/auth")
+    tokens = TokenClient(f"{BASE}/auth/token", agent["clientId"], agent["clientSecret"])
+    registry = RegistryClient(f"{BASE}/service", tokens, keys=keys)
+    verifier = Verifier(f"{BASE}/auth", registry)
+    body = json.dumps({"metadata": {"originatorParticipantId": agent["participantId"]}, "loan": "x" * 600}).encode()
+    headers = {"Authorization": f"Bearer {tokens.token()}", "x-jws-signature": sign(body, agent_key)}
+    verifier.verify_request(headers, body)  # warm: JWKS and the caller's record fetched once
+
+    token = headers["Authorization"].split()[1]
+    signing_input, _, token_signature = token.rpartition(".")
+    jwks = requests.get(f"{BASE}/auth/certs", timeout=10).json()
+    kid = jwt.get_unverified_header(token)["kid"]
+    registry_key = jwt.PyJWK.from_dict(next(k for k in jwks["keys"] if k["kid"] == kid)).key
+    body_header = headers["x-jws-signature"].split("..")[0]
+    body_input = body_header.encode() + b"." + body
+    body_signature = _b64(headers["x-jws-signature"].split("..")[1])
+    token_sig = _b64(token_signature)
+    agent_public = agent_key.public_key()
+
+    def raw():
+        registry_key.verify(token_sig, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        agent_public.verify(body_signature, body_input, padding.PKCS1v15(), hashes.SHA256())
+
+    def best(fn) -> float:
+        timings = []
+        for _ in range(5):
+            started = time.process_time()
+            for _ in range(n):
+                fn()
+            timings.append((time.process_time() - started) / n)
+        return min(timings)
+
+    sdk = best(lambda: verifier.verify_request(headers, body))
+    floor = best(raw)
+    registry.close()
+    return {"verifier_us": sdk * 1e6, "per_core_per_s": 1 / sdk, "raw_two_rsa_us": floor * 1e6, "ratio": sdk / floor}
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def worker_rss(server: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    rss = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        rss.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)))
+    return rss
+
+
+def memory_soak(server, mixed_script: str, mixed_requests: list, options) -> dict:
+    """RSS of each worker after 1,000 mixed requests and after 100,000."""
+    session = requests.Session()
+    for index in range(1000):
+        method, url, headers, body = mixed_requests[index % len(mixed_requests)]
+        session.request(method, url, headers=headers, data=body, timeout=10).raise_for_status()
+    early = worker_rss(server)
+    served = 1000
+    while served < 100_000:
+        served += wrk(f"{BASE}/bench/trivial", 10, options.connections, mixed_script)["requests"]
+    late = worker_rss(server)
+    return {
+        "after_1000_kb": early,
+        "after_requests": served,
+        "after_100000_kb": late,
+        "growth": max(b / a for a, b in zip(early, late, strict=True)) - 1,
+    }
+
+
+def peak_rss_of(args: list[str]) -> tuple[int, float, str]:
+    """Peak RSS (sampled every 50 ms), seconds and output of a manage.py command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True
+    )
+    peak = 0
+    while process.poll() is None:
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak = max(peak, int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)))
+        except (FileNotFoundError, AttributeError):
+            pass
+        time.sleep(0.05)
+    return peak, time.perf_counter() - started, process.stdout.read().strip()
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+
+def serve(env, port) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "ocen_registry.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    wait_until_serving(f"http://127.0.0.1:{port}/bench/trivial")
+    return server
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--tokens", type=int, default=10_000_000)
+    parser.add_argument("--skip-scale", action="store_true")
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    results = {"options": vars(options)}
+
+    scripts = tempfile.mkdtemp(prefix="ocen-bench-")
+    keys_dir = Path(scripts)
+    private = {
+        name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in ("agent", "lender", "plain")
+    }
+    for name, key in private.items():
+        (keys_dir / f"{name}.pem").write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+    seeded = prepare_database(keys_dir)
+    agent, lender, plain, stock = seeded["agent"], seeded["lender"], seeded["plain"], seeded["stock"]
+    small = 100
+    clone_participants(DATABASE_URL, lender["participantId"], small - 3, "small-")
+
+    server, stock_server = serve(ENV, PORT), serve(STOCK_ENV, STOCK_PORT)
+    try:
+
+        def token_form(client_id, secret):
+            return urlencode({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+
+        agent_form = token_form(agent["clientId"], agent["clientSecret"])
+        token = requests.post(f"{BASE}/auth/token", data=agent_form, headers=FORM, timeout=10).json()["access_token"]
+        details = f"/service/participant-roles/{lender['participantId']}"
+        first = requests.get(BASE + details, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        first.raise_for_status()
+        etag, bearer = first.headers["ETag"], {"Authorization": f"Bearer {token}"}
+        endpoints = {
+            "trivial view": (f"{BASE}/bench/trivial", None),
+            "POST /auth/token": (f"{BASE}/auth/token", request_script(scripts, "token", "POST", FORM, agent_form)),
+            "POST /auth/token (unhashed secret)": (
+                f"{BASE}/auth/token",
+                request_script(scripts, "plain", "POST", FORM, token_form(plain["clientId"], plain["clientSecret"])),
+            ),
+            "GetParticipantDetails": (BASE + details, request_script(scripts, "details", headers=bearer)),
+            "GetParticipantDetails 304": (
+                BASE + details,
+                request_script(scripts, "revalidate", headers={**bearer, "If-None-Match": etag}),
+            ),
+            "stock DOT token (PBKDF2 secret)": (
+                f"{STOCK}/stock/token",
+                request_script(
+                    scripts,
+                    "stock",
+                    "POST",
+                    FORM,
+                    token_form(stock["pbkdf2"]["client_id"], stock["pbkdf2"]["client_secret"]),
+                ),
+            ),
+            "stock DOT token (plain secret)": (
+                f"{STOCK}/stock/token",
+                request_script(
+                    scripts,
+                    "stockplain",
+                    "POST",
+                    FORM,
+                    token_form(stock["plain"]["client_id"], stock["plain"]["client_secret"]),
+                ),
+            ),
+        }
+        wrk(f"{BASE}/bench/trivial", 2, options.connections)  # warm-up
+        wrk(f"{STOCK}/bench/trivial", 2, options.connections)
+        samples = rounds(endpoints, options)
+
+        form_request = {"method": "POST", "content_type": FORM["Content-Type"], "status": 200}
+        queries = probe(
+            {
+                "queries": {
+                    "trivial view": {"method": "GET", "path": "/bench/trivial", "status": 200},
+                    "POST /auth/token": {**form_request, "path": "/auth/token", "body": agent_form},
+                    "POST /auth/token (unhashed secret)": {
+                        **form_request,
+                        "path": "/auth/token",
+                        "body": token_form(plain["clientId"], plain["clientSecret"]),
+                    },
+                    "GetParticipantDetails": {"method": "GET", "path": details, "headers": bearer, "status": 200},
+                    "GetParticipantDetails 304": {
+                        "method": "GET",
+                        "path": details,
+                        "status": 304,
+                        "headers": {**bearer, "If-None-Match": etag},
+                    },
+                }
+            }
+        )["queries"]
+        queries.update(
+            probe(
+                {
+                    "queries": {
+                        "stock DOT token (PBKDF2 secret)": {
+                            **form_request,
+                            "path": "/stock/token",
+                            "body": token_form(stock["pbkdf2"]["client_id"], stock["pbkdf2"]["client_secret"]),
+                        },
+                        "stock DOT token (plain secret)": {
+                            **form_request,
+                            "path": "/stock/token",
+                            "body": token_form(stock["plain"]["client_id"], stock["plain"]["client_secret"]),
+                        },
+                    }
+                },
+                env=STOCK_ENV,
+            )["queries"]
+        )
+        results["throughput"] = table(
+            samples,
+            queries,
+            f"{small} participants: {options.rounds} interleaved rounds "
+            f"of {options.seconds}s, {options.connections} connections, gunicorn 2 sync "
+            "workers, PostgreSQL",
+        )
+        hashed = statistics.median(s["rps"] for s in samples["POST /auth/token"])
+        unhashed = statistics.median(s["rps"] for s in samples["POST /auth/token (unhashed secret)"])
+        print(f"token throughput with the production hasher / unhashed secret: {hashed / unhashed:.3f}")
+        results["hasher_ratio"] = hashed / unhashed
+
+        results["verifier"] = verifier = verifier_bench(seeded, private["agent"], lender["participantId"])
+        print(
+            f"\nocen_sdk Verifier (token + body signature, warm): {verifier['verifier_us']:.1f} µs per request "
+            f"= {verifier['per_core_per_s']:.0f}/s per core; two raw RSA verifications {verifier['raw_two_rsa_us']:.1f}"
+            f" µs; ratio {verifier['ratio']:.2f}"
+        )
+
+        ids = [
+            row[0]
+            for row in psycopg.connect(DATABASE_URL)
+            .execute("SELECT id FROM participants_participant ORDER BY updated_at LIMIT 100")
+            .fetchall()
+        ]
+        mixed = [
+            ("POST", f"{BASE}/auth/token", FORM, agent_form),
+            ("GET", f"{BASE}{details}", {**bearer, "If-None-Match": etag}, None),
+            ("GET", f"{BASE}/service/participant-roles?size=20&page=2", bearer, None),
+        ]
+        mixed += [("GET", f"{BASE}/service/participant-roles/{pk}", bearer, None) for pk in ids]
+        lines = ["local requests = {}", "local i = 0", "init = function(args)"]
+        for index, (method, url, headers, body) in enumerate(mixed):
+            path = url.removeprefix(BASE)
+            lua_headers = "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
+            lines.append(
+                f"  requests[{index + 1}] = wrk.format({json.dumps(method)}, {json.dumps(path)}, "
+                f"{lua_headers}, {json.dumps(body) if body else 'nil'})"
+            )
+        lines += ["end", "request = function() i = i + 1; return requests[(i % #requests) + 1] end"]
+        results["memory"] = memory = memory_soak(server, lua(scripts, "mixed", "\n".join(lines) + "\n"), mixed, options)
+        print(
+            f"\nworker RSS after 1,000 mixed requests: {memory['after_1000_kb']} kB; after "
+            f"{memory['after_requests']:,}: {memory['after_100000_kb']} kB; growth {memory['growth']:+.1%}"
+        )
+
+        if not options.skip_scale:
+            results["scale"] = scale(options, seeded, endpoints, results["throughput"], server)
+    finally:
+        for process in (server, stock_server):
+            process.terminate()
+            process.wait(timeout=10)
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten: {out / 'bench.json'}")
+
+
+def scale(options, seeded, endpoints, small_rows, server) -> dict:
+    lender = seeded["lender"]
+    started = time.perf_counter()
+    clone_participants(DATABASE_URL, lender["participantId"], options.participants - 100, "scale-")
+    print(f"\nseeded {options.participants:,} participants in {time.perf_counter() - started:.0f}s", flush=True)
+    started = time.perf_counter()
+    seed_tokens(DATABASE_URL, options.tokens, "scale-", progress=lambda done: print(f"  {done:,} tokens", flush=True))
+    print(f"seeded {options.tokens:,} tokens in {time.perf_counter() - started:.0f}s", flush=True)
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        sizes = conn.execute(
+            "SELECT pg_size_pretty(pg_total_relation_size('oauth2_provider_accesstoken')), "
+            "(SELECT count(*) FROM participants_participant)"
+        ).fetchone()
+    print(f"token table {sizes[0]}; {sizes[1]:,} participants")
+    hot = {name: endpoints[name] for name in ("trivial view", "POST /auth/token", "GetParticipantDetails")}
+    samples = rounds(hot, options)
+    rows = table(samples, {}, f"{sizes[1]:,} participants, {options.tokens:,} stored tokens")
+    small = {row["endpoint"]: row for row in small_rows}
+    for row in rows:
+        row["vs_small_ratio"] = row["ratio"] / small[row["endpoint"]]["ratio"]
+        row["vs_small_rps"] = row["rps_median"] / small[row["endpoint"]]["rps_median"]
+        print(
+            f"  {row['endpoint']:<32} at scale / at 100: ratio {row['vs_small_ratio']:.3f}, "
+            f"req/s {row['vs_small_rps']:.3f}"
+        )
+    since = (
+        psycopg.connect(DATABASE_URL)
+        .execute("SELECT updated_at FROM participants_participant ORDER BY updated_at DESC OFFSET 500 LIMIT 1")
+        .fetchone()[0]
+    )
+    found = probe({"explain": since.isoformat(), "admin": "bench-admin"})
+    print(
+        f"admin changelist at {found['admin']['rows']:,} rows: {found['admin']['queries']} queries, "
+        f"{found['admin']['ms_median']:.0f} ms median ({found['admin']['ms_max']:.0f} max)"
+    )
+    for name, plan in found["explain"].items():
+        print(f"\nEXPLAIN {name}\n  " + "\n  ".join(plan["plan"]))
+    peak, seconds, output = peak_rss_of(["cleanup_tokens", "--grace", "0", "--batch-size", "20000"])
+    idle_peak, _, _ = peak_rss_of(["cleanup_tokens", "--grace", "0"])
+    print(
+        f"\ntoken cleanup: {output} in {seconds:.0f}s; peak RSS {peak / 1024:.0f} MB "
+        f"(the same command with nothing to delete: {idle_peak / 1024:.0f} MB)"
+    )
+    return {
+        "rows": rows,
+        "token_table": sizes[0],
+        "admin": found["admin"],
+        "explain": found["explain"],
+        "cleanup": {"output": output, "seconds": seconds, "peak_rss_kb": peak, "idle_peak_rss_kb": idle_peak},
+    }
+
+
+if __name__ == "__main__":
+    main()
