@@ -38,4 +38,4 @@ bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	bash .ci/prepare
 	$(PY) bench/secret_hash.py
-	$(PY) bench/auth_api.py
+	$(PY) bench/run.py $(BENCH_ARGS)
