@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.settings import oauth2_settings
 
 from participants.models import OperationalStatus, Participant, ReviewStatus
 
@@ -167,18 +168,29 @@ def _access_token_insert(async_commit: bool) -> tuple[list, str]:
     return fields, sql
 
 
-def insert_access_token(access_token) -> bool:
-    """Write a new django-oauth-toolkit AccessToken row, only if its client still has the secret it
-    authenticated with and its participant is still approved and active; False when not written.
+def insert_access_token(*, client, raw_token: str, scope: str, expires, resource) -> bool:
+    """Write a client-credentials token into django-oauth-toolkit's AccessToken table, only if its
+    client still has the secret it authenticated with and its participant is still approved and
+    active; False when not written.
 
-    Does what Model.save() does for an insert (each field's pre_save, such as the hashed-storage
-    checksum and the timestamps, and its database preparation), with the statement compiled once
-    per process instead of on every grant. With OCEN_TOKEN_ASYNC_COMMIT (the default) PostgreSQL
-    acknowledges the row before it is flushed to disk: a crash may lose the newest tokens, which
-    then simply fail as revoked ones do."""
+    The row is what AccessToken.save() would write (hashed storage under RFC 9700: a blank `token`
+    and the SHA-256 `token_checksum`; both timestamps now; no user, refresh or ID token), built
+    without a model instance and sent with a statement compiled once per process. With
+    OCEN_TOKEN_ASYNC_COMMIT (the default) PostgreSQL acknowledges the row before it is flushed to
+    disk: a crash may lose the newest tokens, which then simply fail as revoked ones do."""
     fields, sql = _access_token_insert(settings.OCEN_TOKEN_ASYNC_COMMIT)
-    values = [field.get_db_prep_save(field.pre_save(access_token, True), connection) for field in fields]
-    client = access_token.application
+    now = timezone.now()
+    row = {
+        "token": "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else raw_token,
+        "token_checksum": hashlib.sha256(raw_token.encode("utf-8")).hexdigest(),
+        "expires": expires,
+        "scope": scope,
+        "application_id": client.id,
+        "created": now,
+        "updated": now,
+        "resource": resource,
+    }
+    values = [field.get_db_prep_save(row.get(field.attname), connection) for field in fields]
     values += [client.id, client.client_secret, OperationalStatus.ACTIVE, ReviewStatus.APPROVED]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)

@@ -95,22 +95,16 @@ class RegistryOAuth2Validator(OAuth2Validator):
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         if request.grant_type != "client_credentials" or source_refresh_token is not None or token.get("id_token"):
             return super()._create_access_token(expires, request, token, source_refresh_token)
-        access_token = AccessToken(
-            user=request.user,
-            scope=token["scope"],
-            expires=expires,
-            application=request.client,
-            resource=getattr(request, "resource", []),
-        )
-        self._set_token_value(access_token, token["access_token"])
         try:
-            written = insert_access_token(access_token)
+            written = insert_access_token(
+                client=request.client, raw_token=token["access_token"], scope=token["scope"], expires=expires,
+                resource=getattr(request, "resource", []),
+            )  # fmt: skip
         except IntegrityError:  # the client was deleted (offboarded) while this grant was in flight
             written = False
         if not written:  # secret rotated, participant suspended or offboarded since the client was read
             forget_client(request.client.client_id)
             raise errors.InvalidClientError(request=request)
-        return access_token
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         # A client-credentials grant writes one row, which is atomic by itself: skip the outer

@@ -220,3 +220,23 @@ def test_an_undecryptable_signing_key_is_temporarily_unavailable_not_a_crash(cli
     settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # not the key it was stored under
     response = post_form(client, TOKEN_URL, form(lender))
     assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
+
+
+def test_the_stored_row_is_what_django_oauth_toolkit_would_write(client, lender):
+    """Hashed storage (RFC 9700): a blank token column, the SHA-256 checksum, the grant's expiry and scope."""
+    import datetime as dt
+    import hashlib
+
+    from django.utils import timezone
+
+    before = timezone.now()
+    token = assert_token_response(post_form(client, TOKEN_URL, form(lender)))
+    stored = AccessToken.objects.get()
+    assert stored.token == "" and token not in str(vars(stored))
+    assert stored.token_checksum == hashlib.sha256(token.encode()).hexdigest()
+    assert stored.application_id == lender.participant.application_id and stored.user_id is None
+    assert stored.scope == "ocen" and stored.resource == []
+    assert before <= stored.created == stored.updated <= timezone.now()
+    assert abs(stored.expires - (stored.created + dt.timedelta(seconds=3600))) < dt.timedelta(seconds=2)
+    assert stored.source_refresh_token_id is None and stored.id_token_id is None
+    assert AccessToken.objects.get(token_checksum=stored.token_checksum).is_valid(["ocen"])
