@@ -33,12 +33,16 @@ class Caller:
 
 
 @cache
-def _caller_sql() -> str:
+def _caller_sql(vendor: str) -> str:
     tokens, participants = get_access_token_model()._meta.db_table, Participant._meta.db_table
+    # The state values are the models' own constants, written into the statement (no client value
+    # is); on PostgreSQL the clock is the server's, so the only parameters are the subject and checksum.
+    clock = "statement_timestamp()" if vendor == "postgresql" else "%s"
     return (
-        f"SELECT p.id, p.client_id, s.updated_at FROM {tokens} t "  # noqa: S608
+        f"SELECT p.id, p.client_id, CAST(s.updated_at AS TEXT) FROM {tokens} t "  # noqa: S608
         f"JOIN {participants} p ON p.application_id = t.application_id LEFT JOIN {participants} s ON s.id = %s "
-        "WHERE t.token_checksum = %s AND t.expires > %s AND p.status = %s AND p.review_status = %s"
+        f"WHERE t.token_checksum = %s AND t.expires > {clock} "
+        f"AND p.status = '{OperationalStatus.ACTIVE}' AND p.review_status = '{ReviewStatus.APPROVED}'"
     )
 
 
@@ -46,19 +50,22 @@ def caller_for_token(token: str, subject_id: uuid.UUID | None = None) -> Caller 
     """The caller if the token was issued here, is neither revoked nor expired, and its participant
     is still approved and active; else None. With `subject_id`, the same round trip also reads that
     participant's change stamp (None when there is no such participant)."""
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    subject = Participant._meta.pk.get_db_prep_value(subject_id, connection) if subject_id else None
+    params = [
+        Participant._meta.pk.get_db_prep_value(subject_id, connection) if subject_id else None,
+        hashlib.sha256(token.encode("utf-8")).hexdigest(),
+    ]
+    if connection.vendor != "postgresql":
+        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
     with connection.cursor() as cursor:
-        cursor.execute(_caller_sql(), [subject, checksum, now, OperationalStatus.ACTIVE, ReviewStatus.APPROVED])
+        cursor.execute(_caller_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         return None
     return Caller(
-        participant_id=str(uuid.UUID(str(row[0]))),  # a UUID on PostgreSQL, 32 hex digits on SQLite
+        participant_id=str(row[0]) if isinstance(row[0], uuid.UUID) else str(uuid.UUID(row[0])),  # SQLite: hex
         client_id=row[1],
         subject_id=subject_id,
-        subject_stamp=str(row[2]) if row[2] is not None else None,
+        subject_stamp=row[2],
     )
 
 
@@ -100,15 +107,26 @@ def active_client(client_id: str):
         return None
     client_fields, participant_fields = _client_fields()
     split = len(client_fields)
-    client = get_application_model().from_db(connection.alias, client_fields, row[:split])
-    participant = Participant.from_db(connection.alias, participant_fields, row[split:])
-    client._state.fields_cache["participant"] = participant
+    client = _from_row(get_application_model(), client_fields, row[:split])
+    client._state.fields_cache["participant"] = _from_row(Participant, participant_fields, row[split:])
     return client
+
+
+def _from_row(model, names: tuple[str, ...], values) -> object:
+    """A model instance from raw column values, each converted as the ORM would (SQLite returns UUIDs
+    as 32 hex digits, for instance)."""
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in names]
+    converted = [
+        value if value is None else (field.target_field if field.is_relation else field).to_python(value)
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, names, converted)
 
 
 @cache
 def _stamp_sql() -> str:
-    return f"SELECT updated_at FROM {Participant._meta.db_table} WHERE id = %s"  # noqa: S608
+    return f"SELECT CAST(updated_at AS TEXT) FROM {Participant._meta.db_table} WHERE id = %s"  # noqa: S608
 
 
 def participant_stamp(participant_id: uuid.UUID) -> str | None:

@@ -43,3 +43,37 @@ def test_quickstart_refuses_to_run_in_production(tmp_path, db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="development only"):
         call_command("quickstart_demo", "--keys-dir", str(tmp_path), stdout=StringIO())
+
+
+def test_the_sqlite_quickstart_issues_the_same_tokens_and_documents_as_postgresql(tmp_path):
+    """The quickstart runs on SQLite, where raw SQL reads UUIDs back as bare hex: the token's
+    participantId and the registry document must still carry the canonical UUID."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/quickstart.sqlite3",
+           "DJANGO_STATIC_ROOT": str(tmp_path / "static"), "PYTHONPATH": str(root)}  # fmt: skip
+
+    def manage(*args, stdin=None):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, input=stdin, text=True,
+                              capture_output=True, check=True, timeout=120).stdout  # fmt: skip
+
+    manage("migrate", "--noinput")
+    text = manage("quickstart_demo", "--keys-dir", str(tmp_path))
+    lender, agent = json.loads(text[text.index("[") : text.index("]\n") + 1])[:2]
+    script = f"""
+import json, jwt
+from django.test import Client
+c = Client(HTTP_HOST="localhost")
+body = "grant_type=client_credentials&client_id={agent["clientId"]}&client_secret={agent["clientSecret"]}"
+token = c.post("/auth/token", body, content_type="application/x-www-form-urlencoded").json()["access_token"]
+for _ in range(2):  # cold, then with the client remembered
+    token = c.post("/auth/token", body, content_type="application/x-www-form-urlencoded").json()["access_token"]
+details = c.get("/service/participant-roles/{lender["participantId"]}", HTTP_AUTHORIZATION="Bearer " + token)
+print(json.dumps({{"claims": jwt.decode(token, options={{"verify_signature": False}}), "details": details.json()}}))
+"""
+    out = json.loads(manage("shell", "-c", script).strip().splitlines()[-1])
+    assert out["claims"]["participantId"] == out["claims"]["sub"] == agent["participantId"]
+    assert out["details"]["id"] == lender["participantId"] and out["details"]["participantRole"] == "LENDER"
