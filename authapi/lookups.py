@@ -177,7 +177,8 @@ def _access_token_insert(async_commit: bool) -> tuple[list, str]:
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608
         f"FROM {application} a JOIN {participants} p ON p.application_id = a.id "
-        "WHERE a.id = %s AND a.client_secret = %s AND p.status = %s AND p.review_status = %s"
+        "WHERE a.id = %s AND a.client_secret = %s "
+        f"AND p.status = '{OperationalStatus.ACTIVE}' AND p.review_status = '{ReviewStatus.APPROVED}'"
     )
     if async_commit and connection.vendor == "postgresql":
         # The statement is its own transaction (autocommit); set_config(..., true) scopes the setting
@@ -209,7 +210,7 @@ def insert_access_token(*, client, raw_token: str, scope: str, expires, resource
         "resource": resource,
     }
     values = [field.get_db_prep_save(row.get(field.attname), connection) for field in fields]
-    values += [client.id, client.client_secret, OperationalStatus.ACTIVE, ReviewStatus.APPROVED]
+    values += [client.id, client.client_secret]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         return cursor.rowcount == 1
