@@ -19,6 +19,7 @@ Prints tables and writes bench/results/bench.json.
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -207,7 +208,7 @@ def table(samples: dict, queries: dict, title: str) -> list[dict]:
 # --- in-process measurements ----------------------------------------------------------------------------
 
 
-def verifier_bench(seeded: dict, agent_key, lender_id: str, n: int = 5000) -> dict:
+def verifier_bench(seeded: dict, agent_key, n: int = 5000) -> dict:
     """ocen_sdk's Verifier on a real token and a real signed body, keys and records cached (warm), against
     the two raw RSA verifications it performs (cryptography, keys already loaded)."""
     from ocen_sdk import RegistryClient, RegistryKeys, TokenClient, Verifier, sign
@@ -252,8 +253,6 @@ def verifier_bench(seeded: dict, agent_key, lender_id: str, n: int = 5000) -> di
 
 
 def _b64(segment: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
@@ -452,7 +451,7 @@ def main():
         print(f"token throughput with the production hasher / unhashed secret: {hashed / unhashed:.3f}")
         results["hasher_ratio"] = hashed / unhashed
 
-        results["verifier"] = verifier = verifier_bench(seeded, private["agent"], lender["participantId"])
+        results["verifier"] = verifier = verifier_bench(seeded, private["agent"])
         print(
             f"\nocen_sdk Verifier (token + body signature, warm): {verifier['verifier_us']:.1f} µs per request "
             f"= {verifier['per_core_per_s']:.0f}/s per core; two raw RSA verifications {verifier['raw_two_rsa_us']:.1f}"
@@ -487,7 +486,7 @@ def main():
         )
 
         if not options.skip_scale:
-            results["scale"] = scale(options, seeded, endpoints, results["throughput"], server)
+            results["scale"] = scale(options, seeded, endpoints, results["throughput"])
     finally:
         for process in (server, stock_server):
             process.terminate()
@@ -499,7 +498,7 @@ def main():
     print(f"\nwritten: {out / 'bench.json'}")
 
 
-def scale(options, seeded, endpoints, small_rows, server) -> dict:
+def scale(options, seeded, endpoints, small_rows) -> dict:
     lender = seeded["lender"]
     started = time.perf_counter()
     clone_participants(DATABASE_URL, lender["participantId"], options.participants - 100, "scale-")
