@@ -240,3 +240,12 @@ def test_the_stored_row_is_what_django_oauth_toolkit_would_write(client, lender)
     assert abs(stored.expires - (stored.created + dt.timedelta(seconds=3600))) < dt.timedelta(seconds=2)
     assert stored.source_refresh_token_id is None and stored.id_token_id is None
     assert AccessToken.objects.get(token_checksum=stored.token_checksum).is_valid(["ocen"])
+
+
+def test_credentials_in_the_query_string_are_not_read(client, lender):
+    """RFC 6749 §2.3.1: client credentials travel in the body or the Authorization header, never the URI."""
+    from urllib.parse import urlencode
+
+    response = post_form(client, f"{TOKEN_URL}?{urlencode(form(lender))}", {"grant_type": "client_credentials"})
+    assert (response.status_code, response.json()) == (401, INVALID_CLIENT)
+    assert AccessToken.objects.count() == 0
