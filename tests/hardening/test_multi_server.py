@@ -31,6 +31,7 @@ def two_servers(transactional_db):
         "REDIS_URL": REDIS_URL, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "multi-server-" + "k" * 50,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0", "OCEN_ISSUER": "https://registry.test/auth",
         "OCEN_AUTO_CREATE_SIGNING_KEY": "1", "OCEN_SIGNING_KEY_REFRESH": "1", "OCEN_TOKEN_FAILURE_LIMIT": "3",
+        "OCEN_SERVICE_RATE_PER_MINUTE": "6",
     }  # fmt: skip
     ports = [free_port(), free_port()]
     gunicorn = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", "1", "--log-level", "error"]
@@ -80,6 +81,16 @@ def test_two_servers_share_keys_counters_and_state(two_servers, actor):
     for base in (a, b, a):
         assert token_at(base, lender, secret="wrong").status_code == 401
     assert token_at(b, lender).status_code == 429
+
+    # Rate-limit windows are shared too: six reads in a minute across both servers, then 429 at either.
+    kyc, _ = onboard(actor, "Aadhaar KYC Services", "KYC_PARTNER", "multi-kyc")
+    kyc_token = token_at(a, kyc).json()["access_token"]
+    if time.time() % 60 > 50:  # keep the seven reads inside one fixed window
+        time.sleep(61 - time.time() % 60)
+    reads = [requests.get(base + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10)
+             for base in (a, b, a, b, a, b, a)]  # fmt: skip
+    assert [r.status_code for r in reads] == [200] * 6 + [429]
+    assert requests.get(b + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10).status_code == 429
 
     # Offboarding is enforced by both at once.
     services.offboard_participant(participant=agent.participant, actor=actor)
