@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -71,6 +71,18 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RowCount(Subquery):
+    """How many rows of `queryset` (filtered on OuterRef) each changelist row has, as a correlated
+    subquery: it runs for the page's rows only and stays out of the changelist's own count, where a
+    COUNT over a JOIN would group the whole table (the changelists stay fast at 100,000 rows)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) counted)"
+    output_field = models.IntegerField()
+
+    def __init__(self, queryset, **extra):
+        super().__init__(queryset.order_by().values("pk"), **extra)
 
 
 def apply_each(model_admin, request, objects, operation) -> list:
@@ -161,7 +173,8 @@ class OrganisationAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_participant_count=Count("participants"))
+        participants = Participant.objects.filter(organisation=OuterRef("pk"))
+        return super().get_queryset(request).annotate(_participant_count=RowCount(participants))
 
     @admin.display(description="participant roles", ordering="_participant_count")
     def participant_count(self, organisation):

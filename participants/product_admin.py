@@ -3,10 +3,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import OuterRef
 
 from . import services
-from .admin import apply_each
+from .admin import RowCount, apply_each
 from .models import (
     NetworkMembership,
     Participant,
@@ -60,7 +60,11 @@ class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
     actions = ["withdraw"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_networks=Count("networks"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_networks=RowCount(ProductNetwork.objects.filter(product=OuterRef("pk"))))
+        )
 
     @admin.display(description="networks", ordering="_networks")
     def network_count(self, product):
@@ -160,11 +164,8 @@ class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
     inlines = [MembershipInline]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_members=Count("memberships", filter=Q(memberships__ended_at__isnull=True)))
-        )
+        current = NetworkMembership.objects.filter(network=OuterRef("pk"), ended_at__isnull=True)
+        return super().get_queryset(request).annotate(_members=RowCount(current))
 
     @admin.display(description="current members", ordering="_members")
     def member_count(self, network):

@@ -112,3 +112,15 @@ def test_viewers_can_read_but_not_build(client, registry_viewer, network, produc
     client.force_login(registry_viewer)
     assert client.get(reverse("admin:participants_productnetwork_change", args=[network.pk])).status_code == 200
     assert client.get(PRODUCT_ADD).status_code == 403 and client.get(NETWORK_ADD).status_code == 403
+
+
+def test_changelists_count_networks_current_members_and_participant_roles(admin_client, actor, network, kyc_partner):
+    membership = services.add_network_member(network=network, participant=kyc_partner.participant, actor=actor)
+    services.remove_network_member(membership=membership, actor=actor, reason="test")  # history, not a member
+    cells = {
+        "admin:participants_productnetwork_changelist": '<td class="field-member_count">2</td>',
+        "admin:participants_product_changelist": '<td class="field-network_count">1</td>',
+        "admin:participants_organisation_changelist": '<td class="field-participant_count">1</td>',
+    }
+    for name, cell in cells.items():
+        assert cell in admin_client.get(reverse(name)).content.decode(), name
