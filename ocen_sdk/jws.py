@@ -148,15 +148,13 @@ def normalise_keys(keys) -> list[dict]:
     return [k for k in keys if isinstance(k, dict)]
 
 
-def _parse_time(value):
-    if not value:
-        return None
-    return _parse_instant(value) if isinstance(value, str) else _parse_instant.__wrapped__(str(value))
-
-
 @functools.lru_cache(maxsize=4096)
 def _parse_instant(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _parse_time(value):
+    return _parse_instant(str(value)) if value else None
 
 
 def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
