@@ -1,9 +1,23 @@
+import base64
+import json
 import uuid
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+
+
+def token_kid(token: str) -> str | None:
+    """The `kid` in a JWT's header, unverified. Trustworthy only for a token the registry finds stored
+    under its checksum: the header is part of the exact string the registry issued and signed."""
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 def subject_of(request) -> uuid.UUID | None:
@@ -17,16 +31,17 @@ def subject_of(request) -> uuid.UUID | None:
 
 class ParticipantTokenAuthentication(BaseAuthentication):
     """Bearer access token from the Authorization header (never the query string or body), valid only
-    while it is stored (not revoked), unexpired, and its participant is approved and active; so a
-    suspended participant's unexpired token fails at once."""
+    while it is stored (not revoked), unexpired, signed by a key the registry still publishes, and its
+    participant may authenticate; so a suspension or a signing-key revocation holds on the next request."""
 
     def authenticate(self, request):
-        from .lookups import caller_for_token
+        from .compiled import caller_for_token
 
         scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 4096:
             return None
-        caller = caller_for_token(token.strip(), subject_of(request))
+        caller = caller_for_token(token, kid=token_kid(token), subject_id=subject_of(request))
         return (None, caller) if caller else None
 
     def authenticate_header(self, request):

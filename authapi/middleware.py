@@ -25,8 +25,11 @@ class SignedRegistryResponses:
         ):
             from .health import UNREACHABLE
 
+            caller = getattr(request, "auth", None)  # the bearer check read the active kid, when there was one
             try:
-                response[SIGNATURE_HEADER] = signing.sign_detached(response.content)
+                response[SIGNATURE_HEADER] = signing.sign_detached(
+                    response.content, getattr(caller, "active_kid", None)
+                )
             except (signing.NoSigningKey, *UNREACHABLE) as exc:
                 logger.warning("Registry answer to %s sent unsigned: %s", request.path, type(exc).__name__)
         return response

@@ -5,12 +5,20 @@ from django.db.models import Q
 class SigningKeyStatus(models.TextChoices):
     ACTIVE = "ACTIVE", "Active"
     RETIRED = "RETIRED", "Retired"
+    REVOKED = "REVOKED", "Revoked"
 
 
 class SigningKeyQuerySet(models.QuerySet):
+    def active(self):
+        """The key that signs now (at most one: a database constraint)."""
+        return self.filter(status=SigningKeyStatus.ACTIVE)
+
     def verifying_at(self, moment):
-        """Keys that can still verify an unexpired token: the active one and recently retired ones."""
-        return self.filter(Q(status=SigningKeyStatus.ACTIVE) | Q(verify_until__gt=moment))
+        """Keys that can still verify an unexpired token at `moment` (a datetime or a database clock
+        expression such as Now()): the active one and recently retired ones. A revoked key never does."""
+        return self.filter(
+            Q(status=SigningKeyStatus.ACTIVE) | Q(status=SigningKeyStatus.RETIRED, verify_until__gt=moment)
+        )
 
 
 class SigningKey(models.Model):
@@ -22,17 +30,23 @@ class SigningKey(models.Model):
     private_key_encrypted = models.TextField(help_text="Fernet token of the PKCS#8 PEM private key.")
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
-    # A retired key stays in the JWKS until every token it signed has expired.
+    # A retired key stays in the JWKS until every token it signed has expired; a revoked one leaves at once.
     verify_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=500, blank=True)
 
     objects = SigningKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("revoke_signingkey", "Can revoke a registry signing key")]
         constraints = [
             models.UniqueConstraint(fields=["status"], condition=Q(status="ACTIVE"), name="signing_key_one_active"),
             models.CheckConstraint(
                 condition=Q(status="ACTIVE") | Q(verify_until__isnull=False), name="signing_key_retired_has_end"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="REVOKED") | Q(revoked_at__isnull=False), name="signing_key_revoked_has_time"
             ),
         ]
 

@@ -1,13 +1,20 @@
 """
 django-oauth-toolkit, configured for OCEN: the participant rule in its validator, JWT access tokens
 from its token-generator hook, and an OAuthLibCore that reads bodies DRF has already parsed.
+
+Two of OAuth2Validator's private methods are overridden, each for speed, each pinned by
+tests/authapi/test_dot_contract.py so that a django-oauth-toolkit upgrade that changes what they rely
+on fails loudly: `_load_application` (every client authentication reads the client through the
+compiled `may_authenticate` statement, never from memory) and `_create_access_token` (one INSERT
+that re-checks, in the same statement, the client and the signing key).
 """
 
 import functools
-import hashlib
+import json
 import time
 import uuid
 
+import jwt
 from django.conf import settings
 from django.db import IntegrityError
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -16,95 +23,52 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import signing
-from .lookups import active_client, forget_client, insert_access_token, remember_client, remembered_client
+from . import compiled, signing
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
 
 
-def participant_of(application):
-    """The participant owning an OAuth client, or None."""
-    try:
-        return application.participant
-    except Application.participant.RelatedObjectDoesNotExist:
-        return None
-
-
-def may_authenticate(application) -> bool:
-    """Only an approved, active participant's client may obtain or use tokens."""
-    participant = participant_of(application)
-    return participant is not None and participant.can_authenticate
-
-
-# The columns introspection reads (wide joins cost more to compile and plan than to run).
-PARTICIPANT_COLUMNS = ("id", "role", "organisation_id", "status", "review_status", "application_id")
-TOKEN_COLUMNS = (
-    "id", "expires", "scope", "resource", "user_id", "application_id", "token_checksum",
-    "application__id", "application__client_id", *(f"application__participant__{c}" for c in PARTICIPANT_COLUMNS),
-)  # fmt: skip
-
-
-def find_access_token(token: str):
-    """The stored access token (looked up by checksum: storage is hashed), with its participant."""
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    return (
-        AccessToken.objects.select_related("application__participant")
-        .only(*TOKEN_COLUMNS)
-        .filter(token_checksum=checksum)
-        .first()
-    )
-
-
 class RegistryOAuth2Validator(OAuth2Validator):
-    """django-oauth-toolkit's validator, plus: the client must belong to an approved, active participant.
+    """django-oauth-toolkit's validator, plus: the client must belong to a participant that may
+    authenticate (`participants.models.may_authenticate`).
 
-    Any other client fails authentication exactly like an unknown client or a wrong secret, so
-    the answer never reveals which. Clients and tokens are loaded with their participant in one query,
-    and a client this process authenticated before is not read again: the token insert re-checks its
-    secret and its participant's state in the same statement, so a warm grant is one round trip.
+    Any other client fails authentication exactly like an unknown client or a wrong secret, so the
+    answer never reveals which. The client is read with its participant in one compiled statement on
+    every authentication (token, introspection, revocation alike); nothing about it is remembered
+    between requests.
     """
 
     def _load_application(self, client_id, request):
         cached = request.client
         if isinstance(cached, Application) and cached.client_id == client_id:
-            return cached  # loaded earlier in this request
-        request.client_remembered = False
-        if client := remembered_client(client_id):
-            request.client_remembered = True
-        else:
-            try:
-                client = active_client(client_id)
-            except ValueError:  # e.g. a NUL byte, which PostgreSQL refuses in text
-                client = None
-            if client is not None:
-                remember_client(client)
-        request.client = client
-        return client
-
-    def authenticate_client(self, request, *args, **kwargs):
-        if super().authenticate_client(request, *args, **kwargs):
-            return True
-        if getattr(request, "client_remembered", False):
-            # The remembered copy may predate a secret rotation: look once more in the database.
-            forget_client(request.client.client_id)
-            request.client = None
-            return super().authenticate_client(request, *args, **kwargs)
-        return False
+            return cached  # read earlier in this same request
+        request.client = compiled.client_that_may_authenticate(client_id)
+        return request.client
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         if request.grant_type != "client_credentials" or source_refresh_token is not None or token.get("id_token"):
             return super()._create_access_token(expires, request, token, source_refresh_token)
+        kid = jwt.get_unverified_header(token["access_token"])["kid"]
+        if not self._insert(request, token, kid, expires):
+            active = signing.active_kid()  # did the signing key change since this process last looked?
+            if active == kid:
+                raise errors.InvalidClientError(request=request)  # secret rotated, participant suspended …
+            # Another server rotated or revoked the key: sign again with the active one (oauthlib answers
+            # with this same token dict, so the caller receives the re-signed token).
+            token["access_token"] = resign(token["access_token"], active)
+            if not self._insert(request, token, active, expires):
+                raise errors.InvalidClientError(request=request)
+
+    @staticmethod
+    def _insert(request, token, kid, expires) -> bool:
         try:
-            written = insert_access_token(
-                client=request.client, raw_token=token["access_token"], scope=token["scope"], expires=expires,
-                resource=getattr(request, "resource", []),
+            return compiled.insert_access_token(
+                client=request.client, raw_token=token["access_token"], kid=kid, scope=token["scope"],
+                expires=expires, resource=getattr(request, "resource", []),
             )  # fmt: skip
         except IntegrityError:  # the client was deleted (offboarded) while this grant was in flight
-            written = False
-        if not written:  # secret rotated, participant suspended or offboarded since the client was read
-            forget_client(request.client.client_id)
-            raise errors.InvalidClientError(request=request)
+            return False
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         # A client-credentials grant writes one row, which is atomic by itself: skip the outer
@@ -114,34 +78,44 @@ class RegistryOAuth2Validator(OAuth2Validator):
         return super().save_bearer_token(token, request, *args, **kwargs)
 
 
-def signed_access_token(request, refresh_token=False) -> str:
-    """The contract §4.2 access token: an RS256 JWT signed with the registry's active key."""
+def token_claims(request) -> dict:
+    """The contract §4.2 claims of an access token for the authenticated client."""
     participant = request.client.participant
     now = int(time.time())
-    return signing.sign(
-        {
-            "iss": settings.OCEN_ISSUER,
-            "sub": str(participant.id),
-            "aud": settings.OCEN_TOKEN_AUDIENCE,
-            "iat": now,
-            "nbf": now,
-            "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
-            "jti": uuid.uuid4().hex,
-            "azp": request.client.client_id,
-            "client_id": request.client.client_id,
-            "scope": " ".join(request.scopes or []),
-            "participantId": str(participant.id),
-            "orgId": str(participant.organisation_id),
-            "participantRole": participant.role,
-        }
-    )
+    return {
+        "iss": settings.OCEN_ISSUER,
+        "sub": str(participant.id),
+        "aud": settings.OCEN_TOKEN_AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+        "jti": uuid.uuid4().hex,
+        "azp": request.client.client_id,
+        "client_id": request.client.client_id,
+        "scope": " ".join(request.scopes or []),
+        "participantId": str(participant.id),
+        "orgId": str(participant.organisation_id),
+        "participantRole": participant.role,
+    }
+
+
+def signed_access_token(request, refresh_token=False) -> str:
+    """django-oauth-toolkit's ACCESS_TOKEN_GENERATOR: an RS256 JWT signed with the key this process
+    last saw active (the token's INSERT checks that it still is)."""
+    return signing.sign(token_claims(request), signing.active_kid(fresh=False))
+
+
+def resign(token: str, kid: str) -> str:
+    """The same claims, signed with another key."""
+    claims = json.loads(jwt.utils.base64url_decode(token.split(".")[1]))
+    return signing.sign(claims, kid)
 
 
 class ParsedBodyOAuthLibCore(OAuthLibCore):
     """OAuthLibCore fed with parameters the DRF view has already parsed and normalised.
 
-    The view sets `request.oauth_params`; oauthlib receives them form-encoded, whatever the
-    request's own content type was (form, JSON).
+    The view sets `request.oauth_params` (client credentials included, however they were sent);
+    oauthlib receives them form-encoded, whatever the request's own content type was (form, JSON).
     """
 
     def _extract_params(self, request):
@@ -150,11 +124,9 @@ class ParsedBodyOAuthLibCore(OAuthLibCore):
         return request.path, request.method, list(request.oauth_params.items()), self.extract_headers(request)
 
     def extract_headers(self, request):
-        # The headers oauthlib and the validator read, not a copy of every WSGI variable (which
-        # oauthlib would then convert and case-fold one by one on every grant).
+        # Only what oauthlib reads. The credentials the view took from an Authorization: Basic header
+        # are in the parameters (decoded once, by the view), so the header itself is not passed on.
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if authorization := request.META.get("HTTP_AUTHORIZATION"):
-            headers["Authorization"] = headers["HTTP_AUTHORIZATION"] = authorization
         if origin := request.META.get("HTTP_ORIGIN"):
             headers["Origin"] = origin
         if request.is_secure():

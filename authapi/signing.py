@@ -1,33 +1,44 @@
 """
-The registry's signing keys: creation, rotation, encryption at rest, token signing and checking.
+The registry's signing keys: creation, rotation, revocation, encryption at rest, token signing and checking.
 
 Private keys are stored as Fernet tokens (AES-128-CBC + HMAC-SHA256, from `cryptography`) under
 OCEN_SIGNING_KEY_ENCRYPTION_KEYS (comma-separated; the first encrypts, all decrypt, so the
-encryption key itself can rotate), or under a key derived from SECRET_KEY when that is unset.
-Each key is decrypted and parsed once per process and kept by kid. Tokens are RS256 JWTs made and
-checked by PyJWT; JWKs are exported and thumbprinted (RFC 7638) by jwcrypto.
+encryption key itself can rotate); only development (DEBUG) falls back to a key derived from
+SECRET_KEY. Tokens are RS256 JWTs made and checked by PyJWT; JWKs are exported and thumbprinted
+(RFC 7638) by jwcrypto.
+
+Which key signs, and which keys verify, is read from the database for every decision: the token
+insert checks that the key which signed the token is still the active one, registry answers are
+signed with the key the request's own statement found active, introspection asks which keys still
+verify. A process keeps only what cannot change: a key pair parsed from its row, by kid.
 """
 
 import base64
 import datetime as dt
 import hashlib
-import time
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
+from participants.services import Actor, audit
+
+from . import compiled
 from .models import SigningKey, SigningKeyStatus
 
 RSA_BITS = 2048
+# Parsed keys by kid. A kid is the RFC 7638 thumbprint of its key, so an entry can never go stale.
 _private_keys: dict[str, rsa.RSAPrivateKey] = {}
 _public_keys: dict[str, rsa.RSAPublicKey] = {}
-_active: tuple[float, str, rsa.RSAPrivateKey] | None = None
+# This process's latest reading of the active kid: which key to try first when signing a token. A hint
+# only, never trusted: the token's INSERT checks that the key is still active (see authapi/oauth.py).
+_last_active_kid: str | None = None
 
 
 class NoSigningKey(Exception):
@@ -37,13 +48,13 @@ class NoSigningKey(Exception):
 
 def _fernet() -> MultiFernet:
     configured = [k.strip() for k in settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS if k.strip()]
-    if not configured:
+    if not configured:  # development only: settings refuse to start without them when DEBUG is off
         digest = hashlib.sha256(f"ocen-signing-key-encryption:{settings.SECRET_KEY}".encode()).digest()
         configured = [base64.urlsafe_b64encode(digest).decode()]
     return MultiFernet([Fernet(k) for k in configured])
 
 
-def create_signing_key(*, now=None) -> SigningKey:
+def create_signing_key(*, actor: Actor | None = None) -> SigningKey:
     """Generate a key pair and store it ACTIVE; fails if another key is active (use rotate)."""
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     pem = private_key.private_bytes(
@@ -56,67 +67,70 @@ def create_signing_key(*, now=None) -> SigningKey:
         kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
     _private_keys[kid] = private_key
-    forget_active_key()
+    audit(actor or Actor.system(), "signing_key.created", kid=kid)
     return signing_key
 
 
-def active_key() -> tuple[str, rsa.RSAPrivateKey]:
-    """The kid and private key to sign with now, re-read from the database every few seconds.
-
-    Another server's rotation reaches this process within OCEN_SIGNING_KEY_REFRESH seconds; until
-    then it signs with the retired key, which stays published, so its tokens still verify.
-    """
-    global _active
-    now = time.monotonic()
-    if _active is None or now - _active[0] > settings.OCEN_SIGNING_KEY_REFRESH:
-        kid, key = _load_active_key()
-        _active = (now, kid, key)
-    return _active[1], _active[2]
-
-
-def forget_active_key() -> None:
-    global _active
-    _active = None
-
-
 def reset_caches() -> None:
-    """Forget every parsed key (tests, whose databases roll back under the process)."""
-    forget_active_key()
+    """Forget every parsed key and the active-kid hint (tests, whose databases roll back under the process)."""
+    global _last_active_kid
+    _last_active_kid = None
     _private_keys.clear()
     _public_keys.clear()
 
 
-def _load_active_key() -> tuple[str, rsa.RSAPrivateKey]:
-    signing_key = SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE).only("kid", "private_key_encrypted").first()
-    if signing_key is None:
-        if not settings.OCEN_AUTO_CREATE_SIGNING_KEY:
-            raise NoSigningKey("No active signing key: run `manage.py create_signing_key`.")
-        try:
-            with transaction.atomic():
-                signing_key = create_signing_key()
-        except IntegrityError:  # another process created it first
-            signing_key = SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
-    return signing_key.kid, _private_key(signing_key)
+def active_kid(*, fresh: bool = True) -> str:
+    """The kid of the key that signs now, read from the database; with `fresh=False`, this process's
+    latest reading when it has one (for the token grant only, whose insert re-checks it)."""
+    global _last_active_kid
+    if fresh or _last_active_kid is None:
+        kid = compiled.active_kid()
+        if kid is None:
+            kid = _create_first_key()
+        _last_active_kid = kid
+    return _last_active_kid
 
 
-def _private_key(signing_key: SigningKey) -> rsa.RSAPrivateKey:
-    cached = _private_keys.get(signing_key.kid)
+def _create_first_key() -> str:
+    if not settings.OCEN_AUTO_CREATE_SIGNING_KEY:
+        raise NoSigningKey("No active signing key: run `manage.py create_signing_key`.")
+    try:
+        with transaction.atomic():
+            return create_signing_key().kid
+    except IntegrityError:  # another process created it first
+        return SigningKey.objects.active().values_list("kid", flat=True).get()
+
+
+def private_key(kid: str) -> rsa.RSAPrivateKey:
+    """The private key of signing key `kid`, decrypted and parsed once per process."""
+    cached = _private_keys.get(kid)
     if cached is None:
+        encrypted = SigningKey.objects.filter(kid=kid).values_list("private_key_encrypted", flat=True).first()
+        if encrypted is None:
+            raise NoSigningKey(f"No signing key {kid}.")
         try:
-            pem = _fernet().decrypt(signing_key.private_key_encrypted.encode())
+            pem = _fernet().decrypt(encrypted.encode())
         except InvalidToken:
             raise NoSigningKey(
-                f"Signing key {signing_key.kid} cannot be decrypted: check OCEN_SIGNING_KEY_ENCRYPTION_KEYS "
-                "(or DJANGO_SECRET_KEY, from which the default encryption key is derived)."
+                f"Signing key {kid} cannot be decrypted: check OCEN_SIGNING_KEY_ENCRYPTION_KEYS."
             ) from None
-        cached = _private_keys[signing_key.kid] = serialization.load_pem_private_key(pem, password=None)
+        cached = _private_keys[kid] = serialization.load_pem_private_key(pem, password=None)
     return cached
 
 
-def sign(claims: dict) -> str:
-    """An RS256 JWT (header alg, typ JWT, kid) signed with the active key."""
-    kid, key = active_key()
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+def sign(claims: dict, kid: str) -> str:
+    """An RS256 JWT (header alg, typ JWT, kid) signed with signing key `kid`."""
+    return jwt.encode(claims, private_key(kid), algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+
+
+def sign_detached(body: bytes, kid: str | None = None) -> str:
+    """The registry's detached, unencoded JWS over a response body (contract §6), verifiable from the
+    JWKS: signed with `kid` (the active key as this request read it), else the active key now."""
+    kid = kid or active_kid()
+    return jwt.api_jws.encode(
+        body, private_key(kid), algorithm="RS256", headers={"kid": kid, "b64": False, "typ": None},
+        is_payload_detached=True,
+    )  # fmt: skip
 
 
 def published_jwks(now=None) -> dict:
@@ -126,34 +140,63 @@ def published_jwks(now=None) -> dict:
 
 
 @transaction.atomic
-def rotate_signing_key(*, now=None) -> tuple[SigningKey, SigningKey | None]:
-    """Retire the active key (kept for verification until its tokens expire) and make a new one."""
-    now = now or timezone.now()
-    old = SigningKey.objects.select_for_update().filter(status=SigningKeyStatus.ACTIVE).first()
+def rotate_signing_key(*, actor: Actor | None = None) -> tuple[SigningKey, SigningKey | None]:
+    """Retire the active key (kept for verification until its tokens expire) and make a new one, which
+    signs from the next request on, on every server."""
+    now = timezone.now()
+    old = SigningKey.objects.select_for_update().active().first()
     if old is not None:
         old.status = SigningKeyStatus.RETIRED
         old.retired_at = now
         old.verify_until = now + dt.timedelta(seconds=settings.OCEN_ACCESS_TOKEN_TTL + settings.OCEN_CLOCK_LEEWAY)
         old.save(update_fields=["status", "retired_at", "verify_until"])
-    return create_signing_key(now=now), old
+        audit(actor or Actor.system(), "signing_key.retired", kid=old.kid, verifyUntil=old.verify_until.isoformat())
+    return create_signing_key(actor=actor), old
 
 
-def public_key(kid: str) -> rsa.RSAPublicKey | None:
-    """A verifying key by kid, parsed once per process; None when unknown or no longer published."""
+@transaction.atomic
+def revoke_signing_key(*, kid: str, reason: str, actor: Actor) -> tuple[SigningKey, SigningKey | None]:
+    """Withdraw a signing key at once (its private key is compromised): it leaves the JWKS, and every
+    token it signed stops working on the next request on every server. Revoking the active key puts a
+    new one in its place in the same transaction. Returns the revoked key and the new one, if any."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the signing key is revoked (for the audit trail)."})
+    key = SigningKey.objects.select_for_update().filter(kid=kid).first()
+    if key is None:
+        raise ValidationError({"kid": f"No signing key {kid!r}."})
+    if key.status == SigningKeyStatus.REVOKED:
+        raise ValidationError({"kid": f"Signing key {kid} is already revoked."})
+    was_active = key.status == SigningKeyStatus.ACTIVE
+    now = timezone.now()
+    key.status = SigningKeyStatus.REVOKED
+    key.revoked_at = key.verify_until = now
+    key.retired_at = key.retired_at or now
+    key.revocation_reason = reason[:500]
+    key.save(update_fields=["status", "revoked_at", "verify_until", "retired_at", "revocation_reason"])
+    audit(actor, "signing_key.revoked", kid=kid, reason=reason, wasActive=was_active)
+    replacement = create_signing_key(actor=actor) if was_active else None
+    return key, replacement
+
+
+def verifying_key(kid: str) -> rsa.RSAPublicKey | None:
+    """The public key `kid` if the registry still publishes it (asked of the database on every call);
+    None when unknown, retired past its end, or revoked."""
+    row = SigningKey.objects.verifying_at(timezone.now()).filter(kid=kid).values_list("public_jwk", flat=True).first()
+    if row is None:
+        return None
     key = _public_keys.get(kid)
     if key is None:
-        row = SigningKey.objects.verifying_at(timezone.now()).filter(kid=kid).only("public_jwk").first()
-        if row is None:
-            return None
-        key = _public_keys[kid] = jwt.PyJWK.from_dict(row.public_jwk).key
+        key = _public_keys[kid] = jwt.PyJWK.from_dict(row).key
     return key
 
 
 def verified_claims(token: str) -> dict | None:
-    """The claims of a token this registry signed and that is valid now (signature, iss, aud, time)."""
+    """The claims of a token this registry signed with a key it still publishes, valid now (signature,
+    iss, aud, time); else None."""
     try:
         header = jwt.get_unverified_header(token)
-        key = public_key(str(header.get("kid", "")))
+        key = verifying_key(str(header.get("kid", "")))
         if key is None:
             return None
         return jwt.decode(
@@ -167,11 +210,3 @@ def verified_claims(token: str) -> dict | None:
         )
     except jwt.PyJWTError:
         return None
-
-
-def sign_detached(body: bytes) -> str:
-    """The registry's detached, unencoded JWS over a response body (contract §6), verifiable from the JWKS."""
-    kid, key = active_key()
-    return jwt.api_jws.encode(
-        body, key, algorithm="RS256", headers={"kid": kid, "b64": False, "typ": None}, is_payload_detached=True
-    )

@@ -1,9 +1,11 @@
 """The participant-facing HTTP surface: OAuth endpoints (§4) and registry reads (§5)."""
 
+import base64
 import datetime as dt
 import json
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.db.models import Prefetch
@@ -12,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -25,17 +27,17 @@ from participants.models import (
     ParticipantKey,
     Product,
     ProductNetwork,
-    ReviewStatus,
     Role,
+    may_authenticate,
 )
 
-from . import schemas, signing
-from .abuse import ClientAttempts, ParticipantRateThrottle, requested_client_id
-from .authentication import ParticipantTokenAuthentication
+from . import compiled, schemas, signing
+from .abuse import ClientAuthenticationThrottle, ParticipantRateThrottle
+from .authentication import ParticipantTokenAuthentication, token_kid
 from .errors import OAUTH_DESCRIPTIONS
-from .lookups import participant_stamp
 from .middleware import SIGNATURE_HEADER
-from .oauth import find_access_token, may_authenticate, oauthlib_core
+from .oauth import oauthlib_core
+from .parsers import StrictJSONParser
 from .representations import (
     encode,
     etag_of,
@@ -68,6 +70,9 @@ def oauth_error_response(error: str, status: int, description: str | None = None
 
 
 ALIASES = {"clientId": "client_id", "clientSecret": "client_secret", "grantType": "grant_type"}
+MIXED_CREDENTIALS = (
+    "Send the client credentials once: in the Authorization header or in the body, not both (RFC 6749 §2.3)."
+)
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -81,12 +86,44 @@ class JSONOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+def short_string(name: str, value) -> str:
+    """An OAuth parameter: a string of at most 2048 characters, UTF-8 encodable, without NUL."""
+    if not isinstance(value, str) or len(value) > 2048 or "\x00" in value or _unencodable(value):
+        raise OAuthError("invalid_request", description=f"{name} must be a short string.")
+    return value
+
+
+def _unencodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and nothing downstream can store
+        return True
+    return False
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1 client_secret_basic: the client ID and secret, each form-urlencoded, joined by a
+    colon, base64-encoded; None when the Authorization header is not Basic. django-oauth-toolkit reads
+    the same header the same way (tests/authapi/test_dot_contract.py): this is the one place it is read."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, separator, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise OAuthError("invalid_client", status=401) from None
+    if not separator:
+        raise OAuthError("invalid_client", status=401)
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
 class OAuthEndpoint(APIView):
-    """Base of the OAuth endpoints: form or JSON bodies, RFC 6749 §5.2 errors for anything malformed."""
+    """Base of the OAuth endpoints: form or JSON bodies, RFC 6749 §5.2 errors for anything malformed,
+    client credentials read once (Basic or body, never both) and client authentication throttled."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    parser_classes = [FormParser, JSONParser]
+    parser_classes = [FormParser, StrictJSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
     allowed_fields: frozenset = frozenset()
@@ -100,6 +137,7 @@ class OAuthEndpoint(APIView):
         if length > MAX_OAUTH_BODY:
             raise OAuthError("invalid_request", description=f"The request body is larger than {MAX_OAUTH_BODY} bytes.")
         request.oauth_params = self.parameters(request.data)
+        self.take_credentials(request, request.oauth_params)
 
     def parameters(self, data) -> dict:
         if not hasattr(data, "items"):
@@ -107,14 +145,34 @@ class OAuthEndpoint(APIView):
         params = {}
         for name, value in data.items():
             name = ALIASES.get(name, name)
-            if name not in self.allowed_fields:
-                continue
-            if not isinstance(value, str) or len(value) > 2048 or "\x00" in value:
-                raise OAuthError("invalid_request", description=f"{name} must be a short string.")
-            params[name] = value
+            if name in self.allowed_fields:
+                params[name] = short_string(name, value)
         return params
 
+    @staticmethod
+    def take_credentials(request, params: dict) -> None:
+        """Move HTTP Basic credentials into the parameters, so that what is throttled is exactly what
+        django-oauth-toolkit authenticates; refuse a request that sends credentials both ways."""
+        credentials = basic_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
+            return
+        client_id, secret = short_string("client_id", credentials[0]), short_string("client_secret", credentials[1])
+        if "client_secret" in params or params.get("client_id", client_id) != client_id:
+            raise OAuthError("invalid_request", description=MIXED_CREDENTIALS)
+        params["client_id"], params["client_secret"] = client_id, secret
+
+    def throttled(self, request) -> ClientAuthenticationThrottle:
+        """The throttle for this request's source and client ID; raises a 429 while it is refused."""
+        throttle = ClientAuthenticationThrottle(request, request.oauth_params.get("client_id"))
+        if wait := throttle.retry_after():
+            raise Throttled429(wait)
+        return throttle
+
     def handle_exception(self, exc):
+        if isinstance(exc, Throttled429):
+            response = oauth_error_response("temporarily_unavailable", 429, THROTTLED_DESCRIPTION)
+            response["Retry-After"] = str(exc.wait)
+            return response
         if isinstance(exc, OAuthError):
             return oauth_error_response(exc.error, exc.status, exc.description)
         if isinstance(exc, exceptions.UnsupportedMediaType):
@@ -138,6 +196,21 @@ class OAuthEndpoint(APIView):
             # One body per error code, whatever oauthlib said: an invalid_client never reveals why.
             return oauth_error_response(error, status)
         return HttpResponse(body or b"", status=status, content_type="application/json", headers=NO_STORE)
+
+    def authenticated(self, request, throttle, status: int) -> None:
+        """Count the outcome of a client authentication (401: a failure) towards the throttles."""
+        if status == 401:
+            throttle.failed()
+        elif status < 400:
+            throttle.succeeded()
+
+
+THROTTLED_DESCRIPTION = "Too many failed client authentications from this address; retry later."
+
+
+class Throttled429(Exception):
+    def __init__(self, wait: int):
+        self.wait = wait
 
 
 class TokenView(OAuthEndpoint):
@@ -164,24 +237,16 @@ class TokenView(OAuthEndpoint):
             200: schemas.TokenResponse,
             400: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_request, unsupported_grant_type"),
             401: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_client"),
-            429: OpenApiResponse(schemas.OAuthErrorSerializer, description="client ID locked out (Retry-After)"),
+            429: OpenApiResponse(
+                schemas.OAuthErrorSerializer, description="too many failures from this address (Retry-After)"
+            ),
             503: OpenApiResponse(schemas.OAuthErrorSerializer, description="temporarily_unavailable"),
         },
     )
     def post(self, request):
-        client_id = requested_client_id(request)
-        attempts = ClientAttempts(client_id) if client_id else None
-        if attempts and (wait := attempts.lockout_remaining()):
-            response = oauth_error_response(
-                "temporarily_unavailable", 429, "Too many failed attempts for this client; retry later."
-            )
-            response["Retry-After"] = str(wait)
-            return response
+        throttle = self.throttled(request)
         _uri, headers, body, status = oauthlib_core().create_token_response(request)
-        if attempts and status == 200:
-            attempts.record_success()
-        elif attempts and status == 401:
-            attempts.record_failure()
+        self.authenticated(request, throttle, status)
         return self.oauth_response(headers, body, status)
 
 
@@ -197,12 +262,14 @@ class RevokeView(OAuthEndpoint):
         request={"application/x-www-form-urlencoded": schemas.RevokeRequest},
         responses={200: OpenApiResponse(description="Revoked (or not the caller's: no effect)."),
                    401: schemas.OAuthErrorSerializer, 400: schemas.OAuthErrorSerializer,
-                   503: schemas.OAuthErrorSerializer},
+                   429: schemas.OAuthErrorSerializer, 503: schemas.OAuthErrorSerializer},
     )  # fmt: skip
     def post(self, request):
         if "token" not in request.oauth_params:
             raise OAuthError("invalid_request", description="token is required.")
+        throttle = self.throttled(request)
         _uri, headers, body, status = oauthlib_core().create_revocation_response(request)
+        self.authenticated(request, throttle, status)
         return self.oauth_response(headers, body, status)
 
 
@@ -217,10 +284,14 @@ class IntrospectView(OAuthEndpoint):
         auth=[{"clientSecretBasic": []}, {}],
         request={"application/x-www-form-urlencoded": schemas.IntrospectRequest},
         responses={200: schemas.IntrospectionResponse, 401: schemas.OAuthErrorSerializer,
-                   400: schemas.OAuthErrorSerializer, 503: schemas.OAuthErrorSerializer},
+                   400: schemas.OAuthErrorSerializer, 429: schemas.OAuthErrorSerializer,
+                   503: schemas.OAuthErrorSerializer},
     )  # fmt: skip
     def post(self, request):
-        if not oauthlib_core().authenticate_client(request):
+        throttle = self.throttled(request)
+        authenticated = oauthlib_core().authenticate_client(request)
+        self.authenticated(request, throttle, 200 if authenticated else 401)
+        if not authenticated:
             raise OAuthError("invalid_client", status=401)
         token = request.oauth_params.get("token")
         if not token:
@@ -229,9 +300,9 @@ class IntrospectView(OAuthEndpoint):
 
 
 def introspect(token: str) -> dict:
-    """Active only if issued here, not revoked or expired, and its participant is still active."""
-    stored = find_access_token(token)
-    if stored is None or stored.is_expired() or not may_authenticate(stored.application):
+    """Active only if issued here, not revoked or expired, signed by a key the registry still publishes,
+    and its participant may still authenticate: the bearer check of the registry API, then the claims."""
+    if compiled.caller_for_token(token, kid=token_kid(token)) is None:
         return {"active": False}
     claims = signing.verified_claims(token)
     if claims is None:
@@ -251,14 +322,16 @@ INTROSPECTED_CLAIMS = ("sub", "client_id", "participantId", "orgId", "participan
 
 
 class PublicView(APIView):
+    """Keys and discovery: public, cacheable for OCEN_REGISTRY_MAX_AGE, the longest a provider may go on
+    trusting a signing key the registry has withdrawn (the toolkit refetches when its copy is older)."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
-    max_age = 300
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code == 200:
-            response["Cache-Control"] = f"public, max-age={self.max_age}"
+            response["Cache-Control"] = f"public, max-age={settings.OCEN_REGISTRY_MAX_AGE}"
         return response
 
 
@@ -386,9 +459,9 @@ def participant_with_keys(pk: uuid.UUID) -> tuple[Participant, list[ParticipantK
 
 
 # Renderings of participants' published documents, with the registry's signature, in this process:
-# (kind, participant id, change stamp) -> (monotonic expiry, (body, ETag, signature)). A new stamp
-# is a new key, so an entry is never stale; the expiry bounds how long a signature made with a
-# since-retired signing key is served. Bounded: cleared when full.
+# (kind, participant id, change stamp, signing kid) -> (monotonic expiry, (body, ETag, signature)).
+# The stamp and the active kid are read from the database with the bearer check on every request, and
+# a new one of either is a new key, so an entry is never stale. Bounded: cleared when full.
 _renderings: dict[tuple, tuple[float, tuple[bytes, str, str]]] = {}
 RENDERINGS_MAX = 4096
 
@@ -406,14 +479,15 @@ def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, st
     """
     pk = parse_participant_id(participant_id)
     caller = request.auth
-    stamp = caller.subject_stamp if caller is not None and caller.subject_id == pk else participant_stamp(pk)
+    stamp = caller.subject_stamp if caller is not None and caller.subject_id == pk else compiled.participant_stamp(pk)
     if stamp is None:
         raise exceptions.NotFound(f"No participant with id {participant_id!r}.")
-    key, now = (kind, pk, stamp), time.monotonic()
+    kid = caller.active_kid if caller is not None and caller.active_kid else signing.active_kid()
+    key, now = (kind, pk, stamp, kid), time.monotonic()
     entry = _renderings.get(key)
     if entry is None or entry[0] < now:
         body = encode(render(*participant_with_keys(pk)))
-        entry = (now + settings.OCEN_REGISTRY_MAX_AGE, (body, etag_of(body), signing.sign_detached(body)))
+        entry = (now + settings.OCEN_REGISTRY_MAX_AGE, (body, etag_of(body), signing.sign_detached(body, kid)))
         if len(_renderings) >= RENDERINGS_MAX:
             _renderings.clear()
         _renderings[key] = entry
@@ -499,9 +573,7 @@ def listed_memberships(network: ProductNetwork):
     """Current memberships of approved, active participants; none while the product is withdrawn."""
     if network.product.is_withdrawn:
         return NetworkMembership.objects.none()
-    return network.memberships.current().filter(
-        participant__status=OperationalStatus.ACTIVE, participant__review_status=ReviewStatus.APPROVED
-    )
+    return network.memberships.current().filter(may_authenticate("participant__"))
 
 
 class ProductNetworkParticipantsView(RegistryView):

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from authapi import lookups, views
+from authapi import views
 from participants.models import Participant
 
 
@@ -30,8 +30,7 @@ def queries(spec: dict) -> dict:
         headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in request.get("headers", {}).items()}
         counted = {}
         for state in ("first", "cold", "warm"):  # first: loads the signing key, which the process keeps
-            if state == "cold":  # what this process remembered of the client and the rendering is forgotten
-                lookups.forget_all_clients()
+            if state == "cold":  # the rendering this process kept is forgotten
                 views.forget_renderings()
             with CaptureQueriesContext(connection) as captured:
                 response = method(request["path"], request.get("body", ""), **kwargs, **headers)

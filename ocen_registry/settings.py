@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -100,6 +101,8 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every s
 AXES_FAILURE_LIMIT = env_int("OCEN_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("OCEN_ADMIN_LOCKOUT_SECONDS", 900, minimum=1) / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address as the trusted proxies report it (OCEN_TRUSTED_PROXY_COUNT), as everywhere else.
+AXES_CLIENT_IP_CALLABLE = "participants.remote.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
@@ -140,8 +143,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
     # Server-side binding lets psycopg prepare statements that repeat (every token grant and registry
     # read), so PostgreSQL stops parsing and planning them each time. Turn off behind a PgBouncer in
-    # transaction-pooling mode, which cannot keep prepared statements.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    # transaction-pooling mode, which cannot keep prepared statements. Options DATABASE_URL carries
+    # (sslmode=require, …) are kept.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 # Token rows commit without waiting for their WAL flush (PostgreSQL's synchronous_commit off, for
 # that one statement only). A crash can lose the last few hundred milliseconds of issued tokens,
 # which then read as revoked: the participant asks for a new one. Everything else commits durably.
@@ -197,7 +201,11 @@ STORAGES = {
 }
 
 # --- Security (production) -----------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# How many reverse proxies in front of the app each append to X-Forwarded-For; the caller's address is
+# the entry that many from the right (participants/remote.py). 0: REMOTE_ADDR is the caller.
+OCEN_TRUSTED_PROXY_COUNT = env_int("OCEN_TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, maximum=10)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http inside the network
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -234,19 +242,31 @@ OCEN_ACCESS_TOKEN_TTL = env_int("OCEN_ACCESS_TOKEN_TTL", 3600, minimum=60, maxim
 OCEN_ALLOW_LOOPBACK_HTTP = env_bool("OCEN_ALLOW_LOOPBACK_HTTP", DEBUG)
 # Four-eyes: the administrator who records a participant may not approve it.
 OCEN_FOUR_EYES = env_bool("OCEN_FOUR_EYES", False)
-# Fernet keys for the registry's signing keys at rest (first encrypts, all decrypt); derived from
-# DJANGO_SECRET_KEY when unset. Generate one with:
+# Fernet keys for the registry's signing keys at rest (first encrypts, all decrypt). Required in
+# production; development derives one from DJANGO_SECRET_KEY. Generate one with:
 #   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
 OCEN_SIGNING_KEY_ENCRYPTION_KEYS = env_list("OCEN_SIGNING_KEY_ENCRYPTION_KEYS", [])
+if not OCEN_SIGNING_KEY_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "OCEN_SIGNING_KEY_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off (one or more Fernet keys, "
+        "comma-separated; docs/deployment.md says how to make one)"
+    )
+for _key in OCEN_SIGNING_KEY_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "OCEN_SIGNING_KEY_ENCRYPTION_KEYS must hold Fernet keys (32 url-safe base64-encoded bytes each)"
+        ) from None
 # Create a signing key on first need (development); production runs `manage.py create_signing_key`.
 OCEN_AUTO_CREATE_SIGNING_KEY = env_bool("OCEN_AUTO_CREATE_SIGNING_KEY", DEBUG)
-# Seconds a server keeps using the active signing key it read before looking again (rotation lag).
-OCEN_SIGNING_KEY_REFRESH = env_int("OCEN_SIGNING_KEY_REFRESH", 10, maximum=300)
 OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
 # max-age of cacheable registry reads (GetParticipantDetails and friends).
 OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)
-# Abuse limits (counters in the shared cache: set REDIS_URL when running several servers).
+# Abuse limits (counters in the shared cache: set REDIS_URL when running several servers). Failed
+# client authentications are counted per source address, and per source address and client ID.
 OCEN_TOKEN_FAILURE_LIMIT = env_int("OCEN_TOKEN_FAILURE_LIMIT", 10, minimum=1)
+OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = env_int("OCEN_TOKEN_ADDRESS_FAILURE_LIMIT", 100, minimum=1)
 OCEN_TOKEN_LOCKOUT_SECONDS = env_int("OCEN_TOKEN_LOCKOUT_SECONDS", 300, minimum=1)
 OCEN_SERVICE_RATE_PER_MINUTE = env_int("OCEN_SERVICE_RATE_PER_MINUTE", 6000, minimum=1)
 # How long a retired participant key still verifies signatures (in-flight messages, caches).
@@ -282,7 +302,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authapi.authentication.ParticipantTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["authapi.authentication.HasParticipantToken"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["authapi.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "authapi.errors.registry_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

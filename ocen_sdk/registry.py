@@ -15,7 +15,12 @@ SIGNATURE_HEADERS = ("x-jws-signature", "Signature")
 
 
 class RegistryKeys:
-    """The registry's JWKS, found from the issuer alone (OpenID discovery), cached, refetched on an unknown kid."""
+    """The registry's JWKS, found from the issuer alone (OpenID discovery).
+
+    A copy is used for as long as the registry's Cache-Control max-age says, then fetched again, so a
+    signing key the registry withdraws stops verifying here within that time; a kid the copy does not
+    know makes it fetch early, at most once per `min_refresh_interval` (forged kids cannot hammer the
+    registry). Every answer must be a 200 with the expected JSON, or RegistryError is raised."""
 
     def __init__(self, issuer: str, *, session=None, timeout: float = 10, min_refresh_interval: float = 30):
         self.issuer = issuer.rstrip("/")
@@ -24,6 +29,7 @@ class RegistryKeys:
         self._lock = threading.Lock()
         self._jwks: dict | None = None
         self._fetched_at = 0.0
+        self._fresh_until = 0.0
         self._jwks_uri: str | None = None
 
     def close(self) -> None:
@@ -31,21 +37,40 @@ class RegistryKeys:
 
     def jwks(self, *, unknown_kid: str | None = None) -> dict:
         with self._lock:
-            known = self._jwks is not None and (
-                unknown_kid is None or any(k.get("kid") == unknown_kid for k in self._jwks.get("keys", []))
-            )
-            if not known and (self._jwks is None or time.monotonic() - self._fetched_at >= self.min_refresh_interval):
-                self._jwks = self._fetch()
-                self._fetched_at = time.monotonic()
+            now = time.monotonic()
+            stale = self._jwks is None or now >= self._fresh_until
+            unknown = unknown_kid is not None and not stale and not _has_kid(self._jwks, unknown_kid)
+            if stale or (unknown and now - self._fetched_at >= self.min_refresh_interval):
+                response = self._fetch()
+                self._jwks, self._fetched_at = _json(response, "keys", list), now
+                self._fresh_until = now + _max_age(response)
             return self._jwks
 
-    def _fetch(self) -> dict:
+    def _fetch(self) -> requests.Response:
         if self._jwks_uri is None:
-            metadata = self.session.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout).json()
+            discovery = self.session.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
+            metadata = _json(discovery, "jwks_uri", str)
             if metadata.get("issuer") != self.issuer:
                 raise RegistryError(f"Discovery names issuer {metadata.get('issuer')!r}, not {self.issuer!r}.")
             self._jwks_uri = metadata["jwks_uri"]
-        return self.session.get(self._jwks_uri, timeout=self.timeout).json()
+        return self.session.get(self._jwks_uri, timeout=self.timeout)
+
+
+def _has_kid(jwks: dict, kid: str) -> bool:
+    return any(isinstance(key, dict) and key.get("kid") == kid for key in jwks["keys"])
+
+
+def _json(response: requests.Response, member: str, kind: type) -> dict:
+    """A registry answer's JSON object, which must be a 200 carrying `member` of type `kind`."""
+    try:
+        document = response.json() if response.status_code == 200 else None
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get(member), kind):
+        raise RegistryError(
+            f"Unexpected answer from {response.url}: HTTP {response.status_code}.", response.status_code
+        )
+    return document
 
 
 class RegistryClient:
@@ -98,6 +123,16 @@ class RegistryClient:
             return verify(body, signature, refreshed["publicKeys"])
 
     def get(self, path: str, *, etag: str | None = None) -> requests.Response:
+        """GET a registry path with this participant's token. A 401 means the registry no longer honours
+        the cached token (revoked by a suspension, a signing-key revocation …): a new one is fetched
+        and the request made once more."""
+        response = self._get(path, etag)
+        if response.status_code == 401:
+            self.token_client.invalidate()
+            response = self._get(path, etag)
+        return response
+
+    def _get(self, path: str, etag: str | None) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token_client.token()}"}
         if etag:
             headers["If-None-Match"] = etag
@@ -110,12 +145,18 @@ class RegistryClient:
         if not signature:
             raise RegistryError("The registry's answer is not signed.", response.status_code)
         try:
-            verify(response.content, signature, self.keys.jwks())
-        except VerificationError as first:
-            if first.reason != "unknown_kid":
-                raise RegistryError(f"The registry's signature does not verify ({first.reason}).") from None
-            verify(response.content, signature, self.keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
-        return response.json()
+            try:
+                verify(response.content, signature, self.keys.jwks())
+            except VerificationError as first:
+                if first.reason != "unknown_kid":
+                    raise
+                verify(response.content, signature, self.keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
+        except VerificationError as failed:
+            raise RegistryError(f"The registry's signature does not verify ({failed.reason}).") from None
+        try:
+            return response.json()
+        except ValueError:
+            raise RegistryError("The registry's answer is not JSON.", response.status_code) from None
 
     def _load(self, participant_id: str, entry: dict | None) -> dict:
         response = self.get(f"participant-roles/{participant_id}", etag=entry["etag"] if entry else None)
@@ -124,8 +165,12 @@ class RegistryClient:
             entry.update(fresh_until=now + _max_age(response), loaded_at=now)
             return entry["record"]
         if response.status_code != 200:
-            body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
-            raise RegistryError(body.get("message", f"HTTP {response.status_code}"), response.status_code, body)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            body = body if isinstance(body, dict) else {}
+            raise RegistryError(str(body.get("message") or f"HTTP {response.status_code}"), response.status_code, body)
         record = self.verified_json(response)
         with self._lock:
             self._cache[participant_id] = {

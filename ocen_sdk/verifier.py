@@ -70,9 +70,12 @@ class Verifier:
         return claims
 
     def _registry_key(self, kid):
-        jwks = self.keys.jwks()
-        if not any(k.get("kid") == kid for k in jwks.get("keys", [])):
-            jwks = self.keys.jwks(unknown_kid=kid)
+        try:
+            jwks = self.keys.jwks()
+            if not any(k.get("kid") == kid for k in jwks.get("keys", [])):
+                jwks = self.keys.jwks(unknown_kid=kid)
+        except RegistryError as exc:
+            raise VerificationError("registry_unavailable", f"The registry's keys could not be read: {exc}") from None
         key = next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
         public = public_key_of("RS256", key) if key is not None else None
         if public is None:

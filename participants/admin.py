@@ -41,6 +41,7 @@ for _model in (
         admin.site.unregister(_model)
 
 EXPIRY_WARNING = dt.timedelta(days=30)
+FAILURE_SIGNAL_WINDOW = dt.timedelta(hours=24)
 EXPIRY_NOTICE = dt.timedelta(days=90)
 
 
@@ -222,6 +223,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "status",
         "status_reason",
         "client_id",
+        "authentication_failures",
         "recorded_by",
         "approved_by",
         "approved_at",
@@ -232,7 +234,13 @@ class ParticipantAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Participant", {"fields": ("id", "organisation", "role", "base_url")}),
         ("Status", {"fields": ("review_status", "status", "status_reason", "offboarded_at")}),
-        ("Credentials", {"fields": ("client_id",), "description": "The client secret is shown once, when issued."}),
+        (
+            "Credentials",
+            {
+                "fields": ("client_id", "authentication_failures"),
+                "description": "The client secret is shown once, when issued.",
+            },
+        ),
         ("Record", {"fields": ("recorded_by", "approved_by", "approved_at", "created_at", "updated_at")}),
     )
     inlines = [ParticipantKeyInline]
@@ -265,6 +273,21 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="nearest key expiry", ordering="_key_expiry")
     def key_expiry(self, participant):
         return expiry_badge(participant._key_expiry)
+
+    @admin.display(description="failed client authentications")
+    def authentication_failures(self, participant):
+        """The throttles' signal (authapi/abuse.py): someone, somewhere, failing with this client ID."""
+        since = timezone.now() - FAILURE_SIGNAL_WINDOW
+        signals = participant.audit_events.filter(action="client.authentication_failures", at__gte=since)
+        latest = signals.order_by("-at").first()
+        if latest is None:
+            return "None reported in the last 24 hours."
+        return format_html(
+            '<span style="color:#ba2121;font-weight:600">{} burst(s) of {} or more failures in the last 24 hours</span>'
+            "; latest {}, last from {}. A lock it is not: sources that fail are throttled on their own.",
+            signals.count(), latest.details.get("failures"), timezone.localtime(latest.at).strftime("%Y-%m-%d %H:%M"),
+            latest.details.get("lastSource", "?"),
+        )  # fmt: skip
 
     # --- permissions --------------------------------------------------------------------------
 
@@ -583,24 +606,37 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys…", permissions=["change"])
     def revoke(self, request, queryset):
-        form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
-        if form.is_bound and form.is_valid():
-            actor, reason = services.Actor.from_request(request), form.cleaned_data["reason"]
-            revoked = apply_each(
-                self, request, queryset, lambda key: services.revoke_key(key=key, actor=actor, reason=reason)
-            )
-            if revoked:
-                self.message_user(request, f"Revoked {', '.join(k.kid for k in revoked)}.", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Revoke keys",
-            "opts": self.opts,
-            "keys": list(queryset.select_related("participant__organisation")),
-            "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/participants/participantkey/revoke.html", context)
+        keys = list(queryset.select_related("participant__organisation"))
+        return confirm_revocation(
+            self, request, keys, title="Revoke keys", action="revoke",
+            intro="Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
+            "compromised keys; for a planned rotation, retire the key instead.",
+            labels=[f"{k.kid} of {k.participant} ({k.get_status_display()})" for k in keys],
+            revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
+        )  # fmt: skip
+
+
+def confirm_revocation(model_admin, request, objects, *, title, intro, labels, action, revoke):
+    """An admin action that revokes each of `objects` after a confirmation page asking for the reason."""
+    form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
+    if form.is_bound and form.is_valid():
+        actor, reason = services.Actor.from_request(request), form.cleaned_data["reason"]
+        revoked = apply_each(model_admin, request, objects, lambda obj: revoke(obj, actor, reason))
+        if revoked:
+            model_admin.message_user(request, f"Revoked {', '.join(o.kid for o in revoked)}.", messages.SUCCESS)
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "intro": intro,
+        "labels": labels,
+        "selected": [obj.pk for obj in objects],
+        "action": action,
+        "form": form,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/participants/revoke.html", context)
 
 
 @admin.register(AuditEvent)

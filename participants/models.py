@@ -71,6 +71,18 @@ class Organisation(models.Model):
         return self.name
 
 
+def may_authenticate(via: str = "") -> Q:
+    """The registry's one rule for who may authenticate (obtain tokens, use them, call the registry):
+    an approved participant that is active (neither suspended nor offboarded). `via` is the lookup path
+    from the model being filtered to its Participant, e.g. "application__participant__" for tokens.
+
+    Only current participants hold an OAuth client (database constraints), so "client present" follows.
+    `Participant.can_authenticate` is the same rule for one loaded row; tests hold the two together,
+    and the registry's compiled hot statements (authapi/compiled.py) are built from this filter.
+    """
+    return Q(**{f"{via}review_status": ReviewStatus.APPROVED, f"{via}status": OperationalStatus.ACTIVE})
+
+
 class ParticipantQuerySet(models.QuerySet):
     def current(self):
         """Not offboarded: active or suspended, under review or not."""
@@ -78,7 +90,7 @@ class ParticipantQuerySet(models.QuerySet):
 
     def active(self):
         """Approved and active: the participants that may obtain tokens and call the registry."""
-        return self.filter(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE)
+        return self.filter(may_authenticate())
 
 
 class Participant(models.Model):
@@ -139,6 +151,10 @@ class Participant(models.Model):
                 condition=~Q(status=OperationalStatus.OFFBOARDED) | Q(application__isnull=True),
                 name="participant_offboarded_has_no_client",
             ),
+            models.CheckConstraint(
+                condition=Q(status=OperationalStatus.OFFBOARDED) | Q(application__isnull=False),
+                name="participant_current_has_client",
+            ),
         ]
 
     def __str__(self):
@@ -150,8 +166,9 @@ class Participant(models.Model):
 
     @property
     def can_authenticate(self) -> bool:
-        """Only an approved, active participant may obtain tokens or call the registry API."""
-        return self.is_approved and self.status == OperationalStatus.ACTIVE
+        """`may_authenticate()` for this row: only an approved, active participant may obtain tokens or
+        call the registry API."""
+        return self.review_status == ReviewStatus.APPROVED and self.status == OperationalStatus.ACTIVE
 
     @property
     def is_offboarded(self) -> bool:

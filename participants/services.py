@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from . import keys as keylib
 from .models import (
@@ -35,10 +35,13 @@ from .models import (
     ReviewStatus,
     Role,
 )
+from .remote import client_address
 from .signals import participant_offboarded
 from .validators import normalise_base_url
 
 CLIENT_SECRET_BYTES = 32  # 256 bits
+AccessToken = get_access_token_model()
+Application = get_application_model()
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Actor:
     @classmethod
     def from_request(cls, request) -> Actor:
         user = request.user
-        return cls(label=user.get_username(), user=user, remote_addr=request.META.get("REMOTE_ADDR"))
+        return cls(label=user.get_username(), user=user, remote_addr=client_address(request))
 
     @classmethod
     def for_user(cls, user) -> Actor:

@@ -14,19 +14,17 @@ STAFF_PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Each test's database starts empty; so must the process caches (signing keys, remembered clients,
-    renderings, rate counters)."""
+    """Each test's database starts empty; so must the process caches (parsed signing keys, renderings,
+    counters in the cache)."""
     from django.core.cache import cache
 
-    from authapi import lookups, signing, views
+    from authapi import signing, views
 
     signing.reset_caches()
-    lookups.forget_all_clients()
     views.forget_renderings()
     cache.clear()
     yield
     signing.reset_caches()
-    lookups.forget_all_clients()
     views.forget_renderings()
     cache.clear()
 

@@ -1,9 +1,17 @@
 """Helpers for tests and benchmarks that run the app in separate server processes on loopback."""
 
+import contextlib
+import functools
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import requests
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -21,3 +29,68 @@ def wait_until_serving(url: str, *, attempts: int = 100, interval: float = 0.1) 
         except requests.ConnectionError:
             time.sleep(interval)
     raise RuntimeError(f"nothing is serving {url}")
+
+
+@functools.cache
+def encryption_key() -> str:
+    """A Fernet key for the signing keys at rest, made once per test session (never a committed secret)."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+@functools.cache
+def collected_static(database_url: str) -> str:
+    """The admin's static files, collected once per test session as production serves them (WhiteNoise
+    with a manifest: without it, every admin page is an error when DJANGO_DEBUG is off)."""
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="ocen-static-")
+    env = {**_production_defaults(database_url), "DJANGO_STATIC_ROOT": root}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    return root
+
+
+def _production_defaults(database_url: str) -> dict:
+    return {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "production-mode-test-" + "k" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": encryption_key(),
+        "OCEN_AUTO_CREATE_SIGNING_KEY": "1",
+    }
+
+
+def production_env(settings_dict: dict, **overrides) -> dict:
+    """The environment of a production-mode server (DJANGO_DEBUG=0) on the test database, with no
+    cache (REDIS_URL unset: local memory) unless given one."""
+    database_url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+        **{**settings_dict, "HOST": settings_dict["HOST"] or "127.0.0.1", "PORT": settings_dict["PORT"] or 5432}
+    )
+    env = {**_production_defaults(database_url), "DJANGO_STATIC_ROOT": collected_static(database_url)}
+    env.update({name: str(value) for name, value in overrides.items()})
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, *, workers: int = 1, port: int | None = None):
+    """A gunicorn serving the registry with `env` (on `port`, else a free one); yields its base URL;
+    stopped on exit."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", str(workers), "--log-level", "error"]
+    server = subprocess.Popen([*command, "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base}/healthz")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """A management command run as an operator would, in its own process, with `env`."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)

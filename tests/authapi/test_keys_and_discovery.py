@@ -8,6 +8,7 @@ from jwcrypto import jwk, jwt
 
 from authapi.models import SigningKey, SigningKeyStatus
 from authapi.signing import create_signing_key
+from participants.models import AuditEvent
 from tests.authapi.conftest import get_token
 
 
@@ -97,3 +98,52 @@ def test_signing_keys_are_listed_in_the_admin_without_private_material(client, l
         assert key.kid in page
         assert key.private_key_encrypted[:40] not in page and "PRIVATE" not in page
     assert client.post(reverse("admin:authapi_signingkey_delete", args=[key.pk]), {"post": "yes"}).status_code == 403
+
+
+def test_revoking_the_active_signing_key_replaces_it_and_refuses_its_tokens(client, lender, lender_token):
+    old_kid = kid_of(lender_token)
+    output = json.loads(call_command_output("revoke_signing_key", old_kid, "--reason", "found on a laptop"))
+    revoked, active = SigningKey.objects.get(kid=old_kid), SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
+    assert output == {"revokedKid": old_kid, "revokedAt": revoked.revoked_at.isoformat(), "activeKid": active.kid}
+    assert revoked.status == SigningKeyStatus.REVOKED and revoked.revocation_reason == "found on a laptop"
+    assert {k["kid"] for k in client.get("/auth/certs").json()["keys"]} == {active.kid}
+    details = client.get(
+        f"/service/participant-roles/{lender.participant.id}", HTTP_AUTHORIZATION=f"Bearer {lender_token}"
+    )
+    assert details.status_code == 401
+    assert kid_of(get_token(client, lender)) == active.kid
+    event = AuditEvent.objects.get(action="signing_key.revoked")
+    assert event.details == {"kid": old_kid, "reason": "found on a laptop", "wasActive": True}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["no-such-kid", "--reason", "x"], "kid: No signing key 'no-such-kid'."), (["KID", "--reason", " "], "reason:")],
+)
+def test_revoke_signing_key_refuses_with_one_line(lender_token, args, message):
+    args = [kid_of(lender_token) if a == "KID" else a for a in args]
+    with pytest.raises(CommandError, match=message):
+        call_command("revoke_signing_key", *args)
+    assert SigningKey.objects.get().status == SigningKeyStatus.ACTIVE
+
+
+def test_a_signing_key_is_revoked_in_the_admin_with_a_reason(client, lender_token, django_user_model):
+    from django.urls import reverse
+
+    client.force_login(django_user_model.objects.create(username="root", is_staff=True, is_superuser=True))
+    key = SigningKey.objects.get()
+    url = reverse("admin:authapi_signingkey_changelist")
+    form = {"action": "revoke", "_selected_action": [key.pk]}
+    confirm = client.post(url, form)
+    assert confirm.status_code == 200 and "leaves the JWKS at once" in confirm.content.decode()
+    done = client.post(url, {**form, "confirmed": "yes", "reason": "compromised"})
+    assert done.status_code == 302 and SigningKey.objects.get(pk=key.pk).status == SigningKeyStatus.REVOKED
+    assert AuditEvent.objects.get(action="signing_key.revoked").actor == "root"
+
+
+def call_command_output(*args) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()

@@ -1,39 +1,58 @@
-"""Abuse limits (contract §4.1): token-endpoint lockout per client ID, per-participant rate on /service/."""
+"""Abuse limits: failed client authentications throttled per source address (and per source and client
+ID) on every endpoint that authenticates clients; a per-participant rate on /service/."""
 
 import time
 
+import pytest
+
 from participants import services
+from participants.models import AuditEvent
 from tests.authapi.conftest import basic, bearer, get_token, post_form
 
-LOCKED = {
+THROTTLED = {
     "error": "temporarily_unavailable",
-    "error_description": "Too many failed attempts for this client; retry later.",
+    "error_description": "Too many failed client authentications from this address; retry later.",
 }
 
 
-def attempt(client, client_id, secret):
-    return post_form(client, "/auth/token", {"client_id": client_id, "client_secret": secret})
+def attempt(client, client_id, secret, source="192.0.2.1", path="/auth/token", form=None, **meta):
+    form = {"client_id": client_id, "client_secret": secret, **(form or {})}
+    return post_form(client, path, form, REMOTE_ADDR=source, **meta)
 
 
-def test_repeated_failures_lock_the_client_id_out(client, lender, settings):
+def test_repeated_failures_for_one_client_throttle_that_source_for_that_client(client, lender, loan_agent, settings):
     settings.OCEN_TOKEN_FAILURE_LIMIT = 3
     client_id = lender.participant.client_id
     assert [attempt(client, client_id, "wrong").status_code for _ in range(3)] == [401, 401, 401]
-    locked = attempt(client, client_id, lender.client_secret)  # even the right secret, while locked
-    assert locked.status_code == 429 and locked.json() == LOCKED and int(locked["Retry-After"]) > 0
-    via_basic = post_form(client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, lender.client_secret))
+    throttled = attempt(client, client_id, lender.client_secret)  # even the right secret, from that source
+    assert throttled.status_code == 429 and throttled.json() == THROTTLED and int(throttled["Retry-After"]) > 0
+    via_basic = post_form(client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, lender.client_secret),
+                          REMOTE_ADDR="192.0.2.1")  # fmt: skip
     assert via_basic.status_code == 429
+    # That source may still authenticate other clients, and other sources this one.
+    assert attempt(client, loan_agent.participant.client_id, loan_agent.client_secret).status_code == 200
+    assert attempt(client, client_id, lender.client_secret, source="198.51.100.1").status_code == 200
 
 
-def test_unknown_client_ids_get_the_same_lockout(client, db, settings):
-    settings.OCEN_TOKEN_FAILURE_LIMIT = 2
-    for _ in range(2):
-        attempt(client, "no-such-client", "x")
-    response = attempt(client, "no-such-client", "x")
-    assert response.status_code == 429 and response.json() == LOCKED
+def test_a_source_failing_for_many_client_ids_is_throttled_whatever_it_names(client, lender, settings):
+    settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 5
+    for n in range(5):
+        assert attempt(client, f"no-such-client-{n}", "x").status_code == 401
+    assert attempt(client, lender.participant.client_id, lender.client_secret).status_code == 429
+    assert attempt(client, lender.participant.client_id, lender.client_secret, source="198.51.100.1").status_code == 200
 
 
-def test_the_lockout_ends_and_success_resets_the_count(client, lender, settings):
+def test_ipv6_sources_are_counted_by_their_64_bit_prefix(client, lender, settings):
+    settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 2
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2::ffff"):
+        assert attempt(client, "no-such-client", "x", source=host).status_code == 401
+    assert attempt(client, "no-such-client", "x", source="2001:db8:1:2:abcd::9").status_code == 429
+    assert (
+        attempt(client, lender.participant.client_id, lender.client_secret, source="2001:db8:1:3::1").status_code == 200
+    )
+
+
+def test_the_throttle_ends_and_a_success_resets_the_count(client, lender, settings):
     settings.OCEN_TOKEN_FAILURE_LIMIT, settings.OCEN_TOKEN_LOCKOUT_SECONDS = 3, 1
     client_id = lender.participant.client_id
     for _ in range(2):
@@ -41,7 +60,7 @@ def test_the_lockout_ends_and_success_resets_the_count(client, lender, settings)
     assert attempt(client, client_id, lender.client_secret).status_code == 200  # resets the count
     for _ in range(2):
         attempt(client, client_id, "wrong")
-    assert attempt(client, client_id, lender.client_secret).status_code == 200  # not locked: 2 < 3
+    assert attempt(client, client_id, lender.client_secret).status_code == 200  # not throttled: 2 < 3
     for _ in range(3):
         attempt(client, client_id, "wrong")
     assert attempt(client, client_id, lender.client_secret).status_code == 429
@@ -49,17 +68,48 @@ def test_the_lockout_ends_and_success_resets_the_count(client, lender, settings)
     assert attempt(client, client_id, lender.client_secret).status_code == 200
 
 
-def test_one_client_locked_out_does_not_affect_another(client, lender, loan_agent, settings):
+@pytest.mark.parametrize("path", ["/auth/introspect", "/auth/revoke"])
+def test_introspection_and_revocation_count_failures_too(client, lender, settings, path):
     settings.OCEN_TOKEN_FAILURE_LIMIT = 2
-    for _ in range(2):
-        attempt(client, lender.participant.client_id, "wrong")
-    assert attempt(client, loan_agent.participant.client_id, loan_agent.client_secret).status_code == 200
+    client_id = lender.participant.client_id
+    assert [attempt(client, client_id, "wrong", path=path, form={"token": "t"}).status_code for _ in range(2)] == [
+        401,
+        401,
+    ]
+    assert attempt(client, client_id, lender.client_secret, path=path, form={"token": "t"}).status_code == 429
+    assert attempt(client, client_id, lender.client_secret, path="/auth/token").status_code == 429  # one budget
+
+
+def test_failures_for_one_client_id_from_everywhere_are_a_signal_not_a_lock(client, lender, settings):
+    settings.OCEN_TOKEN_FAILURE_LIMIT = 3
+    client_id = lender.participant.client_id
+    for n in range(4):  # four sources, one failure each: nobody is throttled
+        assert attempt(client, client_id, "wrong", source=f"203.0.113.{n}").status_code == 401
+    assert attempt(client, client_id, lender.client_secret, source="203.0.113.9").status_code == 200
+    [signal] = AuditEvent.objects.filter(action="client.authentication_failures")
+    assert signal.participant == lender.participant and signal.details["failures"] == 3
+    assert signal.details["lastSource"] == "203.0.113.2" and signal.remote_addr == "203.0.113.2"
+
+
+def test_the_address_is_the_one_the_trusted_proxy_reports(client, lender, settings):
+    settings.OCEN_TOKEN_FAILURE_LIMIT, settings.OCEN_TRUSTED_PROXY_COUNT = 2, 1
+    client_id = lender.participant.client_id
+
+    def via_proxy(secret, forwarded):
+        return attempt(client, client_id, secret, source="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+
+    for _ in range(2):  # the client prepends a forged entry: the proxy's own entry is the one believed
+        assert via_proxy("wrong", "198.51.100.50, 203.0.113.7").status_code == 401
+    assert via_proxy(lender.client_secret, "203.0.113.7").status_code == 429
+    assert via_proxy(lender.client_secret, "203.0.113.7, 198.51.100.50").status_code == 200
 
 
 def test_registry_reads_are_rate_limited_per_participant(client, actor, lender, loan_agent, settings):
     settings.OCEN_SERVICE_RATE_PER_MINUTE = 3
     agent_token, lender_token = get_token(client, loan_agent), get_token(client, lender)
     url = f"/service/participant-roles/{lender.participant.id}"
+    if time.time() % 60 > 55:  # keep the reads inside one fixed window
+        time.sleep(61 - time.time() % 60)
     assert [client.get(url, **bearer(agent_token)).status_code for _ in range(3)] == [200, 200, 200]
     throttled = client.get(url, **bearer(agent_token))
     assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0

@@ -3,7 +3,6 @@ recovers by itself. Real processes: the app under gunicorn, the service reached 
 test cuts and restores."""
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -15,9 +14,10 @@ import pytest
 import requests
 from django.db import connection
 
-from tests.servers import free_port, wait_until_serving
+from tests.servers import free_port, production_env, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the servers write (signing keys)
 
 
 class Forwarder:
@@ -72,12 +72,7 @@ def serve_through_forwarder(target: str):
     forwarder.start()
     db_port = forwarder.port if target == "database" else settings["PORT"]
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-        "DATABASE_URL": f"postgres://{settings['USER']}@127.0.0.1:{db_port}/{settings['NAME']}",
-        "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-test-" + "x" * 50, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0", "DATABASE_PREPARED_STATEMENTS": "0",
-    }  # fmt: skip
+    env = production_env({**settings, "HOST": "127.0.0.1", "PORT": db_port}, DATABASE_PREPARED_STATEMENTS=0)
     if target == "cache":
         env["REDIS_URL"] = f"redis://127.0.0.1:{forwarder.port}/14"
     command = [sys.executable, "-m", "gunicorn", "ocen_registry.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"]
@@ -90,7 +85,7 @@ def serve_through_forwarder(target: str):
 
 
 @pytest.fixture(params=["database", "cache"])
-def app_through_forwarder(request, db):
+def app_through_forwarder(request, transactional_db):
     base, forwarder, server = serve_through_forwarder(request.param)
     yield base, forwarder, request.param
     server.terminate()

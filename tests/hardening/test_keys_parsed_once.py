@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from authapi import lookups, views
+from authapi import views
 from ocen_sdk import sign, verify
 from participants import services
 from tests.authapi.conftest import TOKEN_URL, bearer, get_token, post_form
@@ -42,8 +42,6 @@ def key_parses(monkeypatch):
 def registry_traffic(client, lender, agent, agent_token, body, signature):
     """One of each request a participant makes, each answered in full."""
     form = {"client_id": agent.participant.client_id, "client_secret": agent.client_secret}
-    assert post_form(client, TOKEN_URL, form).status_code == 200
-    lookups.forget_all_clients()  # a client this process has not seen: read from the database
     assert post_form(client, TOKEN_URL, form).status_code == 200
     introspection = post_form(client, "/auth/introspect", {**form, "token": agent_token})
     assert introspection.json()["active"] is True

@@ -149,25 +149,30 @@ def test_verifier_token_checks(registry, registry_client, tokens, agent):
     from ocen_sdk import VerificationError, Verifier
 
     verifier = Verifier(registry["issuer"], registry_client)
+    active = signing.active_kid()
+
+    def sign(claims):
+        return signing.sign(claims, active)
+
     now = int(time.time())
     good = {"iss": registry["issuer"], "aud": "ocen", "sub": "s", "exp": now + 600, "iat": now,
                           "nbf": now, "participantId": str(agent.participant.id)}  # fmt: skip
-    assert verifier.verify_token(f"Bearer {signing.sign(good)}")["participantId"] == str(agent.participant.id)
-    assert verifier.verify_token(f"Bearer {signing.sign({**good, 'aud': ['x', 'ocen']})}")
+    assert verifier.verify_token(f"Bearer {sign(good)}")["participantId"] == str(agent.participant.id)
+    assert verifier.verify_token(f"Bearer {sign({**good, 'aud': ['x', 'ocen']})}")
 
     def reason(token):
         with pytest.raises(VerificationError) as excinfo:
             verifier.verify_token(f"Bearer {token}")
         return excinfo.value.reason
 
-    assert reason(signing.sign({**good, "exp": now - 120})) == "token_expired"
-    assert reason(signing.sign({**good, "nbf": now + 600})) == "token_invalid"
-    assert reason(signing.sign({**good, "iss": "https://elsewhere.example"})) == "token_invalid"
-    assert reason(signing.sign({**good, "aud": "other"})) == "token_invalid"
-    assert reason(signing.sign({k: v for k, v in good.items() if k != "sub"})) == "token_invalid"
-    assert reason(signing.sign({k: v for k, v in good.items() if k != "participantId"})) == "token_invalid"
-    assert reason(signing.sign({**good, "exp": "soon"})) == "token_invalid"
-    real = signing.sign(good)
+    assert reason(sign({**good, "exp": now - 120})) == "token_expired"
+    assert reason(sign({**good, "nbf": now + 600})) == "token_invalid"
+    assert reason(sign({**good, "iss": "https://elsewhere.example"})) == "token_invalid"
+    assert reason(sign({**good, "aud": "other"})) == "token_invalid"
+    assert reason(sign({k: v for k, v in good.items() if k != "sub"})) == "token_invalid"
+    assert reason(sign({k: v for k, v in good.items() if k != "participantId"})) == "token_invalid"
+    assert reason(sign({**good, "exp": "soon"})) == "token_invalid"
+    real = sign(good)
     head, payload, sig = real.split(".")
     assert reason(f"{head}.{payload}.{sig[:-4]}AAAA") == "token_invalid"  # tampered signature
     assert reason(f"{head}.{payload[:-2]}xy.{sig}") == "token_invalid"  # tampered claims

@@ -1,15 +1,20 @@
 import json
 
-from django.core.management.base import BaseCommand
-
 from authapi.signing import rotate_signing_key
+from participants.management.commands._base import RegistryCommand
 
 
-class Command(BaseCommand):
-    help = "Make a new active signing key; the old one is retired but published until its tokens expire."
+class Command(RegistryCommand):
+    help = (
+        "Make a new active signing key (it signs from the next request on, on every server); the old one is "
+        "retired but published until its tokens expire."
+    )
+
+    def add_arguments(self, parser):
+        self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
-        new, old = rotate_signing_key()
+        new, old = rotate_signing_key(actor=self.actor(options))
         self.stdout.write(
             json.dumps(
                 {
