@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Exists, Subquery, TextField
 from django.db.models.functions import Cast, Now
 from django.utils import timezone
@@ -41,58 +41,81 @@ def _sentinel(field: models.Field, name: str):
     return f"\x1fslot:{name}\x1f"
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple
+    slots: tuple[tuple[int, str], ...]  # (parameter index, slot name)
+    converters: tuple[tuple[int, tuple, object], ...]  # (column, the ORM's converters, their expression)
+
+
 class Statement:
     """A QuerySet's SQL, compiled once per database vendor, run with new values for its named slots.
 
     `build(**values)` returns the QuerySet; `slots` maps each slot to the model field that turns a
-    run-time value into a query parameter (`get_db_prep_value`), as the ORM itself would.
+    run-time value into a query parameter (`get_db_prep_value`), as the ORM itself would. Rows come
+    back converted by the ORM's own converters for the selected columns (SQLite's text UUIDs, …).
     """
 
     def __init__(self, build: Callable[..., models.QuerySet], **slots: models.Field):
         self.build, self.slots = build, slots
-        self._compiled: dict[str, tuple[str, list, list[tuple[int, str]]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
     def queryset(self, **values) -> models.QuerySet:
         """The ORM path this statement compiles (what the tests compare it with)."""
         return self.build(**values)
 
-    def _compile(self) -> tuple[str, list, list[tuple[int, str]]]:
-        compiled = self._compiled.get(connection.vendor)
+    def compiled(self, db=None) -> _Compiled:
+        db = db or connections[DEFAULT_DB_ALIAS]
+        compiled = self._compiled.get(db.vendor)
         if compiled is None:
-            sentinels = {name: _sentinel(field, name) for name, field in self.slots.items()}
-            sql, params = self.build(**sentinels).query.sql_with_params()
-            expected = {
-                name: field.get_db_prep_value(sentinels[name], connection) for name, field in self.slots.items()
-            }
-            positions = [
-                (index, name)
-                for index, param in enumerate(params)
-                for name, value in expected.items()
-                if type(param) is type(value) and param == value
-            ]
-            missing = set(self.slots) - {name for _, name in positions}
-            if missing:
-                raise RuntimeError(f"Slots {sorted(missing)} do not appear in the compiled query: {sql}")
-            compiled = self._compiled[connection.vendor] = (sql, list(params), positions)
+            compiled = self._compiled[db.vendor] = self._compile(db)
         return compiled
 
-    def sql(self) -> str:
-        return self._compile()[0]
+    def _compile(self, db) -> _Compiled:
+        sentinels = {name: _sentinel(field, name) for name, field in self.slots.items()}
+        compiler = self.build(**sentinels).query.get_compiler(connection=db)
+        sql, params = compiler.as_sql()
+        expected = {name: field.get_db_prep_value(sentinels[name], db) for name, field in self.slots.items()}
+        slots = tuple(
+            (index, name)
+            for index, param in enumerate(params)
+            for name, value in expected.items()
+            if type(param) is type(value) and param == value
+        )
+        missing = set(self.slots) - {name for _, name in slots}
+        if missing:
+            raise RuntimeError(f"Slots {sorted(missing)} do not appear in the compiled query: {sql}")
+        columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]] if compiler.select else []
+        converters = tuple((i, tuple(c), e) for i, (c, e) in compiler.get_converters(columns).items())
+        return _Compiled(sql, tuple(params), slots, converters)
 
-    def params(self, **values) -> list:
+    def sql(self) -> str:
+        return self.compiled().sql
+
+    def params(self, db=None, **values) -> list:
         """The query parameters with these slot values, converted as the ORM would convert them."""
-        _sql, params, positions = self._compile()
-        params = list(params)
-        for index, name in positions:
+        db = db or connections[DEFAULT_DB_ALIAS]
+        compiled = self.compiled(db)
+        params = list(compiled.params)
+        for index, name in compiled.slots:
             value = values[name]
-            params[index] = None if value is None else self.slots[name].get_db_prep_value(value, connection)
+            params[index] = None if value is None else self.slots[name].get_db_prep_value(value, db)
         return params
 
     def fetchone(self, **values) -> tuple | None:
-        params = self.params(**values)
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql(), params)
-            return cursor.fetchone()
+        db = connections[DEFAULT_DB_ALIAS]
+        compiled = self.compiled(db)
+        with db.cursor() as cursor:
+            cursor.execute(compiled.sql, self.params(db, **values))
+            row = cursor.fetchone()
+        if row is None or not compiled.converters:
+            return row
+        row = list(row)
+        for index, converters, expression in compiled.converters:
+            for convert in converters:
+                row[index] = convert(row[index], expression, db)
+        return tuple(row)
 
 
 Application = get_application_model()
@@ -107,11 +130,21 @@ _PARTICIPANT_PK = Participant._meta.pk
 
 # --- Client authentication -------------------------------------------------------------------------
 
+
+def _in_model_order(model, attnames: set[str]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in attnames)
+
+
 # The client columns django-oauth-toolkit's client-credentials flow reads, and the participant columns
 # the access token's claims need; any other would be fetched lazily, which the query-count tests catch.
-CLIENT_FIELDS = ("id", "client_id", "client_secret", "client_type", "authorization_grant_type", "hash_client_secret",
-                 "algorithm", "user_id")  # fmt: skip
-PARTICIPANT_FIELDS = ("id", "role", "organisation_id", "review_status", "status", "application_id")
+CLIENT_FIELDS = _in_model_order(
+    Application,
+    {"id", "client_id", "client_secret", "client_type", "authorization_grant_type", "hash_client_secret", "algorithm",
+     "user_id"},
+)  # fmt: skip
+PARTICIPANT_FIELDS = _in_model_order(
+    Participant, {"id", "role", "organisation_id", "review_status", "status", "application_id"}
+)
 
 CLIENT = Statement(
     lambda client_id: Application.objects.filter(may_authenticate("participant__"), client_id=client_id).values_list(
@@ -136,15 +169,8 @@ def client_that_may_authenticate(client_id: str):
 
 
 def _from_row(model, attnames: tuple[str, ...], values) -> models.Model:
-    """A model instance from column values (by attname), each converted as the ORM would (SQLite
-    returns UUIDs as 32 hex digits, for instance)."""
-    fields = {field.attname: field for field in model._meta.concrete_fields}
-    loaded = {}
-    for name, value in zip(attnames, values, strict=True):
-        field = fields[name]
-        loaded[name] = value if value is None else (field.target_field if field.is_relation else field).to_python(value)
-    in_model_order = tuple(name for name in fields if name in loaded)
-    return model.from_db(connection.alias, in_model_order, [loaded[name] for name in in_model_order])
+    """A model instance from converted column values, `attnames` in the model's field order."""
+    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
 # --- Token issuance ----------------------------------------------------------------------------------
@@ -167,15 +193,15 @@ _KEY_STILL_ACTIVE = Statement(
 _TOKEN_FIELDS = [f for f in AccessToken._meta.concrete_fields if not f.primary_key]
 
 
-def _token_insert_sql() -> str:
-    quote = connection.ops.quote_name
+def _token_insert_sql(db) -> str:
+    quote = db.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _TOKEN_FIELDS)
     placeholders = ", ".join(["%s"] * len(_TOKEN_FIELDS))
     sql = (
         f"INSERT INTO {quote(AccessToken._meta.db_table)} ({columns}) SELECT {placeholders} "
-        f"WHERE EXISTS ({_CLIENT_STILL_USABLE.sql()}) AND EXISTS ({_KEY_STILL_ACTIVE.sql()})"
+        f"WHERE EXISTS ({_CLIENT_STILL_USABLE.compiled(db).sql}) AND EXISTS ({_KEY_STILL_ACTIVE.compiled(db).sql})"
     )
-    if settings.OCEN_TOKEN_ASYNC_COMMIT and connection.vendor == "postgresql":
+    if settings.OCEN_TOKEN_ASYNC_COMMIT and db.vendor == "postgresql":
         # The statement is its own transaction (autocommit); set_config(..., true) scopes the setting
         # to it, so this one commit does not wait for its WAL flush, in the same round trip.
         sql += " AND set_config('synchronous_commit', 'off', true) = 'off'"
@@ -194,8 +220,9 @@ def insert_access_token(*, client, raw_token: str, kid: str, scope: str, expires
     and the SHA-256 `token_checksum`; both timestamps now; no user, refresh or ID token), built
     without a model instance. With OCEN_TOKEN_ASYNC_COMMIT (the default) PostgreSQL acknowledges the
     row before it is flushed to disk: a crash may lose the newest tokens, which then fail as revoked."""
-    cache_key = (connection.vendor, settings.OCEN_TOKEN_ASYNC_COMMIT)
-    sql = _insert_sql.get(cache_key) or _insert_sql.setdefault(cache_key, _token_insert_sql())
+    db = connections[DEFAULT_DB_ALIAS]
+    cache_key = (db.vendor, settings.OCEN_TOKEN_ASYNC_COMMIT)
+    sql = _insert_sql.get(cache_key) or _insert_sql.setdefault(cache_key, _token_insert_sql(db))
     now = timezone.now()
     row = {
         "token": "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else raw_token,
@@ -207,10 +234,10 @@ def insert_access_token(*, client, raw_token: str, kid: str, scope: str, expires
         "updated": now,
         "resource": resource,
     }
-    values = [field.get_db_prep_save(row.get(field.attname), connection) for field in _TOKEN_FIELDS]
-    values += _CLIENT_STILL_USABLE.params(pk=client.id, secret=client.client_secret)
-    values += _KEY_STILL_ACTIVE.params(kid=kid)
-    with connection.cursor() as cursor:
+    values = [field.get_db_prep_save(row.get(field.attname), db) for field in _TOKEN_FIELDS]
+    values += _CLIENT_STILL_USABLE.params(db, pk=client.id, secret=client.client_secret)
+    values += _KEY_STILL_ACTIVE.params(db, kid=kid)
+    with db.cursor() as cursor:
         cursor.execute(sql, values)
         return cursor.rowcount == 1
 
@@ -263,8 +290,7 @@ def caller_for_token(token: str, *, kid: str | None, subject_id: uuid.UUID | Non
     row = CALLER.fetchone(checksum=hashlib.sha256(token.encode("utf-8")).hexdigest(), kid=kid, subject=subject_id)
     if row is None:
         return None
-    participant_id = _PARTICIPANT_PK.to_python(row[0])
-    return Caller(str(participant_id), row[1], subject_id, row[2], row[3])
+    return Caller(str(row[0]), row[1], subject_id, row[2], row[3])
 
 
 STAMP = Statement(lambda pk: _stamp(pk), pk=_PARTICIPANT_PK)

@@ -1,18 +1,22 @@
-"""Health for load balancers, and clean answers while the database or cache is unreachable."""
+"""Health for load balancers, and clean answers while the database or cache is unreachable.
+
+An outage and a bug are different answers: only errors that mean "cannot reach PostgreSQL or Redis"
+(`OperationalError`, `InterfaceError`, Redis connection and timeout errors) become a 503 that says
+"retry later", logged in one line. Anything else is a bug: Django answers 500 (in the documented
+shape on API paths, authapi/errors.py) and logs it with its traceback."""
+
+import logging
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import error_body, is_api_path
 
-try:  # the shared cache (REDIS_URL); absent when running on local memory
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    UNREACHABLE = (DatabaseError, RedisConnectionError, RedisTimeoutError)
-except ImportError:  # pragma: no cover
-    UNREACHABLE = (DatabaseError,)
+UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+logger = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"
 
@@ -51,7 +55,8 @@ class ServiceUnavailableOnOutage:
 
     def process_exception(self, request, exception):
         if not isinstance(exception, UNREACHABLE):
-            return None
+            return None  # a bug: Django's 500, with its traceback in the log
+        logger.warning("%s %s: unreachable (%s: %s)", request.method, request.path, type(exception).__name__, exception)
         headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
         if request.path.endswith("/token"):
             body = {"error": "temporarily_unavailable", "error_description": "The registry is temporarily unavailable."}

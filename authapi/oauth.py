@@ -49,7 +49,7 @@ class RegistryOAuth2Validator(OAuth2Validator):
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         if request.grant_type != "client_credentials" or source_refresh_token is not None or token.get("id_token"):
             return super()._create_access_token(expires, request, token, source_refresh_token)
-        kid = jwt.get_unverified_header(token["access_token"])["kid"]
+        kid = request.signing_kid  # set by signed_access_token, which made the token
         if not self._insert(request, token, kid, expires):
             active = signing.active_kid()  # did the signing key change since this process last looked?
             if active == kid:
@@ -101,8 +101,9 @@ def token_claims(request) -> dict:
 
 def signed_access_token(request, refresh_token=False) -> str:
     """django-oauth-toolkit's ACCESS_TOKEN_GENERATOR: an RS256 JWT signed with the key this process
-    last saw active (the token's INSERT checks that it still is)."""
-    return signing.sign(token_claims(request), signing.active_kid(fresh=False))
+    last saw active (the token's INSERT checks that it still is, by `request.signing_kid`)."""
+    request.signing_kid = signing.active_kid(fresh=False)
+    return signing.sign(token_claims(request), request.signing_kid)
 
 
 def resign(token: str, kid: str) -> str:

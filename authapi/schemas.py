@@ -141,6 +141,9 @@ class ParticipantPage(serializers.Serializer):
     size = serializers.IntegerField()
     totalElements = serializers.IntegerField()
     totalPages = serializers.IntegerField()
+    nextCursor = serializers.CharField(
+        allow_null=True, help_text="Pass as cursor= for the next page of this walk; null on the last page."
+    )
 
 
 RegistryError = inline_serializer(

@@ -5,10 +5,11 @@ import datetime as dt
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -632,8 +633,50 @@ def get_participant_keys(participant_id: str):
 MAX_PAGE_SIZE = 200
 
 
+@dataclass(frozen=True)
+class SyncCursor:
+    """Where a walk of the participant list stands: just after the row (updated_at, id), with the
+    walk's filters. Opaque to participants (base64url of JSON); a walk keyed on (updated_at, id) sees
+    every row changed after it started, however the rows change meanwhile, where page numbers skip."""
+
+    updated_at: dt.datetime
+    id: uuid.UUID
+    role: str | None
+    status: str | None
+    since: dt.datetime | None
+    page: int
+
+    def encode(self) -> str:
+        document = {"after": [self.updated_at.isoformat(), str(self.id)], "role": self.role, "status": self.status,
+                    "since": self.since.isoformat() if self.since else None, "page": self.page}  # fmt: skip
+        return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, raw: str) -> "SyncCursor":
+        try:
+            document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            moment, pk = document["after"]
+            since = document["since"]
+            cursor = cls(
+                updated_at=dt.datetime.fromisoformat(moment), id=uuid.UUID(pk), role=document["role"],
+                status=document["status"], since=dt.datetime.fromisoformat(since) if since else None,
+                page=int(document["page"]),
+            )  # fmt: skip
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            cursor = None
+        if (
+            cursor is None
+            or cursor.updated_at.tzinfo is None
+            or cursor.role not in (None, *Role.values)
+            or (cursor.status not in (None, *OperationalStatus.values))
+        ):
+            raise exceptions.ValidationError({"cursor": "is not a cursor this registry issued (use nextCursor as is)."})
+        return cursor
+
+
 class ParticipantListView(RegistryView):
-    """Paged participant list for incremental sync, in stable (updatedOn, id) order."""
+    """Paged participant list for incremental sync, in stable (updatedOn, id) order; `nextCursor`
+    continues a walk that cannot skip a row, `page` is kept for browsing."""
 
     @extend_schema(
         operation_id="ListParticipants",
@@ -649,12 +692,19 @@ class ParticipantListView(RegistryView):
             OpenApiParameter(
                 "page",
                 {"type": "integer", "minimum": 0, "maximum": 1_000_000},
-                description="Zero-based page (default 0).",
+                description="Zero-based page (default 0). Pages can skip a row that changes during a walk: "
+                "to sync, follow nextCursor instead.",
             ),
             OpenApiParameter(
                 "size",
                 {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
                 description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20).",
+            ),
+            OpenApiParameter(
+                "cursor",
+                str,
+                description="The previous page's nextCursor: the next page of the same walk (it carries the "
+                "walk's filters; send it alone, or with size).",
             ),
         ],
         responses={
@@ -665,35 +715,69 @@ class ParticipantListView(RegistryView):
     )
     def get(self, request):
         params = request.query_params
-        queryset = Participant.objects.order_by("updated_at", "id")
-        if "role" in params:
-            try:
-                queryset = queryset.filter(role=Role.parse(params["role"]))
-            except ValueError:
-                raise exceptions.ValidationError({"role": f"Unknown role {params['role']!r}."}) from None
-        if "status" in params:
-            if params["status"] not in OperationalStatus.values:
-                raise exceptions.ValidationError({"status": f"Unknown status {params['status']!r}."})
-            queryset = queryset.filter(status=params["status"])
-        if "updatedSince" in params:
-            queryset = queryset.filter(updated_at__gte=parse_instant(params["updatedSince"], "updatedSince"))
-        page = parse_int(params.get("page", "0"), "page", 0, 1_000_000)
         size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
+        cursor = self.cursor(params)
+        if cursor is None:
+            role = self.role(params.get("role"))
+            status = self.status(params.get("status"))
+            since = parse_instant(params["updatedSince"], "updatedSince") if "updatedSince" in params else None
+            page = parse_int(params.get("page", "0"), "page", 0, 1_000_000)
+        else:
+            role, status, since, page = cursor.role, cursor.status, cursor.since, cursor.page
+        queryset = Participant.objects.order_by("updated_at", "id")
+        if role:
+            queryset = queryset.filter(role=role)
+        if status:
+            queryset = queryset.filter(status=status)
+        if since:
+            queryset = queryset.filter(updated_at__gte=since)
         # Counting and paging read the (updated_at, id) index alone; only the page's rows are fetched.
         total = queryset.count()
-        ids = list(queryset.values_list("id", flat=True)[page * size : (page + 1) * size]) if total else []
-        rows = participant_queryset().in_bulk(ids)
-        content = [participant_document(rows[pk]) for pk in ids]
+        if cursor is None:
+            window = queryset[page * size : (page + 1) * size + 1]
+        else:
+            after = Q(updated_at__gt=cursor.updated_at) | Q(updated_at=cursor.updated_at, id__gt=cursor.id)
+            window = queryset.filter(after)[: size + 1]
+        positions = list(window.values_list("updated_at", "id")) if total else []
+        more, positions = len(positions) > size, positions[:size]
+        rows = participant_queryset().in_bulk([pk for _, pk in positions])
+        next_cursor = SyncCursor(*positions[-1], role, status, since, page + 1).encode() if more else None
         return self.respond(
             request,
             {
-                "content": content,
+                "content": [participant_document(rows[pk]) for _, pk in positions],
                 "number": page,
                 "size": size,
                 "totalElements": total,
                 "totalPages": (total + size - 1) // size,
+                "nextCursor": next_cursor,
             },
         )
+
+    @staticmethod
+    def cursor(params) -> SyncCursor | None:
+        if "cursor" not in params:
+            return None
+        if set(params) - {"cursor", "size"}:
+            raise exceptions.ValidationError(
+                {"cursor": "carries its walk's filters and position: send it alone, or with size."}
+            )
+        return SyncCursor.decode(params["cursor"])
+
+    @staticmethod
+    def role(raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        try:
+            return Role.parse(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"role": f"Unknown role {raw!r}."}) from None
+
+    @staticmethod
+    def status(raw: str | None) -> str | None:
+        if raw is not None and raw not in OperationalStatus.values:
+            raise exceptions.ValidationError({"status": f"Unknown status {raw!r}."})
+        return raw
 
 
 def parse_int(raw: str, name: str, minimum: int, maximum: int) -> int:

@@ -61,6 +61,7 @@ ENV = {
     "DATABASE_URL": DATABASE_URL,
     "OCEN_ISSUER": f"{BASE}/auth",
     "OCEN_AUTO_CREATE_SIGNING_KEY": "1",
+    "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
     "OCEN_SERVICE_RATE_PER_MINUTE": "100000000",  # the load is one participant: measure, don't throttle
     "PYTHONPATH": str(ROOT),
 }

@@ -105,6 +105,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "participants.remote.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
+# Lockouts are audit events (participants/receivers.py), lifted with `manage.py axes_reset_username`; the
+# raw attempt tables stay out of the console (and their actions out of a viewer's reach).
+AXES_ENABLE_ADMIN = False
 
 ROOT_URLCONF = "ocen_registry.urls"
 WSGI_APPLICATION = "ocen_registry.wsgi.application"

@@ -9,7 +9,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from authapi import urls as authapi_urls
 from authapi import views as authapi_views
 from authapi.health import healthz
+from participants.forms import AdminLoginForm
 
+admin.site.login_form = AdminLoginForm
 admin.site.site_header = "OCEN Registry"
 admin.site.site_title = "OCEN Registry"
 admin.site.index_title = "Participant registry"

@@ -67,11 +67,13 @@ def signature_verifies(alg: str, public_key, signing_input: bytes, signature: by
         return False
 
 
-def header_of(signature: str) -> dict | None:
+def header_of(signature) -> dict | None:
     """The decoded JOSE header of a compact JWS, or None when it is not one."""
+    if not isinstance(signature, str):
+        return None
     try:
-        header = json.loads(_b64decode((signature or "").split(".")[0]))
-    except (ValueError, UnicodeDecodeError):
+        header = json.loads(_b64decode(signature.split(".")[0]))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return header if isinstance(header, dict) else None
 
@@ -140,12 +142,16 @@ class Diagnosis:
 
 
 def normalise_keys(keys) -> list[dict]:
-    """Keys as a list of JWK dicts (with optional status and validity), from a JWKS, list, JWK or JSON text."""
+    """Keys as a list of JWK dicts (with optional status and validity), from a JWKS, list, JWK or JSON text;
+    anything else holds no key."""
     if isinstance(keys, str | bytes):
-        keys = json.loads(keys)
+        try:
+            keys = json.loads(keys)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return []
     if isinstance(keys, dict):
         keys = keys.get("keys", [keys])
-    return [k for k in keys if isinstance(k, dict)]
+    return [k for k in keys if isinstance(k, dict)] if isinstance(keys, list | tuple) else []
 
 
 @functools.lru_cache(maxsize=4096)
@@ -157,21 +163,32 @@ def _parse_time(value):
     return _parse_instant(str(value)) if value else None
 
 
+USABLE_STATUSES = ("ACTIVE", "RETIRED")
+
+
 def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
-    status = key.get("status", "ACTIVE")
-    if status == "REVOKED":
+    """Whether a verifier may accept signatures by `key` at `now`: not revoked (an unknown status counts as
+    revoked), and inside its validity window (one that cannot be read counts as closed)."""
+    if key.get("status", "ACTIVE") not in USABLE_STATUSES:
         return False, "key_revoked"
-    valid_from, valid_until = _parse_time(key.get("validFrom")), _parse_time(key.get("validUntil"))
-    if (valid_from and now < valid_from) or (valid_until and now >= valid_until):
-        return False, "key_expired"
-    return True, ""
+    try:
+        valid_from, valid_until = _parse_time(key.get("validFrom")), _parse_time(key.get("validUntil"))
+        outside = (valid_from and now < valid_from) or (valid_until and now >= valid_until)
+    except (ValueError, TypeError, OverflowError):
+        outside = True
+    return (False, "key_expired") if outside else (True, "")
 
 
 def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = None, explain: bool = True) -> Diagnosis:
     """Check a detached JWS over `body` against `keys`, step by step."""
     now = now or dt.datetime.now(dt.UTC)
     result = Diagnosis()
-    parts = (signature or "").strip().split(".")
+    if not isinstance(body, bytes | bytearray | memoryview):
+        return result.fail("malformed_body", "body", "The body must be the exact bytes received.")
+    body = bytes(body)
+    if not isinstance(signature, str):
+        return result.fail("malformed_signature", "form", "The signature must be text: a compact JWS.")
+    parts = signature.strip().split(".")
     if len(parts) != 3:
         return result.fail("malformed_signature", "form", "A compact JWS has three dot-separated parts.")
     if parts[1]:
@@ -184,15 +201,20 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
         return result.fail("malformed_signature", "header", "The header is not base64url-encoded JSON.")
     result.check("header", True, f"Header: {json.dumps(header, sort_keys=True)}" if explain else "Header parsed.")
     alg = header.get("alg")
-    if alg not in ALLOWED_ALGORITHMS:
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         return result.fail(
             "algorithm_not_allowed", "alg", f"alg {alg!r} is not allowed; use RS256 (or ES256 for an EC key)."
         )
     result.check("alg", True, f"alg {alg} is allowed.")
     crit = header.get("crit", [])
-    if not isinstance(crit, list) or set(crit) - {"b64"}:
+    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) or set(crit) - {"b64"}:
         return result.fail("malformed_signature", "crit", f"Unsupported critical header parameters: {crit!r}.")
     b64 = header.get("b64", True)
+    if not isinstance(b64, bool):
+        return result.fail("malformed_signature", "b64", f"b64 must be true or false, not {b64!r}.")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return result.fail("malformed_signature", "kid", f"kid must be a string, not {kid!r}.")
     if b64 is False:
         note = "" if "b64" in crit else ' (crit ["b64"] is missing, as the OCEN reference client sends it: accepted)'
         result.check("b64", True, f"Unencoded payload (b64 false){note}.")
@@ -200,7 +222,6 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
         result.check("b64", True, "b64 absent: the payload was base64url-encoded for signing.")
 
     candidates = normalise_keys(keys)
-    kid = header.get("kid")
     if kid is not None:
         candidates = [k for k in candidates if k.get("kid") == kid]
         if not candidates:

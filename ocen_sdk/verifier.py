@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from .errors import RegistryError, VerificationError
+from .errors import RegistryError, TokenError, VerificationError
 from .jws import _b64decode, header_of, public_key_of, signature_verifies
 from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
 
@@ -27,6 +27,10 @@ class Verifier:
             record = self.registry.participant(participant_id)
         except RegistryError as exc:
             raise VerificationError("participant_not_active", f"The registry has no usable record: {exc}") from None
+        except TokenError as exc:  # this provider's own credentials are refused: it cannot ask the registry
+            raise VerificationError(
+                "registry_unavailable", f"The registry refused this provider's token: {exc}"
+            ) from None
         if record.get("status") != "ACTIVE" or record.get("participantRoleStatus") != "APPROVED":
             raise VerificationError("participant_not_active", f"{participant_id} is {record.get('status')}.")
         signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
@@ -47,7 +51,7 @@ class Verifier:
 
         The signature is checked with PyJWT's RS256 over a key parsed once per process; the claim
         checks are PyJWT's rules, made here so that each request pays for them only once."""
-        scheme, _, token = (authorization or "").partition(" ")
+        scheme, _, token = (authorization if isinstance(authorization, str) else "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise VerificationError("token_missing", "No bearer token.")
         parts = token.split(".")
@@ -60,7 +64,7 @@ class Verifier:
         public = self._registry_key(kid)
         try:
             signature, claims = _b64decode(parts[2]), json.loads(_b64decode(parts[1]))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise VerificationError("token_invalid", "The token is not a JWT.") from None
         if not signature_verifies("RS256", public, f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
             raise VerificationError("token_invalid", "Signature verification failed.")
@@ -99,7 +103,7 @@ class Verifier:
         audience = claims["aud"]
         if not (audience == self.audience or (isinstance(audience, list) and self.audience in audience)):
             raise VerificationError("token_invalid", "Audience doesn't match")
-        if not claims.get("participantId"):
+        if not isinstance(claims.get("participantId"), str) or not claims["participantId"]:
             raise VerificationError("token_invalid", "The token carries no participantId.")
 
 
@@ -116,7 +120,7 @@ def _header(headers, name: str):
 def _originator(body: bytes) -> str | None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return None
     metadata = document.get("metadata") if isinstance(document, dict) else None
     value = metadata.get("originatorParticipantId") if isinstance(metadata, dict) else None

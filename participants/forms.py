@@ -1,5 +1,7 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 from .keys import MAX_INPUT_BYTES
 from .models import Organisation, Participant, Role
@@ -114,3 +116,13 @@ class SignatureCheckForm(forms.Form):
     signature = forms.CharField(
         widget=forms.TextInput(attrs={"size": 100}), help_text="The x-jws-signature (or Signature) header value."
     )
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form, refusing a user name longer than any user can have before anything (the
+    lockout's attempt log included) stores it: Django sets the field's max_length after creating it, so
+    the stock form never checks it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].validators.append(MaxLengthValidator(self.fields["username"].max_length))

@@ -7,8 +7,9 @@ Accepted input (contract §2), as text or bytes:
   (``-----BEGIN RSA PUBLIC KEY-----``) or DER SubjectPublicKeyInfo;
 - a public JWK as JSON (RFC 7517), or a JWK Set holding exactly one key.
 
-Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192; EC on P-256
-(ES256). Expired certificates are refused. Input carrying private key material is refused and
+Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192, with an odd modulus
+and an odd public exponent of at least 65537; EC on P-256 (ES256). Expired certificates are refused,
+and so is anything after a PEM block's END line. Input carrying private key material is refused and
 never echoed back: the error names the problem, not the content.
 
 The result is a public JWK with ``kid`` (the JWK's own, else its RFC 7638 thumbprint), ``use: sig``
@@ -30,6 +31,7 @@ from jwcrypto import jwk
 
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
+MIN_RSA_EXPONENT = 65537
 MAX_INPUT_BYTES = 64 * 1024
 MAX_KID_LENGTH = 200
 
@@ -103,6 +105,12 @@ def _unrecognised() -> KeyRejected:
 
 
 def _from_pem(pem: bytes, now: dt.datetime) -> ParsedKey:
+    end = re.search(rb"-----END [A-Z ]+-----", pem)
+    if end is None or pem[end.end() :].strip() or pem.count(b"-----BEGIN") != 1:
+        raise KeyRejected(
+            "The PEM input must be exactly one PEM block (of a certificate chain, only the participant's own "
+            "certificate), with nothing after its END line."
+        )
     if pem.startswith(b"-----BEGIN CERTIFICATE-----"):
         try:
             cert = x509.load_pem_x509_certificate(pem)
@@ -194,6 +202,13 @@ def _check_policy(public_key) -> tuple[str, str, int]:
             raise KeyRejected(f"RSA keys must be at least {MIN_RSA_BITS} bits; this one has {size}.")
         if size > MAX_RSA_BITS:
             raise KeyRejected(f"RSA keys may be at most {MAX_RSA_BITS} bits; this one has {size}.")
+        numbers = public_key.public_numbers()
+        if numbers.e < MIN_RSA_EXPONENT or numbers.e % 2 == 0:
+            raise KeyRejected(
+                f"The RSA public exponent must be odd and at least {MIN_RSA_EXPONENT}; this key's is {numbers.e}."
+            )
+        if numbers.n % 2 == 0:
+            raise KeyRejected("The RSA modulus is even: this is not a usable RSA key.")
         return "RSA", "RS256", size
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ec.SECP256R1):

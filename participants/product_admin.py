@@ -85,7 +85,8 @@ class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
             created = services.create_product(lender=form.cleaned_data["lender"], actor=actor, **fields)
             obj.pk, obj._state.adding = created.pk, False
 
-    @admin.action(description="Withdraw selected products (their networks stop listing participants)")
+    @admin.action(description="Withdraw selected products (their networks stop listing participants)",
+                  permissions=["change"])  # fmt: skip
     def withdraw(self, request, queryset):
         actor = services.Actor.from_request(request)
         done = apply_each(self, request, queryset, lambda p: services.withdraw_product(product=p, actor=actor))

@@ -2,11 +2,12 @@
 Registry export and import: organisations, participants with their public keys, products and
 product networks, in one JSON document (format `ocen-registry/1`, described in docs/registry-format.md).
 
-Export never contains a secret: client IDs yes, client secrets or their hashes no. Import is
-all-or-nothing (one transaction; any invalid row refuses the whole file and names the row),
-validated with the same rules as the admin, and idempotent: records that exist already (by id) are
-left as they are, so importing a file twice changes nothing the second time. A participant created
-by an import gets a new client secret, returned once in the result.
+Export never contains a secret: client IDs yes, client secrets or their hashes no. Import creates
+every record through the same service functions as the admin and the commands (so with their checks,
+their audit events and the four-eyes rule), all-or-nothing (one transaction; any refused row refuses
+the whole file and names the row), and idempotent: records that exist already (by id) are left as
+they are, so importing a file twice changes nothing the second time. A participant created by an
+import gets a new client secret, returned once in the result.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import keys as keylib
+from . import services
 from .models import (
     KeyStatus,
     NetworkMembership,
@@ -33,8 +35,7 @@ from .models import (
     ReviewStatus,
     Role,
 )
-from .services import Actor, audit, create_client
-from .validators import normalise_base_url
+from .services import Actor, audit
 
 FORMAT = "ocen-registry/1"
 PRODUCT_FLAGS = {
@@ -128,238 +129,284 @@ class ImportResult:
     created: dict = field(default_factory=lambda: dict.fromkeys(
         ("organisations", "participants", "keys", "products", "productNetworks", "memberships"), 0))  # fmt: skip
     credentials: list = field(default_factory=list)
+    awaiting_approval: list = field(default_factory=list)
+    not_restored: list = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {"created": self.created, "credentials": self.credentials}
+        return {
+            "created": self.created,
+            "credentials": self.credentials,
+            "awaitingApproval": self.awaiting_approval,
+            "notRestored": self.not_restored,
+        }
 
 
 class ImportRefused(ValidationError):
     """The document is invalid; `messages` name each bad row. Nothing was written."""
 
 
-def _uuid(value, where: str, errors: list) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        errors.append(f"{where}: {value!r} is not a UUID.")
-        return None
-
-
-def _valid(instance, where: str, errors: list) -> bool:
-    """Model validation of one imported row, its problems recorded with the row's place."""
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        errors.extend(f"{where}.{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
-        return False
-    return True
-
-
-def _rows(document: dict, name: str, errors: list) -> list[tuple[str, dict]]:
-    rows = document.get(name, [])
-    if not isinstance(rows, list):
-        errors.append(f"{name}: must be a list.")
-        return []
-    result = []
-    for index, row in enumerate(rows):
-        where = f"{name}[{index}]"
-        if isinstance(row, dict):
-            result.append((where, row))
-        else:
-            errors.append(f"{where}: must be an object.")
-    return result
-
-
 def import_registry(document: dict, *, actor: Actor) -> ImportResult:
-    """Load a registry document; refuses the whole file (ImportRefused) if any row is invalid."""
-    errors: list[str] = []
+    """Load a registry document; refuses the whole file (ImportRefused) if any row is refused."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportRefused([f"format: expected {FORMAT!r}."])
-    result = ImportResult()
+    importer = Importer(document, actor)
     with transaction.atomic():
-        _import(document, result, errors, actor)
-        if errors:
-            raise ImportRefused(errors)  # rolls back every row written so far
-        audit(actor, "registry.imported", created=result.created)
-    return result
+        importer.run()
+        if importer.errors:
+            raise ImportRefused(importer.errors)  # rolls back every row written so far
+        audit(actor, "registry.imported", created=importer.result.created)
+    return importer.result
 
 
-def _import(document: dict, result: ImportResult, errors: list, actor: Actor) -> None:
-    orgs = {o.id: o for o in Organisation.objects.all()}
-    for where, row in _rows(document, "organisations", errors):
-        org_id = _uuid(row.get("id"), f"{where}.id", errors)
-        if org_id is None or org_id in orgs:
-            continue
-        org = Organisation(
-            id=org_id, **{k: str(row.get(k) or "") for k in ("name", "description", "website", "email", "phone")}
-        )
-        if not _valid(org, where, errors):
-            continue
-        org.save()
-        orgs[org_id] = org
-        result.created["organisations"] += 1
-
-    participants = {p.id: p for p in Participant.objects.all()}
-    for where, row in _rows(document, "participants", errors):
-        _import_participant(where, row, orgs, participants, result, errors)
-
-    products = {p.id: p for p in Product.objects.all()}
-    for where, row in _rows(document, "products", errors):
-        product_id = _uuid(row.get("id"), f"{where}.id", errors)
-        lender = participants.get(_uuid(row.get("lenderId"), f"{where}.lenderId", errors))
-        if product_id is None or product_id in products:
-            continue
-        if lender is None or lender.role != Role.LENDER:
-            errors.append(f"{where}.lenderId: must be a lender in the registry or the file.")
-            continue
-        product = Product(
-            id=product_id,
-            lender=lender,
-            name=str(row.get("name") or ""),
-            description=str(row.get("description") or ""),
-            derived_data_description=str(row.get("derivedDataDescription") or ""),
-            status=row.get("status", ProductStatus.ACTIVE),
-            **{attr: bool(row.get(flag, False)) for flag, attr in PRODUCT_FLAGS.items()},
-        )
-        if not _valid(product, where, errors):
-            continue
-        product.save()
-        products[product_id] = product
-        result.created["products"] += 1
-
-    networks = {n.id: n for n in ProductNetwork.objects.select_related("product")}
-    for where, row in _rows(document, "productNetworks", errors):
-        network_id = _uuid(row.get("id"), f"{where}.id", errors)
-        if network_id is None:
-            continue
-        network = networks.get(network_id)
-        if network is None:
-            product = products.get(_uuid(row.get("productId"), f"{where}.productId", errors))
-            creator = participants.get(_uuid(row.get("createdBy"), f"{where}.createdBy", errors))
-            if product is None:
-                errors.append(f"{where}.productId: no such product in the registry or the file.")
-                continue
-            if creator is None or creator.role != Role.LOAN_AGENT:
-                errors.append(f"{where}.createdBy: must be a loan agent in the registry or the file.")
-                continue
-            network = ProductNetwork(
-                id=network_id, product=product, created_by=creator,
-                name=str(row.get("name") or ""), description=str(row.get("description") or ""),
-            )  # fmt: skip
-            if not _valid(network, where, errors):
-                continue
-            network.save()
-            networks[network_id] = network
-            result.created["productNetworks"] += 1
-        for index, member in enumerate(row.get("members") or []):
-            member_where = f"{where}.members[{index}]"
-            participant = participants.get(_uuid((member or {}).get("participantId"), member_where, errors))
-            if participant is None:
-                errors.append(f"{member_where}.participantId: no such participant in the registry or the file.")
-                continue
-            if network.memberships.current().filter(participant=participant).exists():
-                continue
-            # A restore, not an addition: suspended members and withdrawn products' networks come back
-            # as they were; only offboarded participants have no current memberships.
-            if participant.is_offboarded:
-                errors.append(f"{member_where}: {participant} has been offboarded.")
-                continue
-            role = member.get("role") or participant.role
-            if role not in Role.values:
-                errors.append(f"{member_where}.role: unknown role {role!r}.")
-                continue
-            NetworkMembership.objects.create(network=network, participant=participant, role=role, added_by=actor.label)
-            result.created["memberships"] += 1
+# Service arguments by the name the file gives them, for error messages that point into the file.
+FILE_NAMES = {"base_url": "baseUrl", "public_key": "keys", "client_id": "clientId", "lender": "lenderId",
+              "created_by": "createdBy", "product": "productId", "participant": "participantId",
+              "org_name": "orgId", "derived_data_description": "derivedDataDescription"}  # fmt: skip
+NOT_RESTORED = "a membership is restored only for a participant that is approved and active"
 
 
-def _import_participant(where, row, orgs, participants, result, errors) -> None:
-    participant_id = _uuid(row.get("id"), f"{where}.id", errors)
-    if participant_id is None or participant_id in participants:
-        return
-    org = orgs.get(_uuid(row.get("orgId"), f"{where}.orgId", errors))
-    problems = []
-    if org is None:
-        problems.append(f"{where}.orgId: no such organisation in the registry or the file.")
-    try:
-        role = Role.parse(str(row.get("role") or ""))
-    except ValueError:
-        problems.append(f"{where}.role: unknown role {row.get('role')!r}.")
-    try:
-        base_url = normalise_base_url(str(row.get("baseUrl") or ""))
-    except ValidationError as exc:
-        problems.append(f"{where}.baseUrl: {' '.join(exc.messages)}")
-    review = row.get("participantRoleStatus", ReviewStatus.APPROVED)
-    status = row.get("status", OperationalStatus.ACTIVE)
-    if review not in ReviewStatus.values:
-        problems.append(f"{where}.participantRoleStatus: unknown value {review!r}.")
-    if status not in OperationalStatus.values:
-        problems.append(f"{where}.status: unknown value {status!r}.")
-    parsed_keys = []
-    for index, key in enumerate(row.get("keys") or []):
-        key_where = f"{where}.keys[{index}]"
-        if not isinstance(key, dict) or not isinstance(key.get("jwk"), dict):
-            problems.append(f"{key_where}.jwk: must be a public JWK object.")
-            continue
+def pending(review: str) -> ReviewStatus | None:
+    """How onboarding records a participant the file gives this review status: approved (as the
+    four-eyes rule allows), or pending as it was; a rejected one is recorded pending, then rejected."""
+    if review == ReviewStatus.APPROVED:
+        return None
+    return ReviewStatus(review) if review in services.PENDING else ReviewStatus.UNDER_REVIEW
+
+
+class Importer:
+    """One import. Each record goes through the service that creates it, in the order that lets those
+    services' own rules hold: organisations; participants with their keys and review and operational
+    states; products and networks with their members; then offboardings and withdrawals, which the
+    earlier records may depend on (a network's creator, a product's lender)."""
+
+    def __init__(self, document: dict, actor: Actor):
+        self.document, self.actor = document, actor
+        self.result, self.errors = ImportResult(), []
+        self.organisations = {o.id: o for o in Organisation.objects.all()}
+        self.participants = {p.id: p for p in Participant.objects.select_related("organisation")}
+        self.products = {p.id: p for p in Product.objects.all()}
+        self.networks = {n.id: n for n in ProductNetwork.objects.select_related("product")}
+        self.to_offboard: list[tuple[str, Participant]] = []
+        self.to_withdraw: list[tuple[str, Product]] = []
+
+    def run(self) -> None:
+        for name, load in (("organisations", self.organisation), ("participants", self.participant),
+                           ("products", self.product), ("productNetworks", self.network)):  # fmt: skip
+            seen = set()
+            for where, row in self.rows(name):
+                record_id = self.uuid(row.get("id"), f"{where}.id")
+                if record_id in seen:
+                    self.errors.append(f"{where}.id: {record_id} appears twice in the file.")
+                elif record_id is not None:
+                    seen.add(record_id)
+                    load(where, record_id, row)
+        for where, participant in self.to_offboard:
+            self.call(where, services.offboard_participant, participant=participant, actor=self.actor,
+                      reason="offboarded before import")  # fmt: skip
+        for where, product in self.to_withdraw:
+            self.call(where, services.withdraw_product, product=product, actor=self.actor,
+                      reason="withdrawn before import")  # fmt: skip
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def rows(self, name: str) -> list[tuple[str, dict]]:
+        rows = self.document.get(name, [])
+        if not isinstance(rows, list):
+            self.errors.append(f"{name}: must be a list.")
+            return []
+        result = []
+        for index, row in enumerate(rows):
+            if isinstance(row, dict):
+                result.append((f"{name}[{index}]", row))
+            else:
+                self.errors.append(f"{name}[{index}]: must be an object.")
+        return result
+
+    def uuid(self, value, where: str) -> uuid.UUID | None:
         try:
-            parsed = keylib.parse_public_key(json.dumps({**key["jwk"], "kid": key.get("kid") or key["jwk"].get("kid")}))
-        except keylib.KeyRejected as exc:
-            problems.append(f"{key_where}: {exc}")
-            continue
-        key_status = key.get("status", KeyStatus.ACTIVE)
-        if key_status not in KeyStatus.values:
-            problems.append(f"{key_where}.status: unknown value {key_status!r}.")
-            continue
-        valid_from, valid_until = (
-            parse_datetime(key.get("validFrom") or ""),
-            parse_datetime(key.get("validUntil") or ""),
-        )
-        if valid_from and valid_until and valid_until <= valid_from:
-            problems.append(f"{key_where}: validUntil must be after validFrom.")
-            continue
-        parsed_keys.append((parsed, key))
-    if problems:
-        errors.extend(problems)
-        return
-    if Participant.objects.filter(organisation=org, role=role).exists():
-        errors.append(f"{where}: {org.name} already has a {role.label} participant.")
-        return
-    offboarded = status == OperationalStatus.OFFBOARDED
-    client_id = str(row.get("clientId") or "") or None
-    if client_id and Participant.objects.filter(client_id=client_id).exists():
-        errors.append(f"{where}.clientId: {client_id!r} belongs to another participant.")
-        return
-    application, secret = None, None
-    if not offboarded:
-        application, secret = create_client(organisation=org, role=role, client_id=client_id)
-        client_id = application.client_id
-    participant = Participant.objects.create(
-        id=participant_id,
-        organisation=org,
-        role=role,
-        base_url=base_url,
-        review_status=review,
-        status=status,
-        application=application,
-        client_id=client_id or f"offboarded-{participant_id}",
-    )
-    participants[participant_id] = participant
-    result.created["participants"] += 1
-    for parsed, key in parsed_keys:
-        ParticipantKey.objects.create(
-            participant=participant,
-            kid=parsed.kid,
-            jwk=parsed.jwk,
-            key_type=parsed.key_type,
-            alg=parsed.alg,
-            key_size=parsed.key_size,
-            fingerprint=parsed.fingerprint,
-            status=key.get("status", KeyStatus.ACTIVE),
-            valid_from=parse_datetime(key.get("validFrom") or "") or participant.created_at,
-            valid_until=parse_datetime(key.get("validUntil") or ""),
-            revoked_at=parse_datetime(key.get("revokedAt") or "")
-            or (participant.created_at if key.get("status") == KeyStatus.REVOKED else None),
-            revocation_reason=str(key.get("revocationReason") or ""),
-        )
-        result.created["keys"] += 1
-    if secret:
-        result.credentials.append({"participantId": str(participant.id), "clientId": client_id, "clientSecret": secret})
+            return uuid.UUID(str(value))
+        except (ValueError, TypeError, AttributeError):
+            self.errors.append(f"{where}: {value!r} is not a UUID.")
+            return None
+
+    def call(self, where: str, service, **kwargs):
+        """Run one service; a refusal becomes an error on the row, with the file's own field names."""
+        try:
+            return service(**kwargs)
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, messages in exc.message_dict.items():
+                    self.errors.append(f"{where}.{FILE_NAMES.get(name, name)}: {' '.join(messages)}")
+            else:
+                self.errors.append(f"{where}: {' '.join(exc.messages)}")
+            return None
+
+    def text(self, row: dict, name: str) -> str:
+        return str(row.get(name) or "")
+
+    # --- records ------------------------------------------------------------------------------------
+
+    def organisation(self, where: str, org_id: uuid.UUID, row: dict) -> None:
+        if org_id in self.organisations:
+            return
+        fields = {name: self.text(row, name) for name in ("description", "website", "email", "phone")}
+        organisation = self.call(where, services.create_organisation, actor=self.actor, name=self.text(row, "name"),
+                                 org_id=org_id, **fields)  # fmt: skip
+        if organisation is not None:
+            self.organisations[org_id] = organisation
+            self.result.created["organisations"] += 1
+
+    def participant(self, where: str, participant_id: uuid.UUID, row: dict) -> None:
+        if participant_id in self.participants:
+            return
+        organisation = self.organisations.get(self.uuid(row.get("orgId"), f"{where}.orgId"))
+        review = row.get("participantRoleStatus", ReviewStatus.APPROVED)
+        status = row.get("status", OperationalStatus.ACTIVE)
+        keys = self.key_rows(where, row.get("keys"))
+        problems = len(self.errors)
+        if organisation is None:
+            self.errors.append(f"{where}.orgId: no such organisation in the registry or the file.")
+        if review not in ReviewStatus.values:
+            self.errors.append(f"{where}.participantRoleStatus: unknown value {review!r}.")
+        if status not in OperationalStatus.values:
+            self.errors.append(f"{where}.status: unknown value {status!r}.")
+        if keys == []:
+            self.errors.append(f"{where}.keys: a participant needs at least one key.")
+        if len(self.errors) > problems or keys is None:
+            return
+        (first_jwk, first), *others = keys
+        credentials = self.call(
+            where, services.onboard_participant, organisation=organisation, role=self.text(row, "role"),
+            base_url=self.text(row, "baseUrl"), public_key=first_jwk, actor=self.actor, pending=pending(review),
+            participant_id=participant_id, client_id=row.get("clientId") or None, key_valid_until=first["until"],
+        )  # fmt: skip
+        if credentials is None:
+            return
+        participant = credentials.participant
+        self.participants[participant_id] = participant
+        self.result.created["participants"] += 1
+        added = [(participant.keys.get(), first)]
+        for index, (jwk, key) in enumerate(others, start=1):
+            made = self.call(f"{where}.keys[{index}]", services.add_participant_key, participant=participant,
+                             public_key=jwk, actor=self.actor, valid_until=key["until"])  # fmt: skip
+            if made is not None:
+                added.append((made, key))
+        self.result.created["keys"] += len(added)
+        self.key_states(where, added)
+        self.states(where, participant, review, status, credentials)
+
+    def key_rows(self, where: str, rows) -> list[tuple[str, dict]] | None:
+        """The file's keys as (public key input, facts); None when one of them is malformed."""
+        parsed, ok = [], True
+        for index, key in enumerate(rows if isinstance(rows, list) else []):
+            key_where = f"{where}.keys[{index}]"
+            if not isinstance(key, dict) or not isinstance(key.get("jwk"), dict):
+                self.errors.append(f"{key_where}.jwk: must be a public JWK object.")
+                ok = False
+                continue
+            status = key.get("status", KeyStatus.ACTIVE)
+            if status not in KeyStatus.values:
+                self.errors.append(f"{key_where}.status: unknown value {status!r}.")
+                ok = False
+                continue
+            until = parse_datetime(str(key.get("validUntil") or ""))
+            kid = key.get("kid") or key["jwk"].get("kid")
+            jwk = json.dumps({**key["jwk"], **({"kid": kid} if kid else {})})
+            facts = {**key, "status": status, "ended": until is not None and until <= timezone.now(),
+                     "until": until if until is not None and until > timezone.now() else None}  # fmt: skip
+            parsed.append((jwk, facts))
+        return parsed if ok else None
+
+    def key_states(self, where: str, added: list) -> None:
+        """Retire, then revoke, the keys the file says are no longer active (in that order: a key may be
+        retired only while another is active). A retired key whose validity ended is revoked."""
+        for key, facts in added:
+            if facts["status"] == KeyStatus.RETIRED and not facts["ended"]:
+                self.call(where, services.retire_key, key=key, actor=self.actor)
+        for key, facts in added:
+            ended = facts["status"] == KeyStatus.RETIRED and facts["ended"]
+            if facts["status"] == KeyStatus.REVOKED or ended:
+                reason = (
+                    f"retired before import; its validity ended at {facts['validUntil']}"
+                    if ended
+                    else str(facts.get("revocationReason") or "revoked before import")
+                )
+                self.call(where, services.revoke_key, key=key, actor=self.actor, reason=reason)
+
+    def states(self, where: str, participant: Participant, review: str, status: str, credentials) -> None:
+        if review == ReviewStatus.REJECTED:
+            self.call(where, services.reject_participant, participant=participant, actor=self.actor,
+                      reason="rejected before import")  # fmt: skip
+        if status == OperationalStatus.SUSPENDED:
+            self.call(where, services.suspend_participant, participant=participant, actor=self.actor,
+                      reason="suspended before import")  # fmt: skip
+        participant.refresh_from_db()
+        if status == OperationalStatus.OFFBOARDED:
+            self.to_offboard.append((where, participant))
+            return
+        self.result.credentials.append(
+            {"participantId": str(participant.id), "clientId": participant.client_id,
+             "clientSecret": credentials.client_secret}
+        )  # fmt: skip
+        if review == ReviewStatus.APPROVED and not participant.is_approved:
+            self.result.awaiting_approval.append(str(participant.id))  # four-eyes: a second administrator approves
+
+    def product(self, where: str, product_id: uuid.UUID, row: dict) -> None:
+        if product_id in self.products:
+            return
+        lender = self.participants.get(self.uuid(row.get("lenderId"), f"{where}.lenderId"))
+        if lender is None:
+            self.errors.append(f"{where}.lenderId: must be a lender in the registry or the file.")
+            return
+        fields = {attr: bool(row.get(flag, False)) for flag, attr in PRODUCT_FLAGS.items()}
+        product = self.call(
+            where, services.create_product, lender=lender, actor=self.actor, product_id=product_id,
+            name=self.text(row, "name"), description=self.text(row, "description"),
+            derived_data_description=self.text(row, "derivedDataDescription"), **fields,
+        )  # fmt: skip
+        if product is None:
+            return
+        self.products[product_id] = product
+        self.result.created["products"] += 1
+        if row.get("status") == ProductStatus.WITHDRAWN:
+            self.to_withdraw.append((where, product))
+
+    def network(self, where: str, network_id: uuid.UUID, row: dict) -> None:
+        network = self.networks.get(network_id)
+        if network is None:
+            product = self.products.get(self.uuid(row.get("productId"), f"{where}.productId"))
+            creator = self.participants.get(self.uuid(row.get("createdBy"), f"{where}.createdBy"))
+            if product is None or creator is None:
+                self.errors.append(f"{where}: its product and its loan agent must be in the registry or the file.")
+                return
+            network = self.call(
+                where, services.create_network, product=product, loan_agent=creator, name=self.text(row, "name"),
+                description=self.text(row, "description"), actor=self.actor, network_id=network_id,
+                with_founders=False,
+            )  # fmt: skip
+            if network is None:
+                return
+            self.networks[network_id] = network
+            self.result.created["productNetworks"] += 1
+        for index, member in enumerate(row.get("members") or []):
+            self.member(f"{where}.members[{index}]", network, member)
+
+    def member(self, where: str, network: ProductNetwork, member) -> None:
+        participant = self.participants.get(self.uuid((member or {}).get("participantId"), f"{where}.participantId"))
+        if participant is None:
+            self.errors.append(f"{where}.participantId: no such participant in the registry or the file.")
+            return
+        if network.memberships.current().filter(participant=participant).exists():
+            return
+        leaving = any(p.pk == participant.pk for _, p in self.to_offboard)
+        if leaving or not participant.can_authenticate:
+            self.result.not_restored.append(f"{where}: {participant} — {NOT_RESTORED}.")
+            return
+        try:
+            role = Role.parse(str(member.get("role") or participant.role))
+        except ValueError:
+            self.errors.append(f"{where}.role: unknown role {member.get('role')!r}.")
+            return
+        if self.call(where, services.add_network_member, network=network, participant=participant, role=role,
+                     actor=self.actor) is not None:  # fmt: skip
+            self.result.created["memberships"] += 1

@@ -190,6 +190,9 @@ def _resolve_organisation(*, org_name: str, org_id, organisation: Organisation |
         return Organisation.objects.get(name__iexact=name), False
 
 
+PENDING = (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW)
+
+
 @transaction.atomic
 def onboard_participant(
     *,
@@ -200,12 +203,18 @@ def onboard_participant(
     org_name: str = "",
     org_id=None,
     organisation: Organisation | None = None,
+    pending: ReviewStatus | None = None,
+    participant_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+    key_valid_until: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Credentials:
     """Register a participant role with its first key and issue its OAuth client credentials.
 
     Without the four-eyes setting the participant is approved at once; with it, it waits
-    UNDER_REVIEW for a different administrator. The secret is returned here and nowhere else.
+    UNDER_REVIEW for a different administrator. `pending` (APPLIED or UNDER_REVIEW) records an
+    application that nobody has approved yet. An import keeps its record's `participant_id` and
+    `client_id`. The secret is returned here and nowhere else.
     """
     now = now or timezone.now()
     errors: dict = {}
@@ -223,29 +232,34 @@ def onboard_participant(
     if errors:
         raise ValidationError(errors)
 
+    if pending is not None and pending not in PENDING:
+        raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
     if Participant.objects.filter(organisation=org, role=role_value).exists():
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
+    if client_id and Participant.objects.filter(client_id=client_id).exists():
+        raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
 
-    application, secret = create_client(organisation=org, role=role_value)
+    application, secret = create_client(organisation=org, role=role_value, client_id=client_id)
     user = actor.db_user
-    approve_now = not settings.OCEN_FOUR_EYES
+    approve_now = pending is None and not settings.OCEN_FOUR_EYES
     try:
         with transaction.atomic():
             participant = Participant.objects.create(
+                **({"id": participant_id} if participant_id else {}),
                 organisation=org,
                 role=role_value,
                 base_url=url,
                 application=application,
                 client_id=application.client_id,
                 recorded_by=user,
-                review_status=ReviewStatus.APPROVED if approve_now else ReviewStatus.UNDER_REVIEW,
+                review_status=ReviewStatus.APPROVED if approve_now else pending or ReviewStatus.UNDER_REVIEW,
                 approved_by=user if approve_now else None,
                 approved_at=now if approve_now else None,
             )
     except IntegrityError:
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."}) from None
-    key = _create_key(participant, parsed, now)
+    key = _create_key(participant, parsed, now, key_valid_until)
 
     if org_created:
         audit(actor, "organisation.created", organisation=org, name=org.name)
@@ -393,12 +407,12 @@ def _save_changes(instance, values: dict) -> dict:
 
 
 @transaction.atomic
-def create_organisation(*, actor: Actor, name: str, **fields) -> Organisation:
-    """Register an organisation ahead of its participants."""
+def create_organisation(*, actor: Actor, name: str, org_id: uuid.UUID | None = None, **fields) -> Organisation:
+    """Register an organisation ahead of its participants (with `org_id`, the id it has elsewhere)."""
     name = (name or "").strip()
     if Organisation.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"An organisation named {name!r} already exists."})
-    organisation = Organisation(name=name, **fields)
+    organisation = Organisation(name=name, **({"id": org_id} if org_id else {}), **fields)
     organisation.full_clean()
     organisation.save()
     audit(actor, "organisation.created", organisation=organisation, name=organisation.name)
@@ -427,7 +441,9 @@ def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -
     return organisation
 
 
-def _create_key(participant: Participant, parsed: keylib.ParsedKey, now: dt.datetime) -> ParticipantKey:
+def _create_key(
+    participant: Participant, parsed: keylib.ParsedKey, now: dt.datetime, valid_until: dt.datetime | None = None
+) -> ParticipantKey:
     if participant.keys.filter(kid=parsed.kid).exists():
         raise ValidationError({"public_key": f"This participant already has a key with kid {parsed.kid!r}."})
     if participant.keys.filter(fingerprint=parsed.fingerprint).exists():
@@ -446,7 +462,7 @@ def _create_key(participant: Participant, parsed: keylib.ParsedKey, now: dt.date
                 cert_issuer=parsed.cert_issuer,
                 cert_serial=parsed.cert_serial,
                 valid_from=parsed.not_before or now,
-                valid_until=parsed.not_after,
+                valid_until=min(filter(None, (parsed.not_after, valid_until)), default=None),
             )
     except IntegrityError:
         raise ValidationError({"public_key": "This key is already registered for this participant."}) from None
@@ -454,14 +470,22 @@ def _create_key(participant: Participant, parsed: keylib.ParsedKey, now: dt.date
 
 @transaction.atomic
 def add_participant_key(
-    *, participant: Participant, public_key: str | bytes, actor: Actor, now: dt.datetime | None = None
+    *,
+    participant: Participant,
+    public_key: str | bytes,
+    actor: Actor,
+    valid_until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> ParticipantKey:
-    """Register another public key (for rotation with overlap); it is ACTIVE at once."""
+    """Register another public key (for rotation with overlap); it is ACTIVE at once. `valid_until` is an
+    end the key carries from elsewhere (an imported record), when its own input (a JWK) cannot say it."""
     now = now or timezone.now()
     parsed = _parse_key(public_key, now)
+    if valid_until is not None and valid_until <= now:
+        raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
     participant = _locked(participant)
     _refuse_if_offboarded(participant)
-    key = _create_key(participant, parsed, now)
+    key = _create_key(participant, parsed, now, valid_until)
     Participant.objects.filter(pk=participant.pk).update(updated_at=now)
     audit(actor, "key.added", participant=participant, key=_key_facts(key))
     return key
@@ -657,11 +681,15 @@ def _product_facts(product: Product) -> dict:
 
 
 @transaction.atomic
-def create_product(*, lender: Participant, actor: Actor, **fields) -> Product:
-    """Register a lender's credit product."""
+def create_product(*, lender: Participant, actor: Actor, product_id: uuid.UUID | None = None, **fields) -> Product:
+    """Register a lender's credit product (with `product_id`, the id it has elsewhere)."""
     lender = _locked(lender) if lender is not None else None
     _refuse(product_owner_problem(lender), "lender")
-    product = Product(lender=lender, **{name: fields[name] for name in PRODUCT_FIELDS if name in fields})
+    product = Product(
+        **({"id": product_id} if product_id else {}),
+        lender=lender,
+        **{name: fields[name] for name in PRODUCT_FIELDS if name in fields},
+    )
     product.full_clean()
     product.save()
     audit(actor, "product.created", participant=lender, product=_product_facts(product))
@@ -721,18 +749,29 @@ def _add_member(network: ProductNetwork, participant: Participant, role: str, ac
 
 @transaction.atomic
 def create_network(
-    *, product: Product, loan_agent: Participant, name: str, actor: Actor, description: str = ""
+    *,
+    product: Product,
+    loan_agent: Participant,
+    name: str,
+    actor: Actor,
+    description: str = "",
+    network_id: uuid.UUID | None = None,
+    with_founders: bool = True,
 ) -> ProductNetwork:
-    """A loan agent's network for a product; the loan agent and the product's lender join it at once."""
+    """A loan agent's network for a product; the loan agent and the product's lender join it at once
+    (unless `with_founders` is off: an import, which adds the members its record lists)."""
     loan_agent = _locked(loan_agent) if loan_agent is not None else None
     _refuse(network_creator_problem(loan_agent), "created_by")
     product = Product.objects.select_for_update(of=("self",)).select_related("lender").get(pk=product.pk)
     if product.is_withdrawn:
         raise ValidationError({"product": f"The product {product} has been withdrawn."})
-    network = ProductNetwork(product=product, created_by=loan_agent, name=(name or "").strip(), description=description)
+    network = ProductNetwork(
+        **({"id": network_id} if network_id else {}),
+        product=product, created_by=loan_agent, name=(name or "").strip(), description=description,
+    )  # fmt: skip
     network.full_clean()
     network.save()
-    founders = [p for p in (loan_agent, product.lender) if p.can_authenticate]
+    founders = [p for p in (loan_agent, product.lender) if p.can_authenticate] if with_founders else []
     for founder in founders:
         _add_member(network, founder, founder.role, actor)
     audit(

@@ -14,9 +14,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @functools.cache
-def rsa_key(name: str = "default", bits: int = 2048):
+def rsa_key(name: str = "default", bits: int = 2048, exponent: int = 65537):
     """A distinct RSA private key per name, cached for the test session."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
 
 
 @functools.cache

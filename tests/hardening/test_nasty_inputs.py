@@ -145,3 +145,91 @@ def test_admin_forms(client, registry_admin, lender, value):
         response = client.post(url, data)
         assert response.status_code in (200, 302, 400), (url, response.status_code)
     assert counts() == before
+
+
+LONE_SURROGATE = '"\\ud800"'  # valid JSON, but no UTF-8 text
+DEEP = "[" * 1500 + "]" * 1500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [f'{{"clientId": {LONE_SURROGATE}, "clientSecret": "x"}}', f'{{"client_id": "a", "client_secret": {DEEP}}}', DEEP],
+    ids=["lone-surrogate", "deep-value", "deep-document"],
+)
+def test_json_that_nothing_can_store_is_invalid_request(client, token, body):
+    before = counts()
+    for path in ("/auth/token", "/auth/introspect", "/auth/revoke"):
+        response = client.post(path, body, content_type="application/json")
+        assert_oauth_error(response)
+        assert response.json()["error"] == "invalid_request"
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'{{"body": {LONE_SURROGATE}, "signature": "a..b"}}',
+        f'{{"body": "x", "signature": {LONE_SURROGATE}}}',
+        DEEP,
+        f'{{"body": "x", "signature": "a..b", "participantId": {DEEP}}}',
+    ],
+    ids=["surrogate-body", "surrogate-signature", "deep-document", "deep-participant-id"],
+)
+def test_the_signature_check_refuses_json_that_nothing_can_store(client, token, body):
+    response = client.post("/service/signature-check", body, content_type="application/json", **bearer(token))
+    assert_registry_error(response)
+    assert response.status_code == 400
+
+
+def b64url(value) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["RS256"]},
+        {"alg": {"RS256": 1}},
+        {"alg": "RS256", "crit": [{}]},
+        {"alg": "RS256", "crit": [["b64"]]},
+        {"alg": "RS256", "b64": "false"},
+        {"alg": "RS256", "kid": ["k"]},
+        {"alg": "RS256", "kid": {"k": 1}},
+        {"alg": None},
+        "RS256",
+        [1, 2],
+    ],
+)
+def test_signature_headers_of_the_wrong_types_are_diagnosed_not_crashed(client, token, lender, header):
+    signature = f"{b64url(header)}..c2ln"
+    body = {"body": "{}", "signature": signature, "participantId": str(lender.participant.id)}
+    response = client.post("/service/signature-check", json.dumps(body), content_type="application/json",
+                           **bearer(token))  # fmt: skip
+    assert response.status_code == 200 and response.json()["valid"] is False
+    assert response.json()["reason"] in {"algorithm_not_allowed", "malformed_signature"}
+
+
+def test_an_admin_user_name_longer_than_any_user_has_is_a_form_error(client, registry_admin):
+    before = counts()
+    response = client.post(reverse("admin:login") + "?next=/admin/", {"username": "a" * 300, "password": "x"})
+    assert response.status_code == 200 and "at most 150 characters" in response.content.decode()
+    assert counts() == before
+
+
+def test_a_bug_is_a_500_in_the_documented_shape_not_an_outage(client, token, monkeypatch, caplog):
+    """Only an unreachable database or cache is 'temporarily unavailable'; an IntegrityError (a bug) is a
+    500 in the §5 shape, logged with its traceback."""
+    from django.db import IntegrityError
+
+    from authapi import views
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(views, "participant_document", broken)
+    client.raise_request_exception = False
+    response = client.get("/service/participant-roles?size=1", **bearer(token))
+    assert response.status_code == 500 and response.json()["errorCode"] == "INTERNAL_ERROR"
+    assert any(record.exc_info and record.exc_info[0] is IntegrityError for record in caplog.records)

@@ -70,3 +70,29 @@ def test_keygen_never_overwrites_a_private_key(tmp_path):
 def test_missing_settings_are_named(tmp_path):
     result = cli("whois", "x")
     assert result.returncode != 0 and "--registry" in result.stderr
+
+
+def test_the_toolkit_declares_every_package_it_imports():
+    """A participant installs ocen_sdk/requirements.txt alone: every third-party import must be in it."""
+    import ast
+    import re
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "ocen_sdk"
+    declared = {
+        re.split(r"[=<>\[ ]", line)[0].lower()
+        for line in (package / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    distribution = {"jwt": "pyjwt"}  # import name -> distribution name, where they differ
+    imported = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {distribution.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"ocen_sdk"}}
+    assert third_party == declared
+    assert "django" not in third_party

@@ -183,3 +183,46 @@ def test_verifier_token_checks(registry, registry_client, tokens, agent):
     assert reason(jose_jwt.encode({"alg": "RS256", "kid": "nobody"}, good, impostor)) == "unknown_kid"
     hmac = jose_jwt.encode({"alg": "HS256", "kid": kid}, good, OctKey.generate_key(256), algorithms=["HS256"])
     assert reason(hmac) == "token_invalid"
+
+
+def test_a_token_the_registry_stopped_honouring_is_replaced_once(registry_client, tokens, agent, lender, actor):
+    """The leaked-secret runbook (suspend, rotate, reinstate) revokes the provider's own cached token; its
+    next registry read gets a 401, takes a new token and succeeds, instead of failing for an hour."""
+    lender_id = str(lender.participant.id)
+    assert registry_client.participant(lender_id)["id"] == lender_id
+    services.suspend_participant(participant=agent.participant, actor=actor, reason="leaked secret")
+    services.reinstate_participant(participant=agent.participant, actor=actor)
+    assert registry_client.participant(lender_id, refresh=True)["id"] == lender_id
+    assert tokens.requests_made == 2
+
+
+def test_a_registry_that_keeps_refusing_gets_one_retry_then_an_error(registry_client, tokens, agent, lender, actor):
+    services.suspend_participant(participant=agent.participant, actor=actor, reason="under investigation")
+    with pytest.raises((RegistryError, TokenError)):
+        registry_client.participant(str(lender.participant.id))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (500, "text/html", b"<h1>Server Error</h1>"),
+        (200, "application/json", b"[]"),
+        (404, "application/json", b"{}"),
+        (200, "application/json", b'{"keys": "none"}'),
+    ],
+)
+def test_registry_keys_refuse_anything_but_the_expected_answer(serve, answer):
+    status, content_type, body = answer
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"].endswith("openid-configuration") and status == 200 and body != b"[]":
+            issuer = f"http://{environ['HTTP_HOST']}/auth"
+            document = json.dumps({"issuer": issuer, "jwks_uri": f"{issuer}/certs"}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [document]
+        start_response(f"{status} X", [("Content-Type", content_type)])
+        return [body]
+
+    base = serve(app)
+    with pytest.raises(RegistryError):
+        RegistryKeys(f"{base}/auth").jwks()

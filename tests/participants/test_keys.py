@@ -95,6 +95,14 @@ def test_ec_p256_key_is_accepted_for_es256():
     assert parsed.key_type == "EC" and parsed.alg == "ES256" and parsed.jwk["crv"] == "P-256"
 
 
+def even_modulus() -> str:
+    """The reference key's modulus with its lowest bit cleared: the size of a real key, but even."""
+    import base64
+
+    n = int.from_bytes(base64.urlsafe_b64decode(reference_public_jwk()["n"] + "=="), "big") & ~1
+    return base64.urlsafe_b64encode(n.to_bytes(256, "big")).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize(
     ("make_input", "message"),
     [
@@ -135,6 +143,11 @@ def test_ec_p256_key_is_accepted_for_es256():
         (lambda: json.dumps({"keys": []}), "The JWK Set holds no keys."),
         (lambda: "", "No public key was given."),
         (lambda: "{" + " " * 70000 + "}", "too large"),
+        (lambda: public_pem(rsa_key("e3", exponent=3)), "public exponent must be odd and at least 65537"),
+        (lambda: json.dumps({**reference_public_jwk(), "e": "Aw"}), "public exponent must be odd and at least 65537"),
+        (lambda: json.dumps({**reference_public_jwk(), "n": even_modulus()}), "The RSA modulus is even"),
+        (lambda: public_pem(rsa_key("a")) + b"trailing garbage", "nothing after its END line"),
+        (lambda: public_pem(rsa_key("a")) + public_pem(rsa_key("b")), "exactly one PEM block"),
     ],
     ids=[
         "short-rsa",
@@ -159,6 +172,11 @@ def test_ec_p256_key_is_accepted_for_es256():
         "empty-set",
         "empty",
         "oversized",
+        "rsa-exponent-3",
+        "rsa-exponent-3-jwk",
+        "rsa-even-modulus",
+        "pem-trailing-garbage",
+        "two-pem-blocks",
     ],
 )
 def test_refusals_say_why(make_input, message):

@@ -2,13 +2,22 @@
 
 import copy
 import json
+import uuid
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from participants import services
-from participants.models import NetworkMembership, Organisation, Participant, ParticipantKey, Product, ProductNetwork
+from participants.models import (
+    AuditEvent,
+    NetworkMembership,
+    Organisation,
+    Participant,
+    ParticipantKey,
+    Product,
+    ProductNetwork,
+)
 from tests.dot import dot_token_request
 from tests.keys import reference_key_set
 
@@ -118,6 +127,8 @@ def test_import_then_export_round_trips(tmp_path, db):
             ("organisations", "participants", "keys", "products", "productNetworks", "memberships"), 0
         ),
         "credentials": [],
+        "awaitingApproval": [],
+        "notRestored": [],
     }
     assert counts() == before and export() == exported
 
@@ -169,17 +180,112 @@ def test_import_refuses_other_formats_and_garbage(tmp_path, db):
         call_command("import_registry", str(path))
 
 
-def test_import_restores_memberships_of_suspended_members_and_withdrawn_products(tmp_path, db):
+def test_import_never_restores_a_membership_for_a_participant_that_may_not_authenticate(tmp_path, db):
     restored = document()
     restored["participants"][1]["status"] = "SUSPENDED"
-    restored["products"][0]["status"] = "WITHDRAWN"
-    assert import_file(tmp_path, restored)["created"]["memberships"] == 2
-    assert NetworkMembership.objects.current().count() == 2
+    result = import_file(tmp_path, restored)
+    assert result["created"]["memberships"] == 1  # the lender's
+    assert len(result["notRestored"]) == 1 and "members[0]" in result["notRestored"][0]
+    assert [m.participant_id for m in NetworkMembership.objects.current()] == [uuid.UUID(LENDER)]
+    assert Participant.objects.get(pk=AGENT).status == "SUSPENDED"
 
 
-def test_import_refuses_members_that_are_offboarded(tmp_path, db):
-    bad = document()
-    bad["participants"][1]["status"] = "OFFBOARDED"
-    with pytest.raises(CommandError, match=r"productNetworks\[0\]\.members\[0\]: .* has been offboarded"):
+def test_an_offboarded_member_is_imported_as_a_tombstone_without_memberships(tmp_path, db):
+    gone = document()
+    gone["participants"][1]["status"] = "OFFBOARDED"
+    result = import_file(tmp_path, gone)
+    tombstone = Participant.objects.get(pk=AGENT)
+    assert tombstone.status == "OFFBOARDED" and tombstone.application is None
+    assert {c["participantId"] for c in result["credentials"]} == {LENDER}  # no secret for a tombstone
+    assert not NetworkMembership.objects.current().filter(participant=tombstone).exists()
+    assert set(tombstone.keys.values_list("status", flat=True)) == {"REVOKED"}
+
+
+def test_a_withdrawn_product_is_imported_withdrawn_with_its_network(tmp_path, db):
+    withdrawn = document()
+    withdrawn["products"][0]["status"] = "WITHDRAWN"
+    import_file(tmp_path, withdrawn)
+    assert Product.objects.get().is_withdrawn and ProductNetwork.objects.get().memberships.current().count() == 2
+    assert AuditEvent.objects.get(action="product.withdrawn").details["reason"] == "withdrawn before import"
+
+
+def test_import_goes_through_the_services_with_one_audit_event_per_record(tmp_path, db):
+    import_file(tmp_path, document())
+    actions = sorted(AuditEvent.objects.values_list("action", flat=True))
+    assert actions == sorted(
+        ["organisation.created", "participant.onboarded", "participant.onboarded", "product.created",
+         "network.created", "network.member_added", "network.member_added", "registry.imported"]
+    )  # fmt: skip
+
+
+def test_with_four_eyes_an_import_approves_no_one(tmp_path, db, settings):
+    settings.OCEN_FOUR_EYES = True
+    result = import_file(tmp_path, document())
+    assert set(result["awaitingApproval"]) == {LENDER, AGENT}
+    assert set(Participant.objects.values_list("review_status", flat=True)) == {"UNDER_REVIEW"}
+    assert Participant.objects.filter(approved_by=None, approved_at=None).count() == 2
+    for credentials in result["credentials"]:  # issued, shown once, but unusable until a second administrator approves
+        assert dot_token_request(credentials["clientId"], credentials["clientSecret"])[0] == 401
+    assert result["created"]["memberships"] == 0 and len(result["notRestored"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (
+            lambda d: d["participants"][1]["keys"].append(d["participants"][1]["keys"][0]),
+            "participants[1].keys[1].keys: This participant already has a key with kid 'a1'.",
+        ),
+        (
+            lambda d: d["participants"].append({**d["participants"][1], "id": "0b9f3c1e-6666-4c1e-9a51-3b8f0c7e1a06"}),
+            "participants[2].role: Kaveri Finance already has a Loan agent participant.",
+        ),
+        (lambda d: d["participants"].append(d["participants"][0]), "participants[2].id: 0b9f3c1e-2222"),
+        (
+            lambda d: d["organisations"].append(
+                {**d["organisations"][0], "id": "0b9f3c1e-7777-4c1e-9a51-3b8f0c7e1a07"}
+            ),
+            "organisations[1].name: An organisation named 'Kaveri Finance' already exists.",
+        ),
+        (lambda d: d["participants"][0].update(keys=[]), "participants[0].keys: a participant needs at least one key."),
+    ],
+    ids=["duplicate-key", "duplicate-role", "duplicate-id", "duplicate-organisation", "no-key"],
+)
+def test_duplicates_are_one_line_refusals_not_crashes(tmp_path, db, breakage, message):
+    bad = copy.deepcopy(document())
+    breakage(bad)
+    with pytest.raises(CommandError) as excinfo:
         import_file(tmp_path, bad)
+    assert message in str(excinfo.value) and "Traceback" not in str(excinfo.value)
     assert counts() == [0, 0, 0, 0, 0, 0]
+
+
+def test_key_states_come_back_through_the_key_services(tmp_path, db):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    later = (timezone.now() + dt.timedelta(hours=2)).isoformat()
+    earlier = (timezone.now() - dt.timedelta(hours=2)).isoformat()
+    keys = document()
+    keys["participants"][0]["keys"] = [
+        {"kid": "active", "jwk": reference_jwk("active")},
+        {"kid": "retired", "jwk": other_jwk("retired"), "status": "RETIRED", "validUntil": later},
+        {"kid": "ended", "jwk": other_jwk("ended"), "status": "RETIRED", "validUntil": earlier},
+        {"kid": "revoked", "jwk": other_jwk("revoked"), "status": "REVOKED", "revocationReason": "leaked"},
+    ]
+    import_file(tmp_path, keys)
+    stored = {k.kid: k for k in ParticipantKey.objects.filter(participant_id=LENDER)}
+    assert stored["active"].status == "ACTIVE"
+    assert stored["retired"].status == "RETIRED"
+    assert timezone.now() < stored["retired"].valid_until <= dt.datetime.fromisoformat(later)
+    assert stored["ended"].status == "REVOKED" and "validity ended" in stored["ended"].revocation_reason
+    assert stored["revoked"].status == "REVOKED" and stored["revoked"].revocation_reason == "leaked"
+
+
+def other_jwk(kid):
+    from jwcrypto import jwk
+
+    from tests.keys import public_pem, rsa_key
+
+    return {**jwk.JWK.from_pem(public_pem(rsa_key(kid))).export_public(as_dict=True), "kid": kid}

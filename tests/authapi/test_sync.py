@@ -1,0 +1,101 @@
+"""Incremental sync of the participant list over real HTTP: a cursor walk sees every participant changed
+after it started, even when rows change during the walk (contract §5.2); page numbers can skip one."""
+
+import datetime as dt
+
+import pytest
+import requests
+from django.utils import timezone
+
+from participants import services
+from tests.keys import public_pem, rsa_key
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def seven(actor):
+    """Seven participants, onboarded one after the other (so in this (updatedOn, id) order)."""
+    return [
+        services.onboard_participant(
+            org_name=f"Sync Org {n}",
+            role="KYC_PARTNER",
+            base_url=f"https://s{n}.example.in",
+            public_key=public_pem(rsa_key(f"sync{n}")),
+            actor=actor,
+        )
+        for n in range(7)
+    ]
+
+
+@pytest.fixture
+def read(live_server, seven):
+    caller = seven[6]
+    form = {"client_id": caller.participant.client_id, "client_secret": caller.client_secret}
+    token = requests.post(f"{live_server.url}/auth/token", data=form, timeout=10).json()["access_token"]
+
+    def get(**params):
+        response = requests.get(f"{live_server.url}/service/participant-roles", params=params, timeout=10,
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return get
+
+
+def test_a_cursor_walk_sees_a_participant_that_changes_between_pages(read, seven, actor):
+    first = read(size=3)
+    assert len(first["content"]) == 3 and first["nextCursor"] and first["totalElements"] == 7
+    moved = seven[1].participant  # on page 1: its change sends it to the end of the order
+    services.suspend_participant(participant=moved, actor=actor, reason="between pages")
+    seen, cursor = [item["id"] for item in first["content"]], first["nextCursor"]
+    while cursor:
+        page = read(cursor=cursor, size=3)
+        seen += [item["id"] for item in page["content"]]
+        cursor = page["nextCursor"]
+    assert set(seen) == {str(c.participant.id) for c in seven}
+    assert seen[-1] == str(moved.id)  # seen again, with its change
+
+
+def test_page_numbers_can_skip_a_row_that_changes_during_the_walk(read, seven, actor):
+    """Why the cursor: the same change between page 0 and page 1 makes a page walk miss a participant."""
+    first = read(size=3, page=0)
+    services.suspend_participant(participant=seven[1].participant, actor=actor, reason="between pages")
+    rest = [read(size=3, page=n) for n in (1, 2)]
+    seen = {i["id"] for page in (first, *rest) for i in page["content"]}
+    assert len(seen) == 6  # one participant was never returned
+
+
+def test_a_cursor_keeps_its_walks_filters_and_its_last_page_says_so(read, seven, actor):
+    since = (timezone.now() - dt.timedelta(minutes=5)).isoformat()
+    services.onboard_participant(org_name="Not KYC", role="LENDER", base_url="https://lender.example.in",
+                                 public_key=public_pem(rsa_key("sync-lender")), actor=actor)  # fmt: skip
+    page = read(size=2, role="KYC_PARTNER", updatedSince=since)
+    pages = [page]
+    while page["nextCursor"]:
+        page = read(cursor=page["nextCursor"])  # the filters travel in the cursor; the size is the default
+        pages.append(page)
+    assert [len(p["content"]) for p in pages] == [2, 7 - 2]
+    assert {i["participantRole"] for p in pages for i in p["content"]} == {"KYC_PARTNER"}
+    assert [p["number"] for p in pages] == [0, 1] and pages[-1]["nextCursor"] is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": "eyJ4IjogMX0"},
+        {"cursor": "CURSOR", "role": "LENDER"},
+        {"cursor": "CURSOR", "page": "2"},
+    ],
+)
+def test_a_bad_cursor_is_a_400(live_server, read, seven, params):
+    cursor = read(size=1)["nextCursor"]
+    caller = seven[6]
+    form = {"client_id": caller.participant.client_id, "client_secret": caller.client_secret}
+    token = requests.post(f"{live_server.url}/auth/token", data=form, timeout=10).json()["access_token"]
+    params = {name: cursor if value == "CURSOR" else value for name, value in params.items()}
+    response = requests.get(f"{live_server.url}/service/participant-roles", params=params, timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 400 and response.json()["errorCode"] == "BAD_REQUEST"
+    assert "cursor" in response.json()["message"]
