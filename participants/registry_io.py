@@ -36,6 +36,7 @@ from .models import (
     Role,
 )
 from .services import Actor, audit
+from .validators import json_problem
 
 FORMAT = "ocen-registry/1"
 PRODUCT_FLAGS = {
@@ -149,6 +150,8 @@ def import_registry(document: dict, *, actor: Actor) -> ImportResult:
     """Load a registry document; refuses the whole file (ImportRefused) if any row is refused."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportRefused([f"format: expected {FORMAT!r}."])
+    if problem := json_problem(document):
+        raise ImportRefused([f"document: {problem}."])
     importer = Importer(document, actor)
     with transaction.atomic():
         importer.run()

@@ -38,3 +38,27 @@ def normalise_base_url(value: str) -> str:
                 "Plain http is allowed only for loopback hosts in development (OCEN_ALLOW_LOOPBACK_HTTP)."
             )
     return url.rstrip("/")
+
+
+MAX_JSON_DEPTH = 32
+
+
+def json_problem(value) -> str | None:
+    """Why a parsed JSON document cannot be taken in, or None: nesting deeper than MAX_JSON_DEPTH, or a
+    string holding a lone surrogate (`"\\ud800"` is valid JSON, but no UTF-8 text: the database,
+    hashing and signing all refuse it)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                pending += [(key, depth), (child, depth + 1)]
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds a lone surrogate (not UTF-8 text)"
+    return None

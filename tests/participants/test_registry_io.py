@@ -289,3 +289,19 @@ def other_jwk(kid):
     from tests.keys import public_pem, rsa_key
 
     return {**jwk.JWK.from_pem(public_pem(rsa_key(kid))).export_public(as_dict=True), "kid": kid}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"format": "ocen-registry/1", "organisations": [{"id": "x", "name": "\\ud800"}]}', "lone surrogate"),
+        ('{"format": "ocen-registry/1", "x": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 32"),
+        ("[" * 5000 + "]" * 5000, "not valid JSON"),
+    ],
+)
+def test_a_document_nothing_could_store_is_refused_in_one_line(tmp_path, db, text, message):
+    path = tmp_path / "registry.json"
+    path.write_text(text)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_registry", str(path))
+    assert counts() == [0, 0, 0, 0, 0, 0]

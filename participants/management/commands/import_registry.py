@@ -23,7 +23,7 @@ class Command(RegistryCommand):
             document = json.loads(Path(options["file"]).read_text())
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']!r}: {exc.strerror}.") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CommandError(f"{options['file']} is not valid JSON: {exc}.") from None
         try:
             result = import_registry(document, actor=self.actor(options))
