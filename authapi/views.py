@@ -88,18 +88,11 @@ class JSONOnly(BaseContentNegotiation):
 
 
 def short_string(name: str, value) -> str:
-    """An OAuth parameter: a string of at most 2048 characters, UTF-8 encodable, without NUL."""
-    if not isinstance(value, str) or len(value) > 2048 or "\x00" in value or _unencodable(value):
+    """An OAuth parameter: a string of at most 2048 characters without NUL (a JSON body's strings are
+    UTF-8 text already: StrictJSONParser)."""
+    if not isinstance(value, str) or len(value) > 2048 or "\x00" in value:
         raise OAuthError("invalid_request", description=f"{name} must be a short string.")
     return value
-
-
-def _unencodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and nothing downstream can store
-        return True
-    return False
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:

@@ -1,34 +1,25 @@
 """Two app servers (gunicorn, separate processes, DJANGO_DEBUG=0) on one PostgreSQL and one Redis behave as
 one registry: every trust decision made through one holds on the very next request to the other."""
 
-import os
 import time
 
 import jwt as pyjwt
 import pytest
-import redis
 import requests
-from django.db import connection
 
 from participants import services
 from tests.ocen_sdk.conftest import onboard
-from tests.servers import gunicorn, manage, production_env
+from tests.servers import manage
 
-REDIS_URL = os.environ.get("OCEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ISSUER = "https://registry.test/auth"
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def two_servers(transactional_db, settings):
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    env = production_env(
-        connection.settings_dict, REDIS_URL=REDIS_URL, OCEN_ISSUER=ISSUER, OCEN_TOKEN_FAILURE_LIMIT=3,
-        OCEN_SERVICE_RATE_PER_MINUTE=6, OCEN_TRUSTED_PROXY_COUNT=1,
-    )  # fmt: skip
-    settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS = [env["OCEN_SIGNING_KEY_ENCRYPTION_KEYS"]]  # keys made here too
-    with gunicorn(env) as a, gunicorn(env) as b:
-        yield (a, b), env
+def servers(two_servers):
+    return two_servers(
+        OCEN_ISSUER=ISSUER, OCEN_TOKEN_FAILURE_LIMIT=3, OCEN_SERVICE_RATE_PER_MINUTE=6, OCEN_TRUSTED_PROXY_COUNT=1
+    )
 
 
 def token_at(base, credentials, secret=None, source="192.0.2.10"):
@@ -40,8 +31,8 @@ def kid(token):
     return pyjwt.get_unverified_header(token)["kid"]
 
 
-def test_two_servers_share_keys_counters_and_state(two_servers, actor):
-    (a, b), env = two_servers
+def test_two_servers_share_keys_counters_and_state(servers, actor):
+    (a, b), env = servers
     agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "multi-agent")
     lender, _ = onboard(actor, "Bharat Lending Bank", "LENDER", "multi-lender")
 

@@ -4,7 +4,6 @@ Production mode throughout: two gunicorn servers (DJANGO_DEBUG=0) on one Postgre
 each having already served the participant (so anything a process might remember, it has seen)."""
 
 import base64
-import os
 
 import jwt as pyjwt
 import pytest
@@ -17,25 +16,18 @@ from authapi import signing
 from authapi.models import SigningKey, SigningKeyStatus
 from participants import services
 from participants.models import AuditEvent
+from tests.hardening.conftest import REDIS_URL
 from tests.ocen_sdk.conftest import onboard
 from tests.servers import free_port, gunicorn, manage, production_env
 
-REDIS_URL = os.environ.get("OCEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ISSUER = "https://registry.test/auth"
 INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def servers(transactional_db, settings):
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    env = production_env(
-        connection.settings_dict, REDIS_URL=REDIS_URL, OCEN_ISSUER=ISSUER, OCEN_TRUSTED_PROXY_COUNT=1,
-        OCEN_REGISTRY_MAX_AGE=1,
-    )  # fmt: skip
-    settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS = [env["OCEN_SIGNING_KEY_ENCRYPTION_KEYS"]]
-    with gunicorn(env, workers=2) as a, gunicorn(env, workers=2) as b:
-        yield (a, b), env
+def servers(two_servers):
+    return two_servers(workers=2, OCEN_ISSUER=ISSUER, OCEN_TRUSTED_PROXY_COUNT=1, OCEN_REGISTRY_MAX_AGE=1)
 
 
 def credentials_form(credentials, secret=None) -> dict:
