@@ -2,17 +2,19 @@
 Abuse limits with counters in the shared cache (Redis through REDIS_URL; local memory when unset).
 
 Client authentication (token, introspection, revocation): failures are counted per source — the
-caller's address as the trusted proxies report it, IPv6 by /64 — and per source and client ID. At
-OCEN_TOKEN_ADDRESS_FAILURE_LIMIT failures a source is refused (429, Retry-After) for
-OCEN_TOKEN_LOCKOUT_SECONDS, whatever client it names; at OCEN_TOKEN_FAILURE_LIMIT failures for one
-client ID, that source is refused for that client. Client IDs are public (every participant reads
-them in registry records), so nothing one source does ever refuses another source: a participant's
-correct secret from its own address always works. Failures per client ID across all sources are a
-signal, not a lock: crossing OCEN_TOKEN_FAILURE_LIMIT writes one audit event on the participant.
+caller's address as the trusted proxies report it, IPv6 by /64 — and per source and client ID. Past
+OCEN_TOKEN_FAILURE_LIMIT failures for one client ID from one source, or
+OCEN_TOKEN_ADDRESS_FAILURE_LIMIT from one source for any, that source's failures are answered 429
+with Retry-After (OCEN_TOKEN_LOCKOUT_SECONDS) instead of 401: a signal to back off. The right
+credentials are never refused: client IDs are public, and client secrets are 256-bit random values
+that no number of guesses finds, so a throttle that locked the correct secret out would only let
+anyone shut a participant out (from anywhere, or from its own NAT address by a stale sibling
+service). Failures per client ID across all sources are a signal too: crossing
+OCEN_TOKEN_FAILURE_LIMIT writes one audit event on the participant.
 
-Memory is bounded by the number of failing sources, not their rate: a source is refused before any
-new counter is written once it reaches its limit. A grant costs one cache read (one MGET); writes
-happen only after a failure.
+Memory is bounded by the number of failing sources, not their rate: a source past its limit adds no
+counter. A grant costs one cache read (one MGET); writes happen only after a failure. Volume floods
+are for the proxy's per-address rate limit (docs/deployment.md).
 
 Registry API: at most OCEN_SERVICE_RATE_PER_MINUTE requests per participant per minute (fixed window:
 one cache operation per request, one round trip on Redis, whatever the rate).
@@ -52,7 +54,7 @@ def source_of(request) -> str:
 
 class ClientAuthenticationThrottle:
     """What the shared cache knows of one source's recent failures, for one client ID, read in one
-    cache operation before the client is authenticated."""
+    cache operation; written only after a failure (or a success that clears earlier ones)."""
 
     def __init__(self, request, client_id: str | None):
         self.source, self.client_id = source_of(request), client_id or ""
@@ -61,28 +63,37 @@ class ClientAuthenticationThrottle:
         self.pair_lock = _key("authlock", self.source, self.client_id)
         self.pair_failures = _key("authfail", self.source, self.client_id)
         known = cache.get_many([self.source_lock, self.pair_lock, self.pair_failures])
-        self.locked_until = max(known.get(self.source_lock, 0), known.get(self.pair_lock, 0))
-        self.had_failures = self.pair_failures in known
+        self.source_locked_until = known.get(self.source_lock, 0)
+        self.locked_until = max(self.source_locked_until, known.get(self.pair_lock, 0))
+        self.had_failures = self.pair_failures in known or self.pair_lock in known
 
     def retry_after(self) -> int:
-        """Seconds this source must wait before it may try (this client) again; 0 when it may."""
+        """Seconds this source should wait before failing again with this client; 0 when it has not
+        reached a limit."""
         return max(0, int(self.locked_until - time.time()) + 1) if self.locked_until else 0
 
-    def failed(self) -> None:
-        window = settings.OCEN_TOKEN_LOCKOUT_SECONDS
+    def failed(self) -> int:
+        """Count a failed authentication; returns retry_after() (a failure past a limit is answered 429).
+        A source past its own limit adds no counter, so a flood from it costs no memory."""
+        window, now = settings.OCEN_TOKEN_LOCKOUT_SECONDS, time.time()
+        if self.source_locked_until > now:
+            return self.retry_after()
         if _count(self.source_failures, window) >= settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT:
-            cache.set(self.source_lock, time.time() + window, window)
-        if not self.client_id:
-            return
-        if _count(self.pair_failures, window) >= settings.OCEN_TOKEN_FAILURE_LIMIT:
-            cache.set(self.pair_lock, time.time() + window, window)
-            cache.delete(self.pair_failures)
-        if _count(_key("clientfail", self.client_id), window) == settings.OCEN_TOKEN_FAILURE_LIMIT:
-            self._signal()
+            cache.set(self.source_lock, now + window, window)
+            self.locked_until = now + window
+        if self.client_id:
+            if _count(self.pair_failures, window) >= settings.OCEN_TOKEN_FAILURE_LIMIT:
+                cache.set(self.pair_lock, now + window, window)
+                self.locked_until = max(self.locked_until, now + window)
+            if _count(_key("clientfail", self.client_id), window) == settings.OCEN_TOKEN_FAILURE_LIMIT:
+                self._signal()
+        return self.retry_after()
 
     def succeeded(self) -> None:
+        """The right secret from this source: its failures for this client are forgotten (a service still
+        on a stale secret, behind the same address, no longer holds the updated ones back)."""
         if self.had_failures:  # most grants have none to clear, and skip the cache write
-            cache.delete(self.pair_failures)
+            cache.delete_many([self.pair_failures, self.pair_lock])
 
     def _signal(self) -> None:
         """A participant's client ID is failing authentication a lot, from anywhere: tell its operators."""

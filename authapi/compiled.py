@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
-from django.db.models import Exists, Subquery, TextField
+from django.db.models import Exists, F, Q, Subquery, TextField
 from django.db.models.functions import Cast, Now
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -266,10 +266,18 @@ def _active_kid():
     return SigningKey.objects.active().order_by().values("kid")[:1]
 
 
+# A token issued before its participant's tokens_valid_from (its reinstatement) is never honoured.
+ISSUED_SINCE_REINSTATEMENT = Q(application__participant__tokens_valid_from__isnull=True) | Q(
+    created__gte=F("application__participant__tokens_valid_from")
+)
+
 CALLER = Statement(
     lambda checksum, kid, subject: (
         AccessToken.objects.filter(
-            may_authenticate("application__participant__"), token_checksum=checksum, expires__gt=Now()
+            may_authenticate("application__participant__"),
+            ISSUED_SINCE_REINSTATEMENT,
+            token_checksum=checksum,
+            expires__gt=Now(),
         )
         .filter(Exists(SigningKey.objects.verifying_at(Now()).filter(kid=kid)))
         .annotate(subject_stamp=Subquery(_stamp(subject)), active_kid=Subquery(_active_kid()))

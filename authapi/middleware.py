@@ -33,3 +33,21 @@ class SignedRegistryResponses:
             except (signing.NoSigningKey, *UNREACHABLE) as exc:
                 logger.warning("Registry answer to %s sent unsigned: %s", request.path, type(exc).__name__)
         return response
+
+
+class RefuseNulInQueryStrings:
+    """A query-string value holding a NUL character is a 400 (the §5 body on API paths): PostgreSQL
+    cannot even compare text with one, so a filter carrying it (an admin list's ?status=%00) would
+    otherwise fail as a database error. Form fields refuse NUL already (Django's CharField)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "%00" in request.META.get("QUERY_STRING", "") and any(
+            "\x00" in name or any("\x00" in value for value in values) for name, values in request.GET.lists()
+        ):
+            from .errors import bad_request
+
+            return bad_request(request)
+        return self.get_response(request)

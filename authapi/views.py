@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
@@ -156,11 +157,8 @@ class OAuthEndpoint(APIView):
         params["client_id"], params["client_secret"] = client_id, secret
 
     def throttled(self, request) -> ClientAuthenticationThrottle:
-        """The throttle for this request's source and client ID; raises a 429 while it is refused."""
-        throttle = ClientAuthenticationThrottle(request, request.oauth_params.get("client_id"))
-        if wait := throttle.retry_after():
-            raise Throttled429(wait)
-        return throttle
+        """The failure throttle for this request's source and client ID."""
+        return ClientAuthenticationThrottle(request, request.oauth_params.get("client_id"))
 
     def handle_exception(self, exc):
         if isinstance(exc, Throttled429):
@@ -191,10 +189,11 @@ class OAuthEndpoint(APIView):
             return oauth_error_response(error, status)
         return HttpResponse(body or b"", status=status, content_type="application/json", headers=NO_STORE)
 
-    def authenticated(self, request, throttle, status: int) -> None:
-        """Count the outcome of a client authentication (401: a failure) towards the throttles."""
+    def authenticated(self, throttle, status: int) -> None:
+        """Count the outcome of a client authentication: a failure (401) past a limit is answered 429."""
         if status == 401:
-            throttle.failed()
+            if wait := throttle.failed():
+                raise Throttled429(wait)
         elif status < 400:
             throttle.succeeded()
 
@@ -240,7 +239,7 @@ class TokenView(OAuthEndpoint):
     def post(self, request):
         throttle = self.throttled(request)
         _uri, headers, body, status = oauthlib_core().create_token_response(request)
-        self.authenticated(request, throttle, status)
+        self.authenticated(throttle, status)
         return self.oauth_response(headers, body, status)
 
 
@@ -263,7 +262,7 @@ class RevokeView(OAuthEndpoint):
             raise OAuthError("invalid_request", description="token is required.")
         throttle = self.throttled(request)
         _uri, headers, body, status = oauthlib_core().create_revocation_response(request)
-        self.authenticated(request, throttle, status)
+        self.authenticated(throttle, status)
         return self.oauth_response(headers, body, status)
 
 
@@ -284,7 +283,7 @@ class IntrospectView(OAuthEndpoint):
     def post(self, request):
         throttle = self.throttled(request)
         authenticated = oauthlib_core().authenticate_client(request)
-        self.authenticated(request, throttle, 200 if authenticated else 401)
+        self.authenticated(throttle, 200 if authenticated else 401)
         if not authenticated:
             raise OAuthError("invalid_client", status=401)
         token = request.oauth_params.get("token")
@@ -624,23 +623,24 @@ def get_participant_keys(participant_id: str):
 
 
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
 class SyncCursor:
-    """Where a walk of the participant list stands: just after the row (updated_at, id), with the
-    walk's filters. Opaque to participants (base64url of JSON); a walk keyed on (updated_at, id) sees
-    every row changed after it started, however the rows change meanwhile, where page numbers skip."""
+    """Where a walk of the participant list stands: just after the row (updated_at, id) — or at its start
+    — with the walk's filters. Opaque to participants (base64url of JSON). A walk keyed on (updated_at, id)
+    sees every row changed after it started, however the rows change meanwhile, where page numbers skip."""
 
-    updated_at: dt.datetime
-    id: uuid.UUID
+    after: tuple[dt.datetime, uuid.UUID] | None
     role: str | None
     status: str | None
     since: dt.datetime | None
     page: int
 
     def encode(self) -> str:
-        document = {"after": [self.updated_at.isoformat(), str(self.id)], "role": self.role, "status": self.status,
+        after = [self.after[0].isoformat(), str(self.after[1])] if self.after else None
+        document = {"after": after, "role": self.role, "status": self.status,
                     "since": self.since.isoformat() if self.since else None, "page": self.page}  # fmt: skip
         return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -648,23 +648,48 @@ class SyncCursor:
     def decode(cls, raw: str) -> "SyncCursor":
         try:
             document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            moment, pk = document["after"]
-            since = document["since"]
+            after, since, page = document["after"], document["since"], document["page"]
             cursor = cls(
-                updated_at=dt.datetime.fromisoformat(moment), id=uuid.UUID(pk), role=document["role"],
-                status=document["status"], since=dt.datetime.fromisoformat(since) if since else None,
-                page=int(document["page"]),
+                after=(_aware(after[0]), uuid.UUID(after[1])) if after is not None else None,
+                role=document["role"], status=document["status"], since=_aware(since) if since else None, page=page,
             )  # fmt: skip
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError):
             cursor = None
         if (
             cursor is None
-            or cursor.updated_at.tzinfo is None
+            or type(cursor.page) is not int
+            or not 0 <= cursor.page <= MAX_PAGE
             or cursor.role not in (None, *Role.values)
-            or (cursor.status not in (None, *OperationalStatus.values))
+            or cursor.status not in (None, *OperationalStatus.values)
         ):
             raise exceptions.ValidationError({"cursor": "is not a cursor this registry issued (use nextCursor as is)."})
         return cursor
+
+
+def _aware(value: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a cursor's times carry their zone")
+    return moment
+
+
+SETTLE = dt.timedelta(seconds=1)  # clock skew between the application servers and the database
+
+
+def settled_before() -> dt.datetime | None:
+    """The latest updatedOn a walk may pass, or None when it may pass any. A change is stamped when it is
+    made but visible only once it commits, so while another transaction is open a walk stops short of
+    its start (less a second for clock skew): that transaction may still commit an earlier stamp. With
+    none open, every stamp there is, is visible. The SQLite quickstart (one writer at a time) has none."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
+        (oldest,) = cursor.fetchone()
+    return oldest - SETTLE if oldest else None
 
 
 class ParticipantListView(RegistryView):
@@ -684,7 +709,7 @@ class ParticipantListView(RegistryView):
             ),
             OpenApiParameter(
                 "page",
-                {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},
                 description="Zero-based page (default 0). Pages can skip a row that changes during a walk: "
                 "to sync, follow nextCursor instead.",
             ),
@@ -714,7 +739,7 @@ class ParticipantListView(RegistryView):
             role = self.role(params.get("role"))
             status = self.status(params.get("status"))
             since = parse_instant(params["updatedSince"], "updatedSince") if "updatedSince" in params else None
-            page = parse_int(params.get("page", "0"), "page", 0, 1_000_000)
+            page = parse_int(params.get("page", "0"), "page", 0, MAX_PAGE)
         else:
             role, status, since, page = cursor.role, cursor.status, cursor.since, cursor.page
         queryset = Participant.objects.order_by("updated_at", "id")
@@ -728,13 +753,21 @@ class ParticipantListView(RegistryView):
         total = queryset.count()
         if cursor is None:
             window = queryset[page * size : (page + 1) * size + 1]
+        elif cursor.after:
+            moment, pk = cursor.after
+            window = queryset.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, id__gt=pk))[: size + 1]
         else:
-            after = Q(updated_at__gt=cursor.updated_at) | Q(updated_at=cursor.updated_at, id__gt=cursor.id)
-            window = queryset.filter(after)[: size + 1]
+            window = queryset[: size + 1]
         positions = list(window.values_list("updated_at", "id")) if total else []
-        more, positions = len(positions) > size, positions[:size]
+        # A walk (a cursor, or a first page with no page number) never passes a change still committing.
+        walking = cursor is not None or "page" not in params
+        horizon = settled_before() if positions and walking else None
+        settled = [p for p in positions if horizon is None or p[0] < horizon]
+        more = len(positions) > size or len(settled) < len(positions)
+        positions = settled[:size]
         rows = participant_queryset().in_bulk([pk for _, pk in positions])
-        next_cursor = SyncCursor(*positions[-1], role, status, since, page + 1).encode() if more else None
+        after = positions[-1] if positions else cursor.after if cursor else None
+        next_cursor = SyncCursor(after, role, status, since, min(page + 1, MAX_PAGE)).encode() if more else None
         return self.respond(
             request,
             {

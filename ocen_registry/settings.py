@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "authapi.middleware.RefuseNulInQueryStrings",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -99,7 +100,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every server through PostgreSQL
 AXES_FAILURE_LIMIT = env_int("OCEN_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env_int("OCEN_ADMIN_LOCKOUT_SECONDS", 900, minimum=1) / 3600  # hours
+OCEN_ADMIN_LOCKOUT_SECONDS = env_int("OCEN_ADMIN_LOCKOUT_SECONDS", 900, minimum=1)
+AXES_COOLOFF_TIME = OCEN_ADMIN_LOCKOUT_SECONDS / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address as the trusted proxies report it (OCEN_TRUSTED_PROXY_COUNT), as everywhere else.
 AXES_CLIENT_IP_CALLABLE = "participants.remote.client_address"

@@ -48,12 +48,21 @@ class RegistryKeys:
 
     def _fetch(self) -> requests.Response:
         if self._jwks_uri is None:
-            discovery = self.session.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
+            discovery = _get(self.session, f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
             metadata = _json(discovery, "jwks_uri", str)
             if metadata.get("issuer") != self.issuer:
                 raise RegistryError(f"Discovery names issuer {metadata.get('issuer')!r}, not {self.issuer!r}.")
             self._jwks_uri = metadata["jwks_uri"]
-        return self.session.get(self._jwks_uri, timeout=self.timeout)
+        return _get(self.session, self._jwks_uri, timeout=self.timeout)
+
+
+def _get(session, url: str, **kwargs) -> requests.Response:
+    """GET, with an unreachable registry (refused, timed out, a broken answer) as a RegistryError without
+    a status."""
+    try:
+        return session.get(url, **kwargs)
+    except requests.RequestException as exc:
+        raise RegistryError(f"The registry cannot be reached at {url}: {type(exc).__name__}.") from None
 
 
 def _has_kid(jwks: dict, kid: str) -> bool:
@@ -137,7 +146,7 @@ class RegistryClient:
         if etag:
             headers["If-None-Match"] = etag
         self.requests_made += 1
-        return self.session.get(f"{self.base}/{path.lstrip('/')}", headers=headers, timeout=self.timeout)
+        return _get(self.session, f"{self.base}/{path.lstrip('/')}", headers=headers, timeout=self.timeout)
 
     def verified_json(self, response: requests.Response) -> dict:
         """The body of a registry answer, after checking the registry's signature over its exact bytes."""
@@ -183,5 +192,11 @@ class RegistryClient:
 
 
 def _max_age(response) -> int:
+    """How long the answer may still be used: its Cache-Control max-age less its Age (RFC 9111 §4.2.3),
+    so a copy a shared cache kept for a while is not trusted for max-age more."""
     match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
-    return int(match.group(1)) if match else 0
+    try:
+        age = max(0, int(response.headers.get("Age", "0")))
+    except ValueError:
+        age = 0
+    return max(0, int(match.group(1)) - age) if match else 0

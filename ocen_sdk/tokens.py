@@ -39,15 +39,19 @@ class TokenClient:
 
     def _fetch(self) -> tuple[str, float]:
         self.requests_made += 1
-        response = self.session.post(
-            self.token_url,
-            data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret},
-            timeout=self.timeout,
-        )
+        try:
+            response = self.session.post(
+                self.token_url,
+                data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise TokenError("unreachable", f"{self.token_url}: {type(exc).__name__}") from None
         try:
             body = response.json()
         except ValueError:
             body = {}
+        body = body if isinstance(body, dict) else {}
         if response.status_code != 200 or "access_token" not in body:
             raise TokenError(body.get("error", f"http_{response.status_code}"), body.get("error_description", ""),
                              response.status_code)  # fmt: skip

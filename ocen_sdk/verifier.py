@@ -36,7 +36,10 @@ class Verifier:
         signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
         if not signature:
             raise VerificationError("signature_missing", "No x-jws-signature (or Signature) header.")
-        self.registry.verify_signature(participant_id, body, signature)
+        try:
+            self.registry.verify_signature(participant_id, body, signature)
+        except (RegistryError, TokenError) as exc:  # refreshing the caller's keys failed
+            raise VerificationError("registry_unavailable", str(exc)) from None
         originator = _originator(body)
         if originator is not None and originator != participant_id:
             raise VerificationError(

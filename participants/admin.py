@@ -52,12 +52,12 @@ def expiry_badge(moment):
     remaining = moment - timezone.now()
     colour = "#ba2121" if remaining < EXPIRY_WARNING else "#c77c02" if remaining < EXPIRY_NOTICE else "#2e7d32"
     label = "expired " if remaining.total_seconds() <= 0 else ""
+    try:
+        shown = timezone.localtime(moment).strftime("%Y-%m-%d")
+    except OverflowError:  # a moment so late that the local time zone overflows it
+        shown = f"{moment:%Y-%m-%d} UTC"
     return format_html(
-        '<span style="color:{};font-weight:600" title="{}">{}{}</span>',
-        colour,
-        moment.isoformat(),
-        label,
-        timezone.localtime(moment).strftime("%Y-%m-%d"),
+        '<span style="color:{};font-weight:600" title="{}">{}{}</span>', colour, moment.isoformat(), label, shown
     )
 
 

@@ -146,6 +146,15 @@ def _from_der(der: bytes, now: dt.datetime) -> ParsedKey:
     return _from_public_key(public_key, source_format="der")
 
 
+# RFC 5280 §4.1.2.5: a notAfter of 99991231235959Z means "no well-defined expiration date".
+NO_EXPIRY = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def expiry(moment: dt.datetime | None) -> dt.datetime | None:
+    """A validity end as the registry keeps it: None for RFC 5280's "never expires" (and anything later)."""
+    return None if moment is None or moment >= NO_EXPIRY else moment
+
+
 def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if not_after <= not_before:
@@ -166,7 +175,7 @@ def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
             "cert_issuer": cert.issuer.rfc4514_string(),
             "cert_serial": format(cert.serial_number, "x"),
             "not_before": not_before,
-            "not_after": not_after,
+            "not_after": expiry(not_after),
         }
     )
 
@@ -226,7 +235,7 @@ def _check_kid(kid) -> None:
 def _from_jwk_json(text: bytes) -> ParsedKey:
     try:
         document = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise KeyRejected("The JWK is not valid JSON.") from None
     if not isinstance(document, dict):
         raise _unrecognised()

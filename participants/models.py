@@ -122,6 +122,9 @@ class Participant(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=500, blank=True)
+    # Tokens issued before this moment are never honoured again. Set at reinstatement: a suspension revokes
+    # every token, including one a grant was writing while the suspension committed.
+    tokens_valid_from = models.DateTimeField(null=True, blank=True)
     offboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

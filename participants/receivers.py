@@ -1,7 +1,11 @@
 """Receivers of other apps' signals. Module-level functions, connected at import (from AppConfig.ready),
 so the signal's weak reference always has something to point at."""
 
+import hashlib
+
 from axes.signals import user_locked_out
+from django.conf import settings
+from django.core.cache import cache
 from django.dispatch import receiver
 
 from .services import Actor, audit
@@ -9,7 +13,10 @@ from .services import Actor, audit
 
 @receiver(user_locked_out, dispatch_uid="ocen-audit-admin-lockout")
 def audit_admin_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
-    """Append-only audit of every admin lockout (django-axes); the password tried is never recorded."""
-    audit(
-        Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address), "admin.locked_out", username=username or ""
-    )
+    """Audit every admin lockout (django-axes), once: axes signals again for each attempt refused while
+    the lockout holds, and an event for each would let anyone fill the append-only log. The password
+    tried is never recorded."""
+    marker = hashlib.sha256(f"{username}\x1f{ip_address}".encode()).hexdigest()[:32]
+    if cache.add(f"ocen:lockout-audited:{marker}", 1, settings.OCEN_ADMIN_LOCKOUT_SECONDS):
+        audit(Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address), "admin.locked_out",
+              username=username or "")  # fmt: skip

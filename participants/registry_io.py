@@ -265,6 +265,7 @@ class Importer:
         organisation = self.organisations.get(self.uuid(row.get("orgId"), f"{where}.orgId"))
         review = row.get("participantRoleStatus", ReviewStatus.APPROVED)
         status = row.get("status", OperationalStatus.ACTIVE)
+        client_id = row.get("clientId") or None
         keys = self.key_rows(where, row.get("keys"))
         problems = len(self.errors)
         if organisation is None:
@@ -275,13 +276,15 @@ class Importer:
             self.errors.append(f"{where}.status: unknown value {status!r}.")
         if keys == []:
             self.errors.append(f"{where}.keys: a participant needs at least one key.")
+        if client_id is not None and not isinstance(client_id, str):
+            self.errors.append(f"{where}.clientId: must be a string.")
         if len(self.errors) > problems or keys is None:
             return
         (first_jwk, first), *others = keys
         credentials = self.call(
             where, services.onboard_participant, organisation=organisation, role=self.text(row, "role"),
             base_url=self.text(row, "baseUrl"), public_key=first_jwk, actor=self.actor, pending=pending(review),
-            participant_id=participant_id, client_id=row.get("clientId") or None, key_valid_until=first["until"],
+            participant_id=participant_id, client_id=client_id, key_valid_until=first["until"],
         )  # fmt: skip
         if credentials is None:
             return
@@ -312,7 +315,14 @@ class Importer:
                 self.errors.append(f"{key_where}.status: unknown value {status!r}.")
                 ok = False
                 continue
-            until = parse_datetime(str(key.get("validUntil") or ""))
+            try:
+                until = parse_datetime(str(key.get("validUntil") or ""))
+            except ValueError:
+                until = None
+            if key.get("validUntil") and (until is None or until.tzinfo is None):
+                self.errors.append(f"{key_where}.validUntil: must be an RFC 3339 time with its zone.")
+                ok = False
+                continue
             kid = key.get("kid") or key["jwk"].get("kid")
             jwk = json.dumps({**key["jwk"], **({"kid": kid} if kid else {})})
             facts = {**key, "status": status, "ended": until is not None and until <= timezone.now(),
@@ -391,11 +401,18 @@ class Importer:
                 return
             self.networks[network_id] = network
             self.result.created["productNetworks"] += 1
-        for index, member in enumerate(row.get("members") or []):
-            self.member(f"{where}.members[{index}]", network, member)
+        members = row.get("members") or []
+        if not isinstance(members, list):
+            self.errors.append(f"{where}.members: must be a list.")
+            return
+        for index, member in enumerate(members):
+            if isinstance(member, dict):
+                self.member(f"{where}.members[{index}]", network, member)
+            else:
+                self.errors.append(f"{where}.members[{index}]: must be an object.")
 
-    def member(self, where: str, network: ProductNetwork, member) -> None:
-        participant = self.participants.get(self.uuid((member or {}).get("participantId"), f"{where}.participantId"))
+    def member(self, where: str, network: ProductNetwork, member: dict) -> None:
+        participant = self.participants.get(self.uuid(member.get("participantId"), f"{where}.participantId"))
         if participant is None:
             self.errors.append(f"{where}.participantId: no such participant in the registry or the file.")
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from .signals import participant_offboarded
 from .validators import normalise_base_url
 
 CLIENT_SECRET_BYTES = 32  # 256 bits
+CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,100}$")  # what Participant.client_id holds; DOT generates 40 of these
 AccessToken = get_access_token_model()
 Application = get_application_model()
 
@@ -237,8 +239,11 @@ def onboard_participant(
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
     if Participant.objects.filter(organisation=org, role=role_value).exists():
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
-    if client_id and Participant.objects.filter(client_id=client_id).exists():
-        raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
+    if client_id is not None:
+        if not CLIENT_ID_RE.match(client_id):
+            raise ValidationError({"client_id": "A client ID is 1 to 100 printable ASCII characters, no spaces."})
+        if Participant.objects.filter(client_id=client_id).exists():
+            raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
 
     application, secret = create_client(organisation=org, role=role_value, client_id=client_id)
     user = actor.db_user
@@ -359,7 +364,8 @@ def reinstate_participant(*, participant: Participant, actor: Actor) -> Particip
         raise ValidationError("Only a suspended participant can be reinstated.")
     participant.status = OperationalStatus.ACTIVE
     participant.status_reason = ""
-    participant.save(update_fields=["status", "status_reason", "updated_at"])
+    participant.tokens_valid_from = timezone.now()
+    participant.save(update_fields=["status", "status_reason", "tokens_valid_from", "updated_at"])
     audit(actor, "participant.reinstated", participant=participant)
     return participant
 
@@ -462,7 +468,7 @@ def _create_key(
                 cert_issuer=parsed.cert_issuer,
                 cert_serial=parsed.cert_serial,
                 valid_from=parsed.not_before or now,
-                valid_until=min(filter(None, (parsed.not_after, valid_until)), default=None),
+                valid_until=min(filter(None, (parsed.not_after, keylib.expiry(valid_until))), default=None),
             )
     except IntegrityError:
         raise ValidationError({"public_key": "This key is already registered for this participant."}) from None
@@ -481,6 +487,7 @@ def add_participant_key(
     end the key carries from elsewhere (an imported record), when its own input (a JWK) cannot say it."""
     now = now or timezone.now()
     parsed = _parse_key(public_key, now)
+    valid_until = keylib.expiry(valid_until)
     if valid_until is not None and valid_until <= now:
         raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
     participant = _locked(participant)

@@ -46,7 +46,7 @@ MAX_JSON_DEPTH = 32
 def json_problem(value) -> str | None:
     """Why a parsed JSON document cannot be taken in, or None: nesting deeper than MAX_JSON_DEPTH, or a
     string holding a lone surrogate (`"\\ud800"` is valid JSON, but no UTF-8 text: the database,
-    hashing and signing all refuse it)."""
+    hashing and signing all refuse it) or a NUL character (which PostgreSQL cannot store in text)."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
@@ -61,4 +61,6 @@ def json_problem(value) -> str | None:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 return "a string holds a lone surrogate (not UTF-8 text)"
+            if "\x00" in item:
+                return "a string holds a NUL character"
     return None

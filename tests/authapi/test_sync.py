@@ -80,6 +80,12 @@ def test_a_cursor_keeps_its_walks_filters_and_its_last_page_says_so(read, seven,
     assert [p["number"] for p in pages] == [0, 1] and pages[-1]["nextCursor"] is None
 
 
+def cursor_of(document: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -87,6 +93,13 @@ def test_a_cursor_keeps_its_walks_filters_and_its_last_page_says_so(read, seven,
         {"cursor": "eyJ4IjogMX0"},
         {"cursor": "CURSOR", "role": "LENDER"},
         {"cursor": "CURSOR", "page": "2"},
+        {"cursor": cursor_of('{"after":null,"role":null,"status":null,"since":null,"page":1e999}')},
+        {
+            "cursor": cursor_of(  # a time without its zone
+                '{"after":["2026-01-01T00:00:00","00000000-0000-0000-0000-000000000000"],'
+                '"role":null,"status":null,"since":null,"page":1}'
+            )
+        },
     ],
 )
 def test_a_bad_cursor_is_a_400(live_server, read, seven, params):
@@ -99,3 +112,48 @@ def test_a_bad_cursor_is_a_400(live_server, read, seven, params):
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert response.status_code == 400 and response.json()["errorCode"] == "BAD_REQUEST"
     assert "cursor" in response.json()["message"]
+
+
+def test_a_walk_never_passes_a_change_that_is_still_committing(read, seven, actor):
+    """A change is stamped before it commits: here X's new key waits for X's row lock (another session
+    holds it) while Y changes and commits; a walker that passed X's stamp would never see the key."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    x, y = seven[0].participant, seven[1].participant
+    settings_dict = connection.settings_dict
+    blocker = psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432, user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+    )  # fmt: skip
+    blocker.execute("SELECT 1 FROM participants_participant WHERE id = %s FOR UPDATE", [x.id])
+
+    def add_key():
+        try:
+            services.add_participant_key(participant=x, public_key=public_pem(rsa_key("sync-new")), actor=actor)
+        finally:
+            connection.close()
+
+    adding = threading.Thread(target=add_key)
+    adding.start()
+    time.sleep(0.5)  # the key's stamp is taken; its transaction waits for the lock
+    services.suspend_participant(participant=y, actor=actor, reason="committed first")
+    records, page = {}, read(size=3)
+    released = False
+    while True:
+        records.update({item["id"]: item for item in page["content"]})
+        # The slow operation ends (X's key commits) once the walker has gone as far as it can meanwhile.
+        if not released and (str(y.id) in records or not page["content"] or page["nextCursor"] is None):
+            blocker.commit()
+            adding.join(timeout=10)
+            released = True
+        if page["nextCursor"] is None:
+            break
+        if not page["content"]:
+            time.sleep(0.2)  # changes still committing: come back shortly
+        page = read(cursor=page["nextCursor"], size=3)
+    blocker.close()
+    assert len(records[str(x.id)]["publicKeys"]["keys"]) == 2 and records[str(y.id)]["status"] == "SUSPENDED"

@@ -1,5 +1,6 @@
 """Abuse limits: failed client authentications throttled per source address (and per source and client
-ID) on every endpoint that authenticates clients; a per-participant rate on /service/."""
+ID) on every endpoint that authenticates clients — past a limit a failure is a 429, never the right
+credentials; a per-participant rate on /service/."""
 
 import time
 
@@ -20,36 +21,48 @@ def attempt(client, client_id, secret, source="192.0.2.1", path="/auth/token", f
     return post_form(client, path, form, REMOTE_ADDR=source, **meta)
 
 
-def test_repeated_failures_for_one_client_throttle_that_source_for_that_client(client, lender, loan_agent, settings):
+def test_failures_past_the_limit_for_one_client_are_answered_429_from_that_source(client, lender, loan_agent, settings):
     settings.OCEN_TOKEN_FAILURE_LIMIT = 3
     client_id = lender.participant.client_id
-    assert [attempt(client, client_id, "wrong").status_code for _ in range(3)] == [401, 401, 401]
-    throttled = attempt(client, client_id, lender.client_secret)  # even the right secret, from that source
+    assert [attempt(client, client_id, "wrong").status_code for _ in range(3)] == [401, 401, 429]
+    throttled = attempt(client, client_id, "wrong again")
     assert throttled.status_code == 429 and throttled.json() == THROTTLED and int(throttled["Retry-After"]) > 0
-    via_basic = post_form(client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, lender.client_secret),
+    via_basic = post_form(client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, "wrong"),
                           REMOTE_ADDR="192.0.2.1")  # fmt: skip
     assert via_basic.status_code == 429
-    # That source may still authenticate other clients, and other sources this one.
-    assert attempt(client, loan_agent.participant.client_id, loan_agent.client_secret).status_code == 200
-    assert attempt(client, client_id, lender.client_secret, source="198.51.100.1").status_code == 200
+    # Other clients from that source, and that client from other sources, fail as usual.
+    assert attempt(client, loan_agent.participant.client_id, "wrong").status_code == 401
+    assert attempt(client, client_id, "wrong", source="198.51.100.1").status_code == 401
+
+
+def test_the_right_secret_is_never_refused_by_the_throttle(client, lender, settings):
+    """Client IDs are public and secrets unguessable: a throttle that refused the right secret would only
+    let someone shut a participant out (a stale sibling service behind the same NAT address, say)."""
+    settings.OCEN_TOKEN_FAILURE_LIMIT, settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 2, 3
+    client_id = lender.participant.client_id
+    for _ in range(5):
+        attempt(client, client_id, "stale")
+    assert attempt(client, client_id, "stale").status_code == 429
+    assert attempt(client, client_id, lender.client_secret).status_code == 200
+    for path in ("/auth/introspect", "/auth/revoke"):
+        assert attempt(client, client_id, lender.client_secret, path=path, form={"token": "t"}).status_code == 200
 
 
 def test_a_source_failing_for_many_client_ids_is_throttled_whatever_it_names(client, lender, settings):
     settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 5
-    for n in range(5):
+    for n in range(4):
         assert attempt(client, f"no-such-client-{n}", "x").status_code == 401
-    assert attempt(client, lender.participant.client_id, lender.client_secret).status_code == 429
-    assert attempt(client, lender.participant.client_id, lender.client_secret, source="198.51.100.1").status_code == 200
+    assert attempt(client, "no-such-client-4", "x").status_code == 429
+    assert attempt(client, lender.participant.client_id, "wrong").status_code == 429
+    assert attempt(client, lender.participant.client_id, "wrong", source="198.51.100.1").status_code == 401
 
 
 def test_ipv6_sources_are_counted_by_their_64_bit_prefix(client, lender, settings):
-    settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 2
+    settings.OCEN_TOKEN_ADDRESS_FAILURE_LIMIT = 3
     for host in ("2001:db8:1:2::1", "2001:db8:1:2::ffff"):
         assert attempt(client, "no-such-client", "x", source=host).status_code == 401
     assert attempt(client, "no-such-client", "x", source="2001:db8:1:2:abcd::9").status_code == 429
-    assert (
-        attempt(client, lender.participant.client_id, lender.client_secret, source="2001:db8:1:3::1").status_code == 200
-    )
+    assert attempt(client, "no-such-client", "x", source="2001:db8:1:3::1").status_code == 401
 
 
 def test_the_throttle_ends_and_a_success_resets_the_count(client, lender, settings):
@@ -59,25 +72,19 @@ def test_the_throttle_ends_and_a_success_resets_the_count(client, lender, settin
         attempt(client, client_id, "wrong")
     assert attempt(client, client_id, lender.client_secret).status_code == 200  # resets the count
     for _ in range(2):
-        attempt(client, client_id, "wrong")
-    assert attempt(client, client_id, lender.client_secret).status_code == 200  # not throttled: 2 < 3
-    for _ in range(3):
-        attempt(client, client_id, "wrong")
-    assert attempt(client, client_id, lender.client_secret).status_code == 429
+        assert attempt(client, client_id, "wrong").status_code == 401  # 2 < 3 again
+    assert attempt(client, client_id, "wrong").status_code == 429
     time.sleep(1.2)
-    assert attempt(client, client_id, lender.client_secret).status_code == 200
+    assert attempt(client, client_id, "wrong").status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/auth/introspect", "/auth/revoke"])
 def test_introspection_and_revocation_count_failures_too(client, lender, settings, path):
     settings.OCEN_TOKEN_FAILURE_LIMIT = 2
     client_id = lender.participant.client_id
-    assert [attempt(client, client_id, "wrong", path=path, form={"token": "t"}).status_code for _ in range(2)] == [
-        401,
-        401,
-    ]
-    assert attempt(client, client_id, lender.client_secret, path=path, form={"token": "t"}).status_code == 429
-    assert attempt(client, client_id, lender.client_secret, path="/auth/token").status_code == 429  # one budget
+    assert attempt(client, client_id, "wrong", path=path, form={"token": "t"}).status_code == 401
+    assert attempt(client, client_id, "wrong", path=path, form={"token": "t"}).status_code == 429
+    assert attempt(client, client_id, "wrong", path="/auth/token").status_code == 429  # one budget
 
 
 def test_failures_for_one_client_id_from_everywhere_are_a_signal_not_a_lock(client, lender, settings):
@@ -95,13 +102,13 @@ def test_the_address_is_the_one_the_trusted_proxy_reports(client, lender, settin
     settings.OCEN_TOKEN_FAILURE_LIMIT, settings.OCEN_TRUSTED_PROXY_COUNT = 2, 1
     client_id = lender.participant.client_id
 
-    def via_proxy(secret, forwarded):
-        return attempt(client, client_id, secret, source="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    def via_proxy(forwarded):
+        return attempt(client, client_id, "wrong", source="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
 
-    for _ in range(2):  # the client prepends a forged entry: the proxy's own entry is the one believed
-        assert via_proxy("wrong", "198.51.100.50, 203.0.113.7").status_code == 401
-    assert via_proxy(lender.client_secret, "203.0.113.7").status_code == 429
-    assert via_proxy(lender.client_secret, "203.0.113.7, 198.51.100.50").status_code == 200
+    # The client prepends a forged entry: the proxy's own entry (the rightmost) is the one believed.
+    assert [via_proxy("198.51.100.50, 203.0.113.7").status_code for _ in range(2)] == [401, 429]
+    assert via_proxy("203.0.113.7").status_code == 429
+    assert via_proxy("203.0.113.7, 198.51.100.50").status_code == 401
 
 
 def test_registry_reads_are_rate_limited_per_participant(client, actor, lender, loan_agent, settings):

@@ -99,3 +99,56 @@ def test_tokens_requested_during_offboarding(live_server, actor, lender):
     assert set(outcomes) <= {200, 401, 429}, outcomes
     assert 200 not in outcomes[after + 4 :]  # at most the requests already in flight at the commit
     assert AccessToken.objects.count() == 0  # every token issued, before or during, is revoked
+
+
+def test_tokens_granted_while_a_suspension_commits_never_work_after_reinstatement(live_server, actor, lender):
+    """Grants race a suspension on four threads; whatever token slipped in while it committed, none of the
+    tokens issued before the reinstatement is honoured after it (suspend, rotate, reinstate: the runbook
+    for a leaked secret)."""
+    import time
+
+    form = {"client_id": lender.participant.client_id, "client_secret": lender.client_secret}
+    issued, stop = [], threading.Event()
+
+    def grant(_):
+        with requests.Session() as session:
+            while not stop.is_set():
+                response = session.post(f"{live_server.url}/auth/token", data=form, timeout=10,
+                                        headers={"X-Forwarded-For": "192.0.2.1"})  # fmt: skip
+                if response.status_code == 200:
+                    issued.append(response.json()["access_token"])
+
+    granting = [threading.Thread(target=grant, args=(n,)) for n in range(4)]
+    for thread in granting:
+        thread.start()
+    time.sleep(0.5)
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="race")
+    time.sleep(0.3)
+    stop.set()
+    for thread in granting:
+        thread.join()
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    assert issued, "the grants must have run, or this proves nothing"
+    url = f"{live_server.url}/service/participant-roles?size=1"
+    honoured = [t for t in issued if requests.get(url, headers={"Authorization": f"Bearer {t}"}, timeout=10).ok]
+    assert honoured == []
+    introspected = requests.post(f"{live_server.url}/auth/introspect", data={**form, "token": issued[-1]}, timeout=10)
+    assert introspected.json() == {"active": False}
+
+
+def test_a_token_row_left_over_from_a_suspension_is_refused_after_reinstatement(client, actor, lender):
+    """The same rule, deterministically: a token stored while the participant was suspended."""
+    import datetime as dt
+    import hashlib
+
+    from django.utils import timezone
+
+    from authapi import compiled, signing
+
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="leaked")
+    raw = signing.sign({"sub": "x"}, signing.active_kid())
+    AccessToken.objects.create(token="", token_checksum=hashlib.sha256(raw.encode()).hexdigest(), scope="ocen",
+                               application_id=lender.participant.application_id,
+                               expires=timezone.now() + dt.timedelta(hours=1))  # fmt: skip
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    assert compiled.caller_for_token(raw, kid=signing.active_kid()) is None

@@ -226,3 +226,48 @@ def test_registry_keys_refuse_anything_but_the_expected_answer(serve, answer):
     base = serve(app)
     with pytest.raises(RegistryError):
         RegistryKeys(f"{base}/auth").jwks()
+
+
+def test_an_unreachable_registry_is_a_verification_error_not_a_crash(registry, agent, tokens):
+    from ocen_sdk import VerificationError, Verifier
+
+    token = tokens.token()
+    nowhere = "http://127.0.0.1:9"  # nothing listens on the discard port
+    offline = Verifier(
+        registry["issuer"],
+        RegistryClient(f"{nowhere}/service", TokenClient(f"{nowhere}/auth/token", "id", "secret"),
+                       keys=RegistryKeys(registry["issuer"])),
+    )  # fmt: skip
+    with pytest.raises(VerificationError) as failed:
+        offline.verify_request({"Authorization": f"Bearer {token}", "x-jws-signature": "a..b"}, b"{}")
+    assert failed.value.reason == "registry_unavailable"
+    with pytest.raises(TokenError, match="unreachable"):
+        TokenClient(f"{nowhere}/auth/token", "id", "secret").token()
+
+
+def test_a_token_endpoint_answering_a_non_object_is_a_token_error(serve):
+    def app(environ, start_response):
+        start_response("502 Bad Gateway", [("Content-Type", "application/json")])
+        return [b"[]"]
+
+    with pytest.raises(TokenError):
+        TokenClient(f"{serve(app)}/auth/token", "id", "secret").token()
+
+
+def test_an_aged_copy_of_the_jwks_is_kept_only_for_what_remains_of_its_max_age(serve):
+    fetched = []
+
+    def app(environ, start_response):
+        issuer = f"http://{environ['HTTP_HOST']}/auth"
+        if environ["PATH_INFO"].endswith("openid-configuration"):
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"issuer": issuer, "jwks_uri": f"{issuer}/certs"}).encode()]
+        fetched.append(1)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=300"),
+                                  ("Age", "300")])  # fmt: skip
+        return [b'{"keys": []}']
+
+    keys = RegistryKeys(f"{serve(app)}/auth")
+    keys.jwks()
+    keys.jwks()
+    assert len(fetched) == 2  # a shared cache had held it for all of its max-age: stale at once

@@ -396,3 +396,36 @@ def test_organisations_are_added_and_edited_through_services(admin_client):
     assert AuditEvent.objects.get(action="organisation.updated").details == {
         "changed": {"email": "ops@kaveri.example.in"}
     }
+
+
+def test_a_key_that_never_expires_does_not_break_the_console(admin_client):
+    import datetime as dt
+
+    from tests.keys import certificate_pem
+
+    forever = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    pem = certificate_pem(rsa_key("forever"), not_before=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), not_after=forever)
+    assert admin_client.post(ADD, onboarding_data(public_key=pem.decode())).status_code == 302
+    participant = Participant.objects.get()
+    key = participant.keys.get()
+    assert key.valid_until is None  # no end, as RFC 5280 means it
+    for url in (
+        CHANGELIST,
+        reverse("admin:participants_participant_change", args=[participant.pk]),
+        reverse("admin:participants_participantkey_changelist"),
+        reverse("admin:participants_participantkey_change", args=[key.pk]),
+    ):
+        assert admin_client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/participants/participant/?status=%00",
+        "/admin/participants/participant/?role=%00",
+        "/admin/authapi/signingkey/?status=%00",
+        "/admin/participants/auditevent/?q=%00",
+    ],
+)
+def test_a_nul_in_a_list_filter_is_a_bad_request_not_a_crash(admin_client, url):
+    assert admin_client.get(url).status_code == 400

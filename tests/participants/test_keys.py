@@ -191,3 +191,16 @@ def test_refusal_of_private_material_never_echoes_it():
         parse_public_key(json.dumps(private), now=NOW)
     assert private["d"][:16] not in str(excinfo.value)
     assert private["n"][:16] not in str(excinfo.value)
+
+
+def test_a_certificate_that_never_expires_gives_a_key_without_an_end():
+    """RFC 5280 §4.1.2.5: notAfter 99991231235959Z means "no well-defined expiration date"."""
+    forever = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    parsed = parse_public_key(certificate_pem(rsa_key("a"), not_before=NOW, not_after=forever), now=NOW)
+    assert parsed.not_after is None and parsed.not_before == NOW.replace(microsecond=0)
+
+
+def test_a_jwk_nested_deeper_than_python_can_parse_is_refused_plainly():
+    deep = '{"kty": "RSA", "x": ' + "[" * 1500 + "]" * 1500 + "}"
+    with pytest.raises(KeyRejected, match="not valid JSON"):
+        parse_public_key(deep, now=NOW)
