@@ -7,6 +7,7 @@ error, including 401/403/404/405/429 and paths that match nothing. OAuth endpoin
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found, server_error
@@ -28,7 +29,8 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
-API_PREFIXES = ("/service/", "/auth/", "/.well-known/", "/api/")
+REGISTRY_PREFIX = "/service/"
+API_PREFIXES = (REGISTRY_PREFIX, "/.well-known/", "/api/")
 
 
 OAUTH_DESCRIPTIONS = {
@@ -83,7 +85,17 @@ def registry_exception_handler(exc, context):
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PREFIXES)
+    """Paths whose answers are JSON in the API's shapes: the registry, discovery and OpenAPI, and the
+    OAuth endpoints at the issuer's path (OCEN_ISSUER)."""
+    return path.startswith((*API_PREFIXES, oauth_prefix()))
+
+
+def oauth_prefix() -> str:
+    return f"/{settings.OCEN_ISSUER_PATH}/" if settings.OCEN_ISSUER_PATH else "/protocol/"
+
+
+def is_token_path(path: str) -> bool:
+    return path.rstrip("/") in (f"{oauth_prefix()}token", f"{oauth_prefix()}protocol/openid-connect/token")
 
 
 def not_found(request, exception=None):

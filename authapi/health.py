@@ -13,7 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import error_body, is_api_path
+from .errors import error_body, is_api_path, is_token_path
 
 UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class ServiceUnavailableOnOutage:
             return None  # a bug: Django's 500, with its traceback in the log
         logger.warning("%s %s: unreachable (%s: %s)", request.method, request.path, type(exception).__name__, exception)
         headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
-        if request.path.endswith("/token"):
+        if is_token_path(request.path):
             body = {"error": "temporarily_unavailable", "error_description": "The registry is temporarily unavailable."}
             return JsonResponse(body, status=503, headers=headers)
         if is_api_path(request.path):

@@ -1,6 +1,7 @@
 import logging
 
 from . import signing
+from .errors import REGISTRY_PREFIX
 
 SIGNATURE_HEADER = "x-jws-signature"
 logger = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ class SignedRegistryResponses:
     def __call__(self, request):
         response = self.get_response(request)
         if (
-            request.path.startswith("/service/")
+            request.path.startswith(REGISTRY_PREFIX)
             and SIGNATURE_HEADER not in response
             and not response.streaming
             and response.get("Content-Type", "").startswith("application/json")

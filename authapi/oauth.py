@@ -23,6 +23,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from participants.wire import wire_role
+
 from . import compiled, signing
 
 Application = get_application_model()
@@ -95,7 +97,7 @@ def token_claims(request) -> dict:
         "scope": " ".join(request.scopes or []),
         "participantId": str(participant.id),
         "orgId": str(participant.organisation_id),
-        "participantRole": participant.role,
+        "participantRole": wire_role(participant.role),
     }
 
 

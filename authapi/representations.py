@@ -4,36 +4,25 @@ read paths, so no serializer machinery runs per request. `authapi/schemas.py` de
 shapes for the OpenAPI document, and a test checks live responses against it.
 """
 
+import base64
 import datetime as dt
 import hashlib
 import json
 
-from participants.models import KeyStatus
+from django.conf import settings
+from django.utils import timezone
+
+from participants.models import OperationalStatus, next_primary_switch
+from participants.wire import public_jwk, publication, rfc3339, wire_role, wire_roles
 
 
-def rfc3339(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def key_item(key) -> dict:
-    item = {**key.verification_jwk(), "validFrom": rfc3339(key.valid_from), "validUntil": rfc3339(key.valid_until)}
-    if key.status == KeyStatus.REVOKED:
-        item["revokedAt"] = rfc3339(key.revoked_at)
-    return item
-
-
-def current_public_key(keys) -> str | None:
-    """The newest ACTIVE key as a compact JSON JWK string (what the OCEN reference client parses)."""
-    active = [k for k in keys if k.status == KeyStatus.ACTIVE]
-    if not active:
-        return None
-    newest = max(active, key=lambda k: k.created_at)
-    return json.dumps({**newest.jwk, "kid": newest.kid, "use": "sig", "alg": newest.alg}, separators=(",", ":"))
+def compact_jwk(key) -> str:
+    """A key as publicKey carries it: a compact JSON string of its public JWK (what the reference client parses)."""
+    return json.dumps(public_jwk(key), separators=(",", ":"))
 
 
 def organisation_document(org) -> dict:
+    logo = bytes(org.logo) if org.logo else None
     return {
         "id": str(org.id),
         "participantName": org.name,
@@ -41,33 +30,51 @@ def organisation_document(org) -> dict:
         "participantWebsite": org.website,
         "participantEmail": org.email,
         "participantPhone": org.phone,
+        "participantLogo": base64.b64encode(logo).decode() if logo else None,
+        "participantLogoContentType": org.logo_content_type or None if logo else None,
         "createdOn": rfc3339(org.created_at),
         "updatedOn": rfc3339(org.updated_at),
     }
 
 
-def participant_document(participant, keys=None) -> dict:
-    """GetParticipantDetails: expects `organisation` selected, and `keys` given or prefetched."""
+def participant_document(participant, keys=None, *, now=None) -> dict:
+    """GetParticipantDetails: every field of the OCEN reference client's ParticipantDetail. Expects
+    `organisation` selected, and `keys` given or prefetched."""
     keys = list(participant.keys.all()) if keys is None else keys
+    published = publication(participant, keys, now)
     return {
         "id": str(participant.id),
-        "participantRole": participant.role,
+        "participantRole": wire_role(participant.role),
         "baseUrl": participant.base_url,
-        "publicKey": current_public_key(keys),
-        "publicKeys": jwks_document(keys),
+        "publicKey": compact_jwk(published.primary) if published.primary else None,
+        "publicKeys": {"keys": published.items},
         "participantRoleStatus": participant.review_status,
         "isApproved": participant.is_approved,
+        "approvedBy": settings.OCEN_REGISTRY_NAME if participant.is_approved else None,
         "approvedOn": rfc3339(participant.approved_at),
         "status": participant.status,
         "clientId": participant.client_id,
+        "kcClientId": participant.client_id,
         "createdOn": rfc3339(participant.created_at),
         "updatedOn": rfc3339(participant.updated_at),
         "participant": organisation_document(participant.organisation),
     }
 
 
-def jwks_document(keys) -> dict:
-    return {"keys": [key_item(k) for k in sorted(keys, key=lambda k: k.created_at, reverse=True)]}
+def jwks_document(participant, keys) -> dict:
+    return {"keys": publication(participant, keys).items}
+
+
+def fresh_until(participants_keys) -> dt.datetime | None:
+    """The earliest scheduled switch of primary key among (participant, keys) pairs: an answer carrying
+    their records must not be cached past it (the reference client reads only publicKey)."""
+    now = timezone.now()
+    switches = [
+        next_primary_switch(keys, now)
+        for participant, keys in participants_keys
+        if participant.status == OperationalStatus.ACTIVE  # a suspended or offboarded record names no key
+    ]
+    return min(filter(None, switches), default=None)
 
 
 def encode(document) -> bytes:
@@ -113,9 +120,9 @@ def network_document(network, member_count: int) -> dict:
     }
 
 
-def network_participants_document(memberships, roles) -> dict:
+def network_participants_document(memberships) -> dict:
     """Members keyed by every role name (empty arrays included), each in the §5.1 shape."""
-    document = {role: [] for role in roles}
+    document = {role: [] for role in wire_roles()}
     for membership in memberships:
-        document[membership.role].append(participant_document(membership.participant))
+        document[wire_role(membership.role)].append(participant_document(membership.participant))
     return document

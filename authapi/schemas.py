@@ -80,7 +80,12 @@ class ParticipantKeyItem(PublicJWK):
     status = serializers.ChoiceField(choices=KeyStatus.values)
     validFrom = serializers.DateTimeField()
     validUntil = serializers.DateTimeField(allow_null=True)
+    primary = serializers.BooleanField(required=False, help_text="ACTIVE keys: whether publicKey names this key.")
+    primaryFrom = serializers.DateTimeField(required=False, help_text="When it became, or becomes, the primary key.")
     revokedAt = serializers.DateTimeField(required=False)
+    withheld = serializers.BooleanField(
+        required=False, help_text="True while the participant is suspended: no verifier may accept this key."
+    )
 
 
 class ParticipantJWKS(serializers.Serializer):
@@ -104,6 +109,9 @@ class Discovery(serializers.Serializer):
     token_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     access_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     claims_supported = serializers.ListField(child=serializers.CharField())
+    keycloak_endpoint_aliases = serializers.DictField(
+        child=serializers.URLField(), help_text="The same endpoints at Keycloak's paths (token, certs, …)."
+    )
 
 
 class Organisation(serializers.Serializer):
@@ -113,23 +121,31 @@ class Organisation(serializers.Serializer):
     participantWebsite = serializers.CharField(allow_blank=True)
     participantEmail = serializers.CharField(allow_blank=True)
     participantPhone = serializers.CharField(allow_blank=True)
+    participantLogo = serializers.CharField(allow_null=True, help_text="Base64 of a PNG or JPEG image, or null.")
+    participantLogoContentType = serializers.ChoiceField(choices=["image/png", "image/jpeg"], allow_null=True)
     createdOn = serializers.DateTimeField()
     updatedOn = serializers.DateTimeField()
 
 
 class ParticipantDetails(serializers.Serializer):
     id = serializers.UUIDField()
-    participantRole = serializers.ChoiceField(choices=Role.values)
+    participantRole = serializers.ChoiceField(
+        choices=[*Role.values, "DERIVED_DATA_PROVIDER"], help_text="As OCEN_ROLE_SPELLING spells it."
+    )
     baseUrl = serializers.URLField()
     publicKey = serializers.CharField(
-        allow_null=True, help_text="The current ACTIVE key as a compact JSON string of a public JWK."
+        allow_null=True,
+        help_text="The primary key as a compact JSON string of a public JWK; null while the participant is "
+        "suspended or offboarded.",
     )
     publicKeys = ParticipantJWKS()
     participantRoleStatus = serializers.ChoiceField(choices=ReviewStatus.values)
     isApproved = serializers.BooleanField()
+    approvedBy = serializers.CharField(allow_null=True, help_text="The registry's name (OCEN_REGISTRY_NAME).")
     approvedOn = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=OperationalStatus.values)
     clientId = serializers.CharField()
+    kcClientId = serializers.CharField(help_text="The client ID again, as the OCEN reference client's DTO names it.")
     createdOn = serializers.DateTimeField()
     updatedOn = serializers.DateTimeField()
     participant = Organisation()

@@ -8,6 +8,8 @@ oauth_patterns = [
     path("introspect", views.IntrospectView.as_view(), name="introspect"),
     path("revoke", views.RevokeView.as_view(), name="revoke"),
     path(".well-known/openid-configuration", views.DiscoveryView.as_view(), name="openid-configuration"),
+    # Where participants configured for a Keycloak-hosted registry look: the same views (KEYCLOAK_ALIASES).
+    *(path(alias, views.alias_of(name), name=f"keycloak-{name}") for name, alias in views.KEYCLOAK_ALIASES.items()),
 ]
 
 service_patterns = [

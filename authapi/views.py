@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
@@ -32,6 +34,7 @@ from participants.models import (
     Role,
     may_authenticate,
 )
+from participants.wire import publication
 
 from . import compiled, schemas, signing
 from .abuse import ClientAuthenticationThrottle, ParticipantRateThrottle
@@ -43,6 +46,7 @@ from .parsers import StrictJSONParser
 from .representations import (
     encode,
     etag_of,
+    fresh_until,
     jwks_document,
     network_document,
     network_participants_document,
@@ -216,6 +220,12 @@ class TokenView(OAuthEndpoint):
         params.setdefault("grant_type", "client_credentials")
         if params["grant_type"] != "client_credentials":
             raise OAuthError("unsupported_grant_type")
+        # `openid` (what clients set up for Keycloak often send) and an empty scope ask for nothing more than
+        # the default: the token's scope stays `ocen`. Anything else is django-oauth-toolkit's to judge.
+        if "scope" in params:
+            asked = [scope for scope in params.pop("scope").split() if scope != "openid"]
+            if asked:
+                params["scope"] = " ".join(asked)
         return params
 
     @extend_schema(
@@ -374,6 +384,21 @@ class AuthorizationServerMetadataView(DiscoveryView):
         return super().get(request)
 
 
+# Keycloak's paths under the issuer for the same endpoints (name: path below the issuer).
+KEYCLOAK_ALIASES = {
+    "token": "protocol/openid-connect/token",
+    "certs": "protocol/openid-connect/certs",
+    "introspect": "protocol/openid-connect/token/introspect",
+    "revoke": "protocol/openid-connect/revoke",
+}
+
+
+def alias_of(name: str):
+    """The view behind an endpoint, served at its Keycloak path, and left out of the OpenAPI document."""
+    view = {"token": TokenView, "certs": JWKSView, "introspect": IntrospectView, "revoke": RevokeView}[name]
+    return extend_schema(exclude=True)(type(f"Keycloak{view.__name__}", (view,), {})).as_view()
+
+
 def discovery_document() -> dict:
     issuer = settings.OCEN_ISSUER
     return {
@@ -394,6 +419,12 @@ def discovery_document() -> dict:
         "access_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope",
                              "participantId", "orgId", "participantRole"],
+        # Not RFC 8414: the same endpoints where a client set up for a Keycloak-hosted registry looks for them.
+        "keycloak_endpoint_aliases": {
+            metadata: f"{issuer}/{KEYCLOAK_ALIASES[name]}"
+            for name, metadata in (("token", "token_endpoint"), ("certs", "jwks_uri"),
+                                   ("introspect", "introspection_endpoint"), ("revoke", "revocation_endpoint"))
+        },
     }  # fmt: skip
 
 
@@ -408,22 +439,32 @@ class RegistryView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
 
-    def respond(self, request, document) -> HttpResponse:
+    def respond(self, request, document, switch_at: dt.datetime | None = None) -> HttpResponse:
         """A rendered answer with its ETag (If-None-Match → 304); signed on the way out."""
         body = encode(document)
-        return self.cacheable(request, body, etag_of(body))
+        return self.cacheable(request, body, etag_of(body), switch_at=switch_at)
 
-    def cacheable(self, request, body: bytes, etag: str, signature: str | None = None) -> HttpResponse:
-        headers = {"ETag": etag, "Cache-Control": f"private, max-age={settings.OCEN_REGISTRY_MAX_AGE}"}
+    def cacheable(
+        self, request, body: bytes, etag: str, signature: str | None = None, switch_at: dt.datetime | None = None
+    ) -> HttpResponse:
+        headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age_until(switch_at)}"}
         if signature:
             headers[SIGNATURE_HEADER] = signature
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            return HttpResponse(status=304, headers=headers)
+        # RFC 9110 §13.1.2: If-None-Match compares weakly (W/"x" matches "x"), and "*" matches any current record.
+        tags = [tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))]
+        if etag in tags or tags == ["*"]:
+            response = HttpResponse(status=304, headers=headers)
+            del response["Content-Type"]  # a 304 has no body, so no body type
+            return response
         return HttpResponse(body, content_type="application/json", headers=headers)
 
 
-def parse_etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+def max_age_until(switch_at: dt.datetime | None) -> int:
+    """An answer's Cache-Control max-age: OCEN_REGISTRY_MAX_AGE, but never past a scheduled switch of
+    primary key of a participant it carries, so that providers reading only publicKey refetch then."""
+    if switch_at is None:
+        return settings.OCEN_REGISTRY_MAX_AGE
+    return max(0, min(settings.OCEN_REGISTRY_MAX_AGE, int((switch_at - timezone.now()).total_seconds())))
 
 
 def participant_queryset():
@@ -463,12 +504,12 @@ def forget_renderings() -> None:
     _renderings.clear()
 
 
-def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, str, str]:
-    """A participant's published document, its ETag and the registry's signature over it, cached under
-    the participant's change stamp.
+def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, str, str, dt.datetime | None]:
+    """A participant's published document, its ETag, the registry's signature over it and the time of its
+    next scheduled switch of primary key, cached under the participant's change stamp.
 
-    The stamp is read from the database on every call (with the bearer check, in one statement), so
-    a cached rendering is never stale.
+    The stamp is read from the database on every call (with the bearer check, in one statement), and an
+    entry is not used past the switch it knows of, so a cached rendering is never stale.
     """
     pk = parse_participant_id(participant_id)
     caller = request.auth
@@ -478,9 +519,11 @@ def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, st
     kid = caller.active_kid if caller is not None and caller.active_kid else signing.active_kid()
     key, now = (kind, pk, stamp, kid), time.monotonic()
     entry = _renderings.get(key)
-    if entry is None or entry[0] < now:
-        body = encode(render(*participant_with_keys(pk)))
-        entry = (now + settings.OCEN_REGISTRY_MAX_AGE, (body, etag_of(body), signing.sign_detached(body, kid)))
+    if entry is None or entry[0] < now or (entry[1][3] and entry[1][3] <= timezone.now()):
+        participant, keys = participant_with_keys(pk)
+        body = encode(render(participant, keys))
+        rendering = (body, etag_of(body), signing.sign_detached(body, kid), fresh_until([(participant, keys)]))
+        entry = (now + settings.OCEN_REGISTRY_MAX_AGE, rendering)
         if len(_renderings) >= RENDERINGS_MAX:
             _renderings.clear()
         _renderings[key] = entry
@@ -515,7 +558,7 @@ class ParticipantJWKSView(RegistryView):
         },
     )
     def get(self, request, participant_id):
-        return self.cacheable(request, *rendered(request, "jwks", participant_id, lambda _, keys: jwks_document(keys)))
+        return self.cacheable(request, *rendered(request, "jwks", participant_id, jwks_document))
 
 
 def visible_network(request, network_id: str) -> ProductNetwork:
@@ -588,7 +631,11 @@ class ProductNetworkParticipantsView(RegistryView):
             .prefetch_related(Prefetch("participant__keys", queryset=ParticipantKey.objects.order_by("-created_at")))
             .order_by("role", "added_at")
         )
-        return self.respond(request, network_participants_document(memberships, Role.values))
+        return self.respond(
+            request,
+            network_participants_document(memberships),
+            fresh_until([(m.participant, list(m.participant.keys.all())) for m in memberships]),
+        )
 
 
 class SignatureCheckView(RegistryView):
@@ -610,16 +657,12 @@ class SignatureCheckView(RegistryView):
         participant_id = data.get("participantId", request.auth.participant_id)
         if not isinstance(participant_id, str):
             raise exceptions.ValidationError({"participantId": "must be a participant id (UUID)."})
-        keys = [key.verification_jwk() for key in get_participant_keys(str(participant_id))]
-        return JsonResponse(diagnose(body.encode("utf-8"), signature, keys).as_json())
-
-
-def get_participant_keys(participant_id: str):
-    pk = parse_participant_id(participant_id)
-    keys = list(ParticipantKey.objects.filter(participant_id=pk))
-    if not keys and not Participant.objects.filter(pk=pk).exists():
-        raise exceptions.NotFound(f"No participant with id {participant_id!r}.")
-    return keys
+        try:
+            participant, keys = participant_with_keys(parse_participant_id(str(participant_id)))
+        except Participant.DoesNotExist:
+            raise exceptions.NotFound(f"No participant with id {participant_id!r}.") from None
+        published = publication(participant, keys).items  # as verifiers see them
+        return JsonResponse(diagnose(body.encode("utf-8"), signature, published).as_json())
 
 
 MAX_PAGE_SIZE = 200
@@ -766,6 +809,7 @@ class ParticipantListView(RegistryView):
         more = len(positions) > size or len(settled) < len(positions)
         positions = settled[:size]
         rows = participant_queryset().in_bulk([pk for _, pk in positions])
+        switch_at = fresh_until([(p, list(p.keys.all())) for p in rows.values()])
         after = positions[-1] if positions else cursor.after if cursor else None
         next_cursor = SyncCursor(after, role, status, since, min(page + 1, MAX_PAGE)).encode() if more else None
         return self.respond(
@@ -778,6 +822,7 @@ class ParticipantListView(RegistryView):
                 "totalPages": (total + size - 1) // size,
                 "nextCursor": next_cursor,
             },
+            switch_at,
         )
 
     @staticmethod

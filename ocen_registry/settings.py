@@ -7,6 +7,7 @@ Every variable is listed in the README. Development defaults work out of the box
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -44,6 +45,13 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = 
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
         raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 
@@ -242,7 +250,24 @@ LOGGING = {
 
 # --- OCEN registry -------------------------------------------------------------------------
 OCEN_ISSUER = env_str("OCEN_ISSUER", "http://localhost:8000/auth").rstrip("/")
-OCEN_TOKEN_AUDIENCE = env_str("OCEN_TOKEN_AUDIENCE", "ocen")
+if urlsplit(OCEN_ISSUER).scheme not in ("http", "https") or not urlsplit(OCEN_ISSUER).hostname:
+    raise ImproperlyConfigured(
+        f"OCEN_ISSUER must be an absolute http(s) URL, such as https://registry.example.in/auth, not {OCEN_ISSUER!r}"
+    )
+# Where the OAuth endpoints are served: the issuer's path (contract §4), e.g. "auth".
+OCEN_ISSUER_PATH = urlsplit(OCEN_ISSUER).path.strip("/")
+OCEN_TOKEN_AUDIENCE = env_str("OCEN_TOKEN_AUDIENCE", "ocen").strip()
+if not OCEN_TOKEN_AUDIENCE:
+    raise ImproperlyConfigured("OCEN_TOKEN_AUDIENCE must not be empty (default: ocen)")
+# The registry's name as participants' records show it (approvedBy: a display name, never a staff login).
+OCEN_REGISTRY_NAME = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"
+# How roles are spelled on the wire: the registry's names (DERIVED_DATA_PARTNER), or the OCEN reference
+# client's enum (DERIVED_DATA_PROVIDER). Input accepts both always.
+OCEN_ROLE_SPELLING = env_choice("OCEN_ROLE_SPELLING", "registry", ("registry", "reference"))
+# Participant key types accepted: RSA (what every OCEN reference verifier reads), or RSA,EC (P-256 too).
+OCEN_PARTICIPANT_KEY_TYPES = [kind.upper() for kind in env_list("OCEN_PARTICIPANT_KEY_TYPES", ["RSA"])]
+if not OCEN_PARTICIPANT_KEY_TYPES or set(OCEN_PARTICIPANT_KEY_TYPES) - {"RSA", "EC"}:
+    raise ImproperlyConfigured(f"OCEN_PARTICIPANT_KEY_TYPES must be RSA, or RSA,EC, not {OCEN_PARTICIPANT_KEY_TYPES!r}")
 OCEN_ACCESS_TOKEN_TTL = env_int("OCEN_ACCESS_TOKEN_TTL", 3600, minimum=60, maximum=86400)
 OCEN_ALLOW_LOOPBACK_HTTP = env_bool("OCEN_ALLOW_LOOPBACK_HTTP", DEBUG)
 # Four-eyes: the administrator who records a participant may not approve it.

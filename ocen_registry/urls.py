@@ -1,13 +1,14 @@
-from urllib.parse import urlsplit
+import re
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from authapi import urls as authapi_urls
 from authapi import views as authapi_views
+from authapi.errors import not_found
 from authapi.health import healthz
 from participants.forms import AdminLoginForm
 
@@ -17,7 +18,7 @@ admin.site.site_title = "OCEN Registry"
 admin.site.index_title = "Participant registry"
 
 # The OAuth endpoints live at the issuer's path (contract §4: default /auth).
-ISSUER_PATH = urlsplit(settings.OCEN_ISSUER).path.strip("/")
+ISSUER_PATH = settings.OCEN_ISSUER_PATH
 ISSUER_PREFIX = f"{ISSUER_PATH}/" if ISSUER_PATH else ""
 
 urlpatterns = [
@@ -34,6 +35,9 @@ urlpatterns = [
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Anything else under the API's paths is the API's own JSON 404, also in development (DEBUG shows
+    # Django's HTML page instead of handler404).
+    re_path(rf"^(?:service|api|\.well-known{'|' + re.escape(ISSUER_PATH) if ISSUER_PATH else ''})/", not_found),
 ]
 
 handler400 = "authapi.errors.bad_request"

@@ -7,7 +7,7 @@ checks a provider makes on every request. No Django; built on `cryptography`, jw
 
 from .errors import OcenError, RegistryError, TokenError, VerificationError
 from .jws import Diagnosis, VerifiedKey, diagnose, sign, verify
-from .registry import RegistryClient, RegistryKeys
+from .registry import RegistryClient, RegistryKeys, primary_kid
 from .tokens import TokenClient
 from .verifier import Verifier
 
@@ -23,6 +23,7 @@ __all__ = [
     "VerifiedKey",
     "Verifier",
     "diagnose",
+    "primary_kid",
     "sign",
     "verify",
 ]

@@ -3,7 +3,9 @@ python -m ocen_sdk — the participant's command line.
 
     keygen [--out FILE] [--kid KID]     new RSA-2048 key pair: private key to FILE (mode 0600), public JWK printed
     token                               an access token (client credentials)
-    sign FILE --key PEM [--kid KID]     the detached JWS (x-jws-signature) of FILE's exact bytes
+    sign FILE --key PEM [--kid KID] [--participant-id ID]
+                                        the detached JWS (x-jws-signature) of FILE's exact bytes; with the
+                                        signer's id, a warning when the key is not its primary key
     verify FILE SIGNATURE (--keys JWKS_FILE | --participant-id ID)
                                         check a signature, step by step; exit 1 when it does not verify
     whois PARTICIPANT_ID                the participant's registry record (registry signature checked)
@@ -24,6 +26,7 @@ from jwcrypto import jwk
 
 from . import RegistryClient, RegistryKeys, TokenClient, diagnose, sign
 from .errors import OcenError
+from .registry import primary_kid
 
 
 def _registry_options(parser):
@@ -81,6 +84,14 @@ def sign_file(options):
     # Default kid: the key's RFC 7638 thumbprint, which keygen prints and the registry stores by default.
     kid = options.kid or jwk.JWK.from_pem(key).thumbprint()
     print(sign(Path(options.file).read_bytes(), key, kid))
+    if options.participant_id:  # check the key against the signer's own registry record
+        primary = primary_kid(_registry(options).participant(options.participant_id))
+        if primary != kid:
+            print(
+                f"warning: {kid} is not {options.participant_id}'s primary key (publicKey names {primary}): verifiers "
+                "that read only publicKey, such as the OCEN reference client, will refuse this signature",
+                file=sys.stderr,
+            )
 
 
 def verify_file(options):
@@ -112,6 +123,8 @@ def main(argv=None) -> int:
     p.add_argument("file")
     p.add_argument("--key", required=True, help="private key PEM")
     p.add_argument("--kid", help="default: the key's RFC 7638 thumbprint")
+    p.add_argument("--participant-id", help="warn if the key is not this participant's primary key (publicKey)")
+    _registry_options(p)
     p.set_defaults(run=sign_file)
     p = commands.add_parser("verify", help="check a signature over a file")
     p.add_argument("file")

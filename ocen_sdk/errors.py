@@ -24,7 +24,7 @@ class RegistryError(OcenError):
 class VerificationError(OcenError):
     """A request or response did not verify. `reason` is machine-readable: token_missing, token_invalid,
     token_expired, unknown_kid, signature_missing, malformed_signature, algorithm_not_allowed,
-    signature_mismatch, key_revoked, key_expired, participant_not_active, originator_mismatch,
+    signature_mismatch, key_revoked, key_expired, key_withheld, participant_not_active, originator_mismatch,
     registry_unavailable (the registry's keys could not be read), malformed_body (not bytes)."""
 
     def __init__(self, reason: str, message: str = ""):

@@ -7,7 +7,8 @@ OCEN message signatures (contract §6): detached JWS with an unencoded payload (
 `verify` is lenient in form, as real participants send it: `crit` may be missing (the OCEN reference
 client omits it); `b64` may be absent (the payload was then base64url-encoded for signing); `kid` may
 be missing (every usable key is tried). It is strict on what matters: only RS256 and ES256 (never
-`none` or HMAC), and key status — REVOKED never verifies, RETIRED only inside its validity window.
+`none` or HMAC), and key status — REVOKED never verifies, RETIRED only inside its validity window, and
+no key the registry marks `withheld` (its participant is suspended).
 
 `diagnose` runs the same checks and reports each one, for people debugging a signature.
 """
@@ -171,6 +172,8 @@ def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
     revoked), and inside its validity window (one that cannot be read counts as closed)."""
     if key.get("status", "ACTIVE") not in USABLE_STATUSES:
         return False, "key_revoked"
+    if key.get("withheld") is True:  # its participant is suspended: the registry vouches for none of its keys
+        return False, "key_withheld"
     try:
         valid_from, valid_until = _parse_time(key.get("validFrom")), _parse_time(key.get("validUntil"))
         outside = (valid_from and now < valid_from) or (valid_until and now >= valid_until)
@@ -236,7 +239,11 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
         (usable if ok else refusals).append(key if ok else reason)
     if not usable:
         reason = refusals[0] if refusals else "unknown_kid"
-        detail = {"key_revoked": "The key is REVOKED.", "key_expired": "The key is outside its validity window."}
+        detail = {
+            "key_revoked": "The key is REVOKED.",
+            "key_expired": "The key is outside its validity window.",
+            "key_withheld": "The registry withholds the key: its participant is suspended.",
+        }
         return result.fail(reason, "key status", detail.get(reason, "No key to verify with."))
     result.check("key status", True, f"{len(usable)} usable key(s).")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -12,6 +13,15 @@ from .errors import RegistryError, VerificationError
 from .jws import header_of, verify
 
 SIGNATURE_HEADERS = ("x-jws-signature", "Signature")
+
+
+def primary_kid(record: dict) -> str | None:
+    """The kid of the key a participant record names as its publicKey, the one verifiers that read only
+    publicKey (the OCEN reference client) accept; None when it names none (a suspended participant)."""
+    try:
+        return json.loads(record.get("publicKey") or "null")["kid"]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class RegistryKeys:

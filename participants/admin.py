@@ -1,3 +1,4 @@
+import base64
 import datetime as dt
 import uuid
 
@@ -25,9 +26,18 @@ from oauth2_provider.models import (
 from ocen_sdk import diagnose
 
 from . import one_time, services
-from .forms import OnboardingForm, ParticipantChangeForm, PublicKeyInputForm, ReasonForm, SignatureCheckForm
+from .forms import (
+    AddKeyForm,
+    OnboardingForm,
+    OrganisationForm,
+    ParticipantChangeForm,
+    PromoteKeyForm,
+    ReasonForm,
+    SignatureCheckForm,
+)
 from .keys import format_fingerprint
-from .models import AuditEvent, KeyStatus, OperationalStatus, Organisation, Participant, ParticipantKey
+from .models import AuditEvent, KeyStatus, OperationalStatus, Organisation, Participant, ParticipantKey, primary_key
+from .wire import publication
 
 # Tokens and client hashes are not for browsing: the registry's own pages show what operators need.
 for _model in (
@@ -131,12 +141,22 @@ class OperationalStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=value)
 
 
+def switch_note(key) -> str:
+    """What a key's primary switch is, in words."""
+    if key.primary_from is None:
+        return "published for verifiers that read publicKeys; not primary until promoted."
+    when = timezone.localtime(key.primary_from).strftime("%Y-%m-%d %H:%M %Z")
+    if key.primary_from > timezone.now():
+        return f"it becomes the primary key (publicKey) at {when}."
+    return f"primary key (publicKey) since {when}."
+
+
 class ParticipantKeyInline(admin.TabularInline):
     model = ParticipantKey
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("kid", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry", "revoked_at")
+    fields = ("kid", "status", "primary", "alg", "key_size", short_fingerprint, "valid_from", "expiry", "revoked_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -145,6 +165,16 @@ class ParticipantKeyInline(admin.TabularInline):
     @admin.display(description="valid until")
     def expiry(self, key):
         return expiry_badge(key.valid_until)
+
+    @admin.display(description="primary")
+    def primary(self, key):
+        if key.status != KeyStatus.ACTIVE:
+            return "—"
+        primary = primary_key(key.participant.keys.all(), timezone.now())
+        if primary == key:
+            return format_html("<strong>{}</strong>", "primary (publicKey)")
+        link = reverse("admin:participants_participantkey_promote", args=[key.pk])
+        return format_html('{} <a href="{}">Make primary…</a>', switch_note(key), link)
 
 
 class ParticipantInline(admin.TabularInline):
@@ -161,12 +191,20 @@ class ParticipantInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    form = OrganisationForm
     list_display = ("name", "website", "email", "participant_count", "created_at")
     search_fields = ("name", "email")
-    readonly_fields = ("id", "created_at", "updated_at")
+    readonly_fields = ("id", "logo_preview", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("id", "name", "description")}),
         ("Contact", {"fields": ("website", "email", "phone")}),
+        (
+            "Logo",
+            {
+                "fields": ("logo_preview", "logo_file", "remove_logo"),
+                "description": "Published as participantLogo in its participants' records: PNG or JPEG, ≤ 256 KB.",
+            },
+        ),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = [ParticipantInline]
@@ -193,6 +231,18 @@ class OrganisationAdmin(admin.ModelAdmin):
             created = services.create_organisation(actor=actor, **fields)
             obj.pk = created.pk
             obj._state.adding = False
+        if form.cleaned_data.get("logo_file") or form.cleaned_data.get("remove_logo"):
+            logo = form.cleaned_data.get("logo_file")
+            services.set_organisation_logo(organisation=Organisation(pk=obj.pk), actor=actor,
+                                           logo=logo.read() if logo else None)  # fmt: skip
+
+    @admin.display(description="logo")
+    def logo_preview(self, organisation):
+        if not organisation.logo:
+            return "No logo."
+        encoded = base64.b64encode(bytes(organisation.logo)).decode()
+        return format_html('<img alt="logo" style="max-height:64px" src="data:{};base64,{}">',
+                           organisation.logo_content_type, encoded)  # fmt: skip
 
 
 @admin.register(Participant)
@@ -384,16 +434,17 @@ class ParticipantAdmin(admin.ModelAdmin):
         participant = self.get_object(request, unquote(object_id))
         if participant is None or not self.has_change_permission(request, participant):
             raise PermissionDenied
-        form = PublicKeyInputForm(request.POST or None, request.FILES or None)
+        form = AddKeyForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
                 key = services.add_participant_key(
-                    participant=participant, public_key=form.key_input(), actor=services.Actor.from_request(request)
-                )
+                    participant=participant, public_key=form.key_input(), primary_from=form.switch_time(),
+                    actor=services.Actor.from_request(request),
+                )  # fmt: skip
             except ValidationError as exc:
-                form.add_service_errors(exc)
+                form.add_service_errors(exc, {"primary_from": "switch_at"})
             else:
-                self.message_user(request, f"Key {key.kid} added and active.", messages.SUCCESS)
+                self.message_user(request, f"Key {key.kid} added and active; {switch_note(key)}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[participant.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -412,7 +463,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         form = SignatureCheckForm(request.POST or None)
         diagnosis = None
         if request.method == "POST" and form.is_valid():
-            keys = [key.verification_jwk() for key in participant.keys.all()]
+            keys = publication(participant, list(participant.keys.all())).items  # as verifiers see them
             diagnosis = diagnose(form.cleaned_data["body"].encode("utf-8"), form.cleaned_data["signature"], keys)
         context = {
             **self.admin_site.each_context(request),
@@ -585,6 +636,34 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        promote = self.admin_site.admin_view(self.promote_view)
+        return [
+            path("<path:object_id>/promote/", promote, name="participants_participantkey_promote"),
+            *super().get_urls(),
+        ]
+
+    def promote_view(self, request, object_id):
+        """Make a key the participant's primary key (publicKey), now or at a time."""
+        key = self.get_object(request, unquote(object_id))
+        if key is None or not self.has_change_permission(request, key):
+            raise PermissionDenied
+        form = PromoteKeyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                key = services.promote_participant_key(
+                    participant=key.participant, kid=key.kid, at=form.switch_time(),
+                    actor=services.Actor.from_request(request),
+                )  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                self.message_user(request, f"Key {key.kid}: {switch_note(key)}", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[key.participant_id]))
+        context = {**self.admin_site.each_context(request), "title": f"Make {key.kid} primary", "opts": self.opts,
+                   "original": key, "form": form}  # fmt: skip
+        return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
 
     def has_delete_permission(self, request, obj=None):
         return False

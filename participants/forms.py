@@ -2,10 +2,11 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+from django.utils import timezone
 
 from .keys import MAX_INPUT_BYTES
 from .models import Organisation, Participant, Role
-from .validators import normalise_base_url
+from .validators import LOGO_MAX_BYTES, logo_content_type, normalise_base_url
 
 KEY_HELP = (
     "An X.509 certificate (PEM), a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON). "
@@ -126,3 +127,62 @@ class AdminLoginForm(AdminAuthenticationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["username"].validators.append(MaxLengthValidator(self.fields["username"].max_length))
+
+
+class OrganisationForm(forms.ModelForm):
+    """An organisation's fields, and its logo (uploaded, checked by content: PNG or JPEG, ≤ 256 KB)."""
+
+    website = forms.URLField(required=False, max_length=200, assume_scheme="https")
+    logo_file = forms.FileField(label="Upload a logo", required=False, help_text="PNG or JPEG, at most 256 KB.")
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+
+    class Meta:
+        model = Organisation
+        fields = ["name", "description", "website", "email", "phone"]
+
+    def clean_logo_file(self):
+        upload = self.cleaned_data.get("logo_file")
+        if upload:
+            if upload.size > LOGO_MAX_BYTES:
+                raise ValidationError(f"A logo may be at most {LOGO_MAX_BYTES // 1024} KB.")
+            logo_content_type(upload.read())
+            upload.seek(0)
+        return upload
+
+
+SWITCH_CHOICES = [
+    ("later", "Later: publish it, make it primary when I promote it"),
+    ("now", "Now: publicKey names it from now on"),
+    ("at", "At a time: publicKey switches to it then"),
+]
+
+
+class SwitchTimeMixin(forms.Form):
+    """When a key becomes the participant's primary key (the one publicKey names)."""
+
+    switch = forms.ChoiceField(
+        label="Primary key", choices=SWITCH_CHOICES, widget=forms.RadioSelect, initial="later", required=False
+    )
+    switch_at = forms.DateTimeField(
+        label="Switch at", required=False, help_text="In the console's time zone (India Standard Time).",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("switch") == "at" and not cleaned.get("switch_at"):
+            self.add_error("switch_at", "Give the time of the switch.")
+        return cleaned
+
+    def switch_time(self):
+        """None (not scheduled), now, or the time given."""
+        choice = self.cleaned_data.get("switch")
+        return timezone.now() if choice == "now" else self.cleaned_data.get("switch_at") if choice == "at" else None
+
+
+class AddKeyForm(SwitchTimeMixin, PublicKeyInputForm):
+    pass
+
+
+class PromoteKeyForm(SwitchTimeMixin):
+    switch = forms.ChoiceField(label="Primary key", choices=SWITCH_CHOICES[1:], widget=forms.RadioSelect, initial="now")

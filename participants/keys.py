@@ -61,9 +61,23 @@ class ParsedKey:
     source_format: str = field(default="jwk")
 
 
-def parse_public_key(data: str | bytes, *, now: dt.datetime | None = None) -> ParsedKey:
-    """Parse a certificate, public key PEM/DER or public JWK; raise KeyRejected with a clear message."""
-    now = now or dt.datetime.now(dt.UTC)
+KEY_TYPES = ("RSA", "EC")
+
+
+def parse_public_key(data: str | bytes, *, now: dt.datetime | None = None, key_types=KEY_TYPES) -> ParsedKey:
+    """Parse a certificate, public key PEM/DER or public JWK of one of `key_types` ("RSA", "EC"); raise
+    KeyRejected with a clear message."""
+    parsed = _parse(data, now or dt.datetime.now(dt.UTC))
+    if parsed.key_type not in key_types:
+        raise KeyRejected(
+            f"{parsed.key_type} keys are not accepted by this registry (OCEN_PARTICIPANT_KEY_TYPES allows "
+            f"{', '.join(key_types)}): the OCEN reference verifier reads RSA keys only. Register an RSA key of "
+            f"{MIN_RSA_BITS} bits or more."
+        )
+    return parsed
+
+
+def _parse(data: str | bytes, now: dt.datetime) -> ParsedKey:
     raw = data.encode() if isinstance(data, str) else bytes(data)
     if not raw.strip():
         raise KeyRejected("No public key was given.")

@@ -54,6 +54,10 @@ class Organisation(models.Model):
     website = models.URLField(blank=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # An optional logo, published as participantLogo (base64) in its participants' records: PNG or JPEG,
+    # at most LOGO_MAX_BYTES, checked by content (participants/validators.py).
+    logo = models.BinaryField(null=True, blank=True)
+    logo_content_type = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -126,7 +130,8 @@ class Participant(models.Model):
     # every token, including one a grant was writing while the suspension committed.
     tokens_valid_from = models.DateTimeField(null=True, blank=True)
     offboarded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the onboarding service with the same instant as approved_at, so approval never precedes creation.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ParticipantQuerySet.as_manager()
@@ -147,7 +152,8 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "role"],
-                name="participant_one_per_org_role",
+                condition=~Q(status=OperationalStatus.OFFBOARDED),
+                name="participant_one_current_per_org_role",
                 violation_error_message="This organisation already has a participant in this role.",
             ),
             models.CheckConstraint(
@@ -197,6 +203,9 @@ class ParticipantKey(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=500, blank=True)
+    # When this key becomes (or became) its participant's primary key, the one publicKey names; None for a
+    # key published for set-aware verifiers but never switched to. See primary_key().
+    primary_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,23 +227,27 @@ class ParticipantKey(models.Model):
     def __str__(self):
         return f"{self.kid} ({self.get_status_display()})"
 
-    def verification_jwk(self) -> dict:
-        """The public JWK with what a verifier needs to judge it: kid, alg, status and validity window."""
-        return {
-            **self.jwk,
-            "kid": self.kid,
-            "use": "sig",
-            "alg": self.alg,
-            "status": self.status,
-            "validFrom": self.valid_from.isoformat(),
-            "validUntil": self.valid_until.isoformat() if self.valid_until else None,
-        }
-
     def is_usable_at(self, moment) -> bool:
         """A verifier may accept signatures by this key at `moment`: not revoked, inside its window."""
         if self.status == KeyStatus.REVOKED:
             return False
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+
+def primary_key(keys, moment) -> ParticipantKey | None:
+    """A participant's primary key at `moment`, of its `keys`: among the ACTIVE keys whose switch time has
+    come, the one switched to last. It is what the record's publicKey names (the OCEN reference client
+    reads no other key); the others stay published in publicKeys for verifiers that read the set."""
+    switched = [k for k in keys if k.status == KeyStatus.ACTIVE and k.primary_from and k.primary_from <= moment]
+    return max(switched, key=lambda k: (k.primary_from, k.created_at), default=None)
+
+
+def next_primary_switch(keys, moment):
+    """When the next scheduled switch of primary key happens after `moment`, or None."""
+    return min(
+        (k.primary_from for k in keys if k.status == KeyStatus.ACTIVE and k.primary_from and k.primary_from > moment),
+        default=None,
+    )
 
 
 class AuditEventQuerySet(models.QuerySet):

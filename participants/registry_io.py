@@ -37,6 +37,7 @@ from .models import (
 )
 from .services import Actor, audit
 from .validators import json_problem
+from .wire import rfc3339
 
 FORMAT = "ocen-registry/1"
 PRODUCT_FLAGS = {
@@ -49,10 +50,6 @@ PRODUCT_FLAGS = {
 }
 
 
-def _time(moment):
-    return moment.isoformat() if moment else None
-
-
 def export_registry() -> dict:
     """The whole registry as one document (public data only)."""
     keys_by_participant: dict = {}
@@ -62,10 +59,11 @@ def export_registry() -> dict:
                 "kid": key.kid,
                 "jwk": key.jwk,
                 "status": key.status,
-                "validFrom": _time(key.valid_from),
-                "validUntil": _time(key.valid_until),
-                "revokedAt": _time(key.revoked_at),
+                "validFrom": rfc3339(key.valid_from),
+                "validUntil": rfc3339(key.valid_until),
+                "revokedAt": rfc3339(key.revoked_at),
                 "revocationReason": key.revocation_reason,
+                "primaryFrom": rfc3339(key.primary_from),
             }
         )
     members_by_network: dict = {}
@@ -166,6 +164,17 @@ FILE_NAMES = {"base_url": "baseUrl", "public_key": "keys", "client_id": "clientI
               "created_by": "createdBy", "product": "productId", "participant": "participantId",
               "org_name": "orgId", "derived_data_description": "derivedDataDescription"}  # fmt: skip
 NOT_RESTORED = "a membership is restored only for a participant that is approved and active"
+
+
+def primary_first(keys: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The file's keys with the one to onboard with first: the key that was primary (the ACTIVE one switched
+    to last; in a file from before primary keys, the newest ACTIVE one), which onboarding makes primary."""
+    active = [entry for entry in keys if entry[1]["status"] == KeyStatus.ACTIVE and not entry[1]["scheduled"]]
+    if not active:
+        return keys
+    switched = [entry for entry in active if entry[1]["primaryFrom"]]
+    primary = max(switched, key=lambda entry: entry[1]["primaryFrom"]) if switched else active[-1]
+    return [primary, *(entry for entry in keys if entry is not primary)]
 
 
 def pending(review: str) -> ReviewStatus | None:
@@ -294,7 +303,8 @@ class Importer:
         added = [(participant.keys.get(), first)]
         for index, (jwk, key) in enumerate(others, start=1):
             made = self.call(f"{where}.keys[{index}]", services.add_participant_key, participant=participant,
-                             public_key=jwk, actor=self.actor, valid_until=key["until"])  # fmt: skip
+                             public_key=jwk, actor=self.actor, valid_until=key["until"],
+                             primary_from=key["scheduled"])  # fmt: skip
             if made is not None:
                 added.append((made, key))
         self.result.created["keys"] += len(added)
@@ -315,20 +325,37 @@ class Importer:
                 self.errors.append(f"{key_where}.status: unknown value {status!r}.")
                 ok = False
                 continue
-            try:
-                until = parse_datetime(str(key.get("validUntil") or ""))
-            except ValueError:
-                until = None
-            if key.get("validUntil") and (until is None or until.tzinfo is None):
-                self.errors.append(f"{key_where}.validUntil: must be an RFC 3339 time with its zone.")
+            times = {name: self.instant(key, name, f"{key_where}.{name}") for name in ("validUntil", "primaryFrom")}
+            if None in times.values():
                 ok = False
                 continue
+            until, primary_from = times["validUntil"] or None, times["primaryFrom"] or None
             kid = key.get("kid") or key["jwk"].get("kid")
             jwk = json.dumps({**key["jwk"], **({"kid": kid} if kid else {})})
-            facts = {**key, "status": status, "ended": until is not None and until <= timezone.now(),
-                     "until": until if until is not None and until > timezone.now() else None}  # fmt: skip
+            now = timezone.now()
+            facts = {
+                **key,
+                "status": status,
+                "ended": until is not None and until <= now,
+                "until": until if until is not None and until > now else None,
+                "primaryFrom": primary_from,
+                "scheduled": primary_from if primary_from and primary_from > now else None,
+            }
             parsed.append((jwk, facts))
-        return parsed if ok else None
+        return primary_first(parsed) if ok else None
+
+    def instant(self, row: dict, name: str, where: str):
+        """A time of the file (RFC 3339 with its zone); "" when absent; None, with an error, when unreadable."""
+        if not row.get(name):
+            return ""
+        try:
+            moment = parse_datetime(str(row[name]))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            self.errors.append(f"{where}: must be an RFC 3339 time with its zone.")
+            return None
+        return moment
 
     def key_states(self, where: str, added: list) -> None:
         """Retire, then revoke, the keys the file says are no longer active (in that order: a key may be

@@ -22,6 +22,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from . import keys as keylib
+from . import wire
 from .models import (
     AuditEvent,
     KeyStatus,
@@ -35,10 +36,11 @@ from .models import (
     ProductStatus,
     ReviewStatus,
     Role,
+    primary_key,
 )
 from .remote import client_address
 from .signals import participant_offboarded
-from .validators import normalise_base_url
+from .validators import logo_content_type, normalise_base_url
 
 CLIENT_SECRET_BYTES = 32  # 256 bits
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,100}$")  # what Participant.client_id holds; DOT generates 40 of these
@@ -135,7 +137,7 @@ def create_client(*, organisation: Organisation, role: Role, client_id: str | No
 
 def _parse_key(public_key: str | bytes, now: dt.datetime) -> keylib.ParsedKey:
     try:
-        return keylib.parse_public_key(public_key, now=now)
+        return keylib.parse_public_key(public_key, now=now, key_types=settings.OCEN_PARTICIPANT_KEY_TYPES)
     except keylib.KeyRejected as exc:
         raise ValidationError({"public_key": str(exc)}) from None
 
@@ -237,7 +239,7 @@ def onboard_participant(
     if pending is not None and pending not in PENDING:
         raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
-    if Participant.objects.filter(organisation=org, role=role_value).exists():
+    if Participant.objects.current().filter(organisation=org, role=role_value).exists():
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
     if client_id is not None:
         if not CLIENT_ID_RE.match(client_id):
@@ -261,10 +263,11 @@ def onboard_participant(
                 review_status=ReviewStatus.APPROVED if approve_now else pending or ReviewStatus.UNDER_REVIEW,
                 approved_by=user if approve_now else None,
                 approved_at=now if approve_now else None,
+                created_at=now,
             )
     except IntegrityError:
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."}) from None
-    key = _create_key(participant, parsed, now, key_valid_until)
+    key = _create_key(participant, parsed, now, key_valid_until, primary_from=now)  # the first key is primary
 
     if org_created:
         audit(actor, "organisation.created", organisation=org, name=org.name)
@@ -447,9 +450,43 @@ def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -
     return organisation
 
 
+@transaction.atomic
+def set_organisation_logo(*, organisation: Organisation, actor: Actor, logo: bytes | None) -> Organisation:
+    """Publish (or, with None, remove) an organisation's logo: participantLogo in its participants' records."""
+    content_type = ""
+    if logo is not None:
+        try:
+            content_type = logo_content_type(logo)
+        except ValidationError as exc:
+            raise ValidationError({"logo": exc.messages}) from None
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    organisation.logo, organisation.logo_content_type = logo, content_type
+    organisation.save(update_fields=["logo", "logo_content_type", "updated_at"])
+    Participant.objects.filter(organisation=organisation).update(updated_at=timezone.now())
+    audit(actor, "organisation.logo_set" if logo else "organisation.logo_removed", organisation=organisation,
+          contentType=content_type, bytes=len(logo or b""))  # fmt: skip
+    return organisation
+
+
 def _create_key(
-    participant: Participant, parsed: keylib.ParsedKey, now: dt.datetime, valid_until: dt.datetime | None = None
+    participant: Participant,
+    parsed: keylib.ParsedKey,
+    now: dt.datetime,
+    valid_until: dt.datetime | None = None,
+    *,
+    primary_from: dt.datetime | None = None,
 ) -> ParticipantKey:
+    elsewhere = (
+        ParticipantKey.objects.filter(fingerprint=parsed.fingerprint)
+        .exclude(participant__organisation_id=participant.organisation_id)
+        .select_related("participant__organisation")
+        .first()
+    )
+    if elsewhere is not None:
+        raise ValidationError(
+            {"public_key": f"This key is registered to another organisation ({elsewhere.participant.organisation}): "
+             "a key identifies one organisation. Ask for a key of this organisation's own."}
+        )  # fmt: skip
     if participant.keys.filter(kid=parsed.kid).exists():
         raise ValidationError({"public_key": f"This participant already has a key with kid {parsed.kid!r}."})
     if participant.keys.filter(fingerprint=parsed.fingerprint).exists():
@@ -469,6 +506,7 @@ def _create_key(
                 cert_serial=parsed.cert_serial,
                 valid_from=parsed.not_before or now,
                 valid_until=min(filter(None, (parsed.not_after, keylib.expiry(valid_until))), default=None),
+                primary_from=primary_from,
             )
     except IntegrityError:
         raise ValidationError({"public_key": "This key is already registered for this participant."}) from None
@@ -481,20 +519,63 @@ def add_participant_key(
     public_key: str | bytes,
     actor: Actor,
     valid_until: dt.datetime | None = None,
+    primary_from: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> ParticipantKey:
-    """Register another public key (for rotation with overlap); it is ACTIVE at once. `valid_until` is an
-    end the key carries from elsewhere (an imported record), when its own input (a JWK) cannot say it."""
+    """Register another public key (for rotation with overlap): it is ACTIVE and published at once in
+    publicKeys, for verifiers that read the set, and becomes the participant's primary key (the one
+    publicKey names) at `primary_from` (now, or a time to come; see promote_participant_key) — or only
+    when promoted. `valid_until` is an end the key carries from elsewhere (an imported record), when its
+    own input (a JWK) cannot say it."""
     now = now or timezone.now()
     parsed = _parse_key(public_key, now)
     valid_until = keylib.expiry(valid_until)
     if valid_until is not None and valid_until <= now:
         raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
+    _refuse_switch_in_the_past(primary_from, now)
     participant = _locked(participant)
     _refuse_if_offboarded(participant)
-    key = _create_key(participant, parsed, now, valid_until)
+    key = _create_key(participant, parsed, now, valid_until, primary_from=primary_from)
     Participant.objects.filter(pk=participant.pk).update(updated_at=now)
-    audit(actor, "key.added", participant=participant, key=_key_facts(key))
+    audit(actor, "key.added", participant=participant, key=_key_facts(key),
+          primaryFrom=wire.rfc3339(primary_from))  # fmt: skip
+    return key
+
+
+def _refuse_switch_in_the_past(moment: dt.datetime | None, now: dt.datetime) -> None:
+    if moment is not None and moment < now - SWITCH_TOLERANCE:
+        raise ValidationError({"primary_from": "A switch of primary key is now or later, not in the past."})
+
+
+SWITCH_TOLERANCE = dt.timedelta(seconds=5)  # "now" typed by an operator arrives a moment later
+
+
+@transaction.atomic
+def promote_participant_key(
+    *, participant: Participant, kid: str, actor: Actor, at: dt.datetime | None = None
+) -> ParticipantKey:
+    """Make an ACTIVE key the participant's primary key (the one publicKey names) now, or schedule it for
+    `at`. Until then its record's Cache-Control max-age never runs past the switch, so providers that read
+    only publicKey (the OCEN reference client) refetch exactly then. The old primary stays ACTIVE — it
+    still verifies for verifiers that read publicKeys — until it is retired."""
+    now = timezone.now()
+    at = at or now
+    _refuse_switch_in_the_past(at, now)
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    key = participant.keys.filter(kid=kid).first()
+    if key is None:
+        raise ValidationError({"kid": f"{participant} has no key {kid!r}."})
+    key = _locked_key(key)
+    if key.status != KeyStatus.ACTIVE:
+        raise ValidationError({"kid": f"Only an active key can become primary; {kid} is {key.get_status_display()}."})
+    if primary_key(participant.keys.all(), now) == key and at <= now:
+        raise ValidationError({"kid": f"{kid} is the primary key already."})
+    key.primary_from = max(at, now)
+    key.save(update_fields=["primary_from"])
+    Participant.objects.filter(pk=participant.pk).update(updated_at=now)
+    audit(actor, "key.primary_scheduled" if at > now else "key.promoted", participant=participant,
+          key=_key_facts(key), primaryFrom=wire.rfc3339(key.primary_from))  # fmt: skip
     return key
 
 
@@ -518,6 +599,11 @@ def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = N
     if not others.exists():
         raise ValidationError(
             f"{key.kid} is the participant's only active key: add its replacement before retiring it "
+            "(or revoke it if it is compromised)."
+        )
+    if primary_key(key.participant.keys.all(), now) == key:
+        raise ValidationError(
+            f"{key.kid} is the participant's primary key (publicKey): make its successor primary before retiring it "
             "(or revoke it if it is compromised)."
         )
     grace_end = now + dt.timedelta(seconds=settings.OCEN_KEY_RETIREMENT_GRACE)

@@ -64,3 +64,18 @@ def json_problem(value) -> str | None:
             if "\x00" in item:
                 return "a string holds a NUL character"
     return None
+
+
+LOGO_MAX_BYTES = 256 * 1024
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def logo_content_type(data: bytes) -> str:
+    """The content type of an organisation logo, judged by its bytes (never its name): PNG or JPEG, at most
+    LOGO_MAX_BYTES. SVG, being a document that can carry scripts, is refused with everything else."""
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValidationError(f"A logo may be at most {LOGO_MAX_BYTES // 1024} KB; this one is {len(data) // 1024} KB.")
+    for signature, content_type in LOGO_TYPES.items():
+        if data.startswith(signature):
+            return content_type
+    raise ValidationError("A logo must be a PNG or JPEG image (this file's contents are neither).")

@@ -41,6 +41,11 @@ def load_settings(expression: str = "settings.OCEN_ACCESS_TOKEN_TTL", **env) -> 
         ({**PRODUCTION, "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": ""}, "OCEN_SIGNING_KEY_ENCRYPTION_KEYS must be set"),
         ({"OCEN_SIGNING_KEY_ENCRYPTION_KEYS": "not-a-fernet-key"}, "must hold Fernet keys"),
         ({"OCEN_TRUSTED_PROXY_COUNT": "-1"}, "OCEN_TRUSTED_PROXY_COUNT must be between 0 and 10"),
+        ({"OCEN_ISSUER": "notaurl"}, "OCEN_ISSUER must be an absolute http(s) URL"),
+        ({"OCEN_ISSUER": "ftp://registry.example.in/auth"}, "OCEN_ISSUER must be an absolute http(s) URL"),
+        ({"OCEN_TOKEN_AUDIENCE": " "}, "OCEN_TOKEN_AUDIENCE must not be empty"),
+        ({"OCEN_ROLE_SPELLING": "jackson"}, "OCEN_ROLE_SPELLING must be one of registry, reference"),
+        ({"OCEN_PARTICIPANT_KEY_TYPES": "RSA,Ed25519"}, "OCEN_PARTICIPANT_KEY_TYPES must be RSA, or RSA,EC"),
     ],
 )
 def test_bad_configuration_is_refused_at_start_up(env, message):

@@ -25,12 +25,12 @@ def participants(actor):
     for n, (review, status) in enumerate(STATES):
         credentials = services.onboard_participant(
             org_name=f"Org {n}", role="LENDER", base_url=f"https://p{n}.example.in",
-            public_key=public_pem(rsa_key("compiled")), actor=actor,
+            public_key=public_pem(rsa_key(f"compiled{n}")), actor=actor,
         )  # fmt: skip
         Participant.objects.filter(pk=credentials.participant.pk).update(review_status=review, status=status)
         made[(review, status)] = credentials
     gone = services.onboard_participant(org_name="Gone", role="LENDER", base_url="https://gone.example.in",
-                                        public_key=public_pem(rsa_key("compiled")), actor=actor)  # fmt: skip
+                                        public_key=public_pem(rsa_key("compiled-gone")), actor=actor)  # fmt: skip
     services.offboard_participant(participant=gone.participant, actor=actor)
     made[("APPROVED", OperationalStatus.OFFBOARDED)] = gone
     for credentials in made.values():

@@ -22,7 +22,14 @@ from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from participants import services
-from tests.keys import FIXTURES, jose4j_detached_signature, reference_private_key, reference_public_jwk
+from tests.keys import (
+    FIXTURES,
+    jose4j_detached_signature,
+    public_pem,
+    reference_private_key,
+    reference_public_jwk,
+    rsa_key,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -42,7 +49,7 @@ def onboarded(registry, actor):
     )  # fmt: skip
     lender = services.onboard_participant(
         org_name="Reference Lender", role="LENDER", base_url="https://lender.example.in/ocen",
-        public_key=json.dumps({**reference_public_jwk(), "kid": "lender-key"}), actor=actor,
+        public_key=public_pem(rsa_key("reference-lender")), actor=actor,
     )  # fmt: skip
     return agent, lender
 

@@ -9,6 +9,7 @@ from jwcrypto import jwk, jwt
 from authapi.models import SigningKey, SigningKeyStatus
 from authapi.signing import create_signing_key
 from participants.models import AuditEvent
+from participants.wire import rfc3339
 from tests.authapi.conftest import get_token
 
 
@@ -102,9 +103,9 @@ def test_signing_keys_are_listed_in_the_admin_without_private_material(client, l
 
 def test_revoking_the_active_signing_key_replaces_it_and_refuses_its_tokens(client, lender, lender_token):
     old_kid = kid_of(lender_token)
-    output = json.loads(call_command_output("revoke_signing_key", old_kid, "--reason", "found on a laptop"))
+    output = json.loads(call_command_output("revoke_signing_key", "--reason", "found on a laptop", "--", old_kid))
     revoked, active = SigningKey.objects.get(kid=old_kid), SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
-    assert output == {"revokedKid": old_kid, "revokedAt": revoked.revoked_at.isoformat(), "activeKid": active.kid}
+    assert output == {"revokedKid": old_kid, "revokedAt": rfc3339(revoked.revoked_at), "activeKid": active.kid}
     assert revoked.status == SigningKeyStatus.REVOKED and revoked.revocation_reason == "found on a laptop"
     assert {k["kid"] for k in client.get("/auth/certs").json()["keys"]} == {active.kid}
     details = client.get(
@@ -118,7 +119,10 @@ def test_revoking_the_active_signing_key_replaces_it_and_refuses_its_tokens(clie
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["no-such-kid", "--reason", "x"], "kid: No signing key 'no-such-kid'."), (["KID", "--reason", " "], "reason:")],
+    [
+        (["--reason", "x", "--", "no-such-kid"], "kid: No signing key 'no-such-kid'."),
+        (["--reason", " ", "--", "KID"], "reason:"),
+    ],
 )
 def test_revoke_signing_key_refuses_with_one_line(lender_token, args, message):
     args = [kid_of(lender_token) if a == "KID" else a for a in args]

@@ -35,15 +35,18 @@ def test_body_shape_field_by_field(client, agent_token, lender):
     body = response.json()
     assert list(body) == [
         "id", "participantRole", "baseUrl", "publicKey", "publicKeys", "participantRoleStatus", "isApproved",
-        "approvedOn", "status", "clientId", "createdOn", "updatedOn", "participant",
+        "approvedBy", "approvedOn", "status", "clientId", "kcClientId", "createdOn", "updatedOn", "participant",
     ]  # fmt: skip
     assert body["id"] == str(participant.id)
     assert body["participantRole"] == "LENDER" and body["baseUrl"] == "https://lender.example.in/ocen"
     assert json.loads(body["publicKey"]) == {**key.jwk, "kid": key.kid, "use": "sig", "alg": "RS256"}
     assert body["publicKeys"] == {
         "keys": [{**key.jwk, "kid": key.kid, "use": "sig", "alg": "RS256", "status": "ACTIVE",
-                  "validFrom": body["publicKeys"]["keys"][0]["validFrom"], "validUntil": None}]
+                  "validFrom": body["publicKeys"]["keys"][0]["validFrom"], "validUntil": None, "primary": True,
+                  "primaryFrom": body["createdOn"]}]
     }  # fmt: skip
+    assert body["approvedBy"] == "OCEN Registry" and body["kcClientId"] == body["clientId"]
+    assert body["approvedOn"] == body["createdOn"]  # never a moment before it
     assert body["participantRoleStatus"] == "APPROVED" and body["isApproved"] is True
     assert body["status"] == "ACTIVE" and body["clientId"] == participant.client_id
     for field in ("approvedOn", "createdOn", "updatedOn"):
@@ -55,6 +58,8 @@ def test_body_shape_field_by_field(client, agent_token, lender):
         "participantWebsite": "",
         "participantEmail": "",
         "participantPhone": "",
+        "participantLogo": None,
+        "participantLogoContentType": None,
         "createdOn": body["participant"]["createdOn"],
         "updatedOn": body["participant"]["updatedOn"],
     }
@@ -77,7 +82,7 @@ def test_certificate_key_validity_is_published(client, actor, agent_token, lende
 def test_rotation_publishes_every_key_a_verifier_may_meet(client, actor, agent_token, lender):
     old = lender.participant.keys.get()
     new = services.add_participant_key(
-        participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor
+        participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor, primary_from=timezone.now()
     )
     services.retire_key(key=old, actor=actor)
     third = services.add_participant_key(
@@ -241,3 +246,40 @@ def test_list_filters(client, actor, agent_token, lender, loan_agent):
 )
 def test_list_parameter_errors(client, agent_token, params):
     assert_error(listing(client, agent_token, **params), 400, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize("path", ["/service/no-such-thing", "/service/participant-roles/", "/auth/token/"])
+def test_unknown_api_paths_answer_json_even_in_development(client, settings, agent_token, path):
+    settings.DEBUG = True  # Django would show its HTML 404 page
+    response = client.get(path, **bearer(agent_token))
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["errorCode"] == "NOT_FOUND"
+
+
+def test_if_none_match_star_is_a_304_without_a_body_type(client, agent_token, lender):
+    response = details(client, agent_token, lender.participant.id, HTTP_IF_NONE_MATCH="*")
+    assert response.status_code == 304 and "Content-Type" not in response and response.content == b""
+    etag = details(client, agent_token, lender.participant.id)["ETag"]
+    revalidated = details(client, agent_token, lender.participant.id, HTTP_IF_NONE_MATCH=f"W/{etag}")
+    assert revalidated.status_code == 304 and "Content-Type" not in revalidated
+
+
+def test_a_suspended_participant_names_no_public_key_and_its_keys_are_withheld(client, actor, agent_token, lender):
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="investigation")
+    body = details(client, agent_token, lender.participant.id).json()
+    assert body["publicKey"] is None and body["status"] == "SUSPENDED"
+    assert [(k["status"], k["withheld"]) for k in body["publicKeys"]["keys"]] == [("ACTIVE", True)]
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    body = details(client, agent_token, lender.participant.id).json()
+    assert json.loads(body["publicKey"])["kid"] == lender.participant.keys.get().kid
+    assert "withheld" not in body["publicKeys"]["keys"][0]
+
+
+def test_the_organisation_logo_is_published_in_its_participants_records(client, actor, agent_token, lender):
+    import base64
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    services.set_organisation_logo(organisation=lender.participant.organisation, logo=png, actor=actor)
+    organisation = details(client, agent_token, lender.participant.id).json()["participant"]
+    assert base64.b64decode(organisation["participantLogo"]) == png
+    assert organisation["participantLogoContentType"] == "image/png"

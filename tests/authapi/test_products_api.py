@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils import timezone
 
 from participants import services
 from participants.models import Role
@@ -120,6 +121,7 @@ def test_reference_loan_agent_path(client, actor, loan_agent, product, network):
         participant=product.lender,
         public_key=json.dumps({k: reference_key_set()["keys"][0][k] for k in ("kty", "n", "e")}),
         actor=actor,
+        primary_from=timezone.now(),
     )
     first = product.lender.keys.order_by("created_at").first()
     services.retire_key(key=first, actor=actor)

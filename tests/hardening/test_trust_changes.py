@@ -89,7 +89,7 @@ def test_a_revoked_signing_key_is_refused_everywhere_on_the_next_request(servers
         assert details(base, old_token, lender.participant.id).status_code == 200
         assert introspect(base, lender, old_token).json()["active"] is True
 
-    revoked = manage(env, "revoke_signing_key", old_kid, "--reason", "private key found on a laptop")
+    revoked = manage(env, "revoke_signing_key", "--reason", "private key found on a laptop", "--", old_kid)
     assert revoked.returncode == 0, revoked.stderr
 
     for base in (a, b):
@@ -139,7 +139,7 @@ def test_a_verifier_drops_a_withdrawn_signing_key_once_its_jwks_copy_is_stale(tr
         verifier = Verifier(issuer, RegistryClient(f"{base}/service", tokens, keys=RegistryKeys(issuer)))
         assert verifier.verify_token(f"Bearer {genuine}")["participantId"] == str(agent.participant.id)
 
-        assert manage(env, "revoke_signing_key", old_kid, "--reason", "compromised").returncode == 0
+        assert manage(env, "revoke_signing_key", "--reason", "compromised", "--", old_kid).returncode == 0
         claims = pyjwt.decode(genuine, options={"verify_signature": False})
         forged = pyjwt.encode({**claims, "jti": "forged"}, signing.private_key(old_kid), algorithm="RS256",
                               headers={"kid": old_kid})  # fmt: skip

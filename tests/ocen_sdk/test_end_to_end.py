@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+from django.utils import timezone
 
 from ocen_sdk import RegistryClient, RegistryKeys, TokenClient, VerificationError, Verifier, sign
 from participants import services
@@ -102,10 +103,11 @@ def exchange(registry, actor, settings, serve, lender, agent, lender_credentials
     assert response.status_code == 200, response.text
     assert response.json()["response"]["responseDetail"] == "received from Udyam Loan Agent"
 
-    # 2. The lender rotates: new key registered and used, old key retired. Traffic keeps working.
+    # 2. The lender rotates: new key registered, made primary and used, old key retired. Traffic keeps working.
     services.add_participant_key(
-        participant=lender_credentials.participant, public_key=public_pem(rsa_key("e2e-lender-2")), actor=actor
-    )
+        participant=lender_credentials.participant, public_key=public_pem(rsa_key("e2e-lender-2")), actor=actor,
+        primary_from=timezone.now(),
+    )  # fmt: skip
     new_key = lender_credentials.participant.keys.order_by("-created_at").first()
     lender.signing = {"key": rsa_key("e2e-lender-2"), "kid": new_key.kid}
     services.retire_key(key=lender_credentials.participant.keys.get(kid=lender_kid), actor=actor)

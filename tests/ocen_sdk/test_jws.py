@@ -151,3 +151,15 @@ def test_diagnosis_explains_each_step():
     result = diagnose(BODY, jose4j_detached_signature(BODY, rsa_key("a")), [public_jwk(rsa_key("a"))], now=NOW)
     assert [s["check"] for s in result.steps] == ["form", "header", "alg", "b64", "kid", "key status", "signature"]
     assert "crit" in result.steps[3]["detail"] and result.as_json()["valid"] is True
+
+
+def test_a_withheld_key_verifies_nothing():
+    """The registry marks a suspended participant's keys withheld: set-aware verifiers refuse them too."""
+    from ocen_sdk import VerificationError
+
+    key = {**public_jwk(rsa_key("a")), "kid": "k1", "status": "ACTIVE"}
+    signature = sign(BODY, rsa_key("a"), "k1")
+    assert verify(BODY, signature, [key]).kid == "k1"
+    with pytest.raises(VerificationError) as refused:
+        verify(BODY, signature, [{**key, "withheld": True}])
+    assert refused.value.reason == "key_withheld"

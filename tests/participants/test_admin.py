@@ -1,5 +1,6 @@
 """The admin console (contract §3) through Django's test client: onboarding, show-once, actions, permissions."""
 
+import datetime as dt
 import json
 import re
 
@@ -9,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from oauth2_provider.models import Application
 
 from participants import services
@@ -284,8 +286,9 @@ def test_add_key_and_revoke_key_in_the_admin(admin_client, lender):
 
 def test_retire_key_action(admin_client, actor, lender):
     services.add_participant_key(
-        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor
-    )
+        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor,
+        primary_from=timezone.now(),
+    )  # fmt: skip
     old = lender.participant.keys.order_by("created_at").first()
     admin_client.post(
         reverse("admin:participants_participantkey_changelist"), {"action": "retire", ACTION_CHECKBOX_NAME: [old.pk]}
@@ -429,3 +432,42 @@ def test_a_key_that_never_expires_does_not_break_the_console(admin_client):
 )
 def test_a_nul_in_a_list_filter_is_a_bad_request_not_a_crash(admin_client, url):
     assert admin_client.get(url).status_code == 400
+
+
+def test_a_logo_is_uploaded_checked_by_content_and_published(admin_client, lender):
+    organisation = lender.participant.organisation
+    url = reverse("admin:participants_organisation_change", args=[organisation.pk])
+    form = {"name": organisation.name, "description": "", "website": "", "email": "", "phone": "",
+            "participants-TOTAL_FORMS": "0", "participants-INITIAL_FORMS": "0"}  # fmt: skip
+    svg = SimpleUploadedFile("logo.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/png")
+    refused = admin_client.post(url, {**form, "logo_file": svg})
+    assert refused.status_code == 200 and "must be a PNG or JPEG" in refused.content.decode()
+    big = SimpleUploadedFile("logo.jpg", b"\xff\xd8\xff" + b"0" * (300 * 1024), content_type="image/jpeg")
+    assert "at most 256 KB" in admin_client.post(url, {**form, "logo_file": big}).content.decode()
+    jpeg = SimpleUploadedFile("anything.bin", b"\xff\xd8\xff\xe0" + b"0" * 100)
+    assert admin_client.post(url, {**form, "logo_file": jpeg}).status_code == 302
+    organisation.refresh_from_db()
+    assert organisation.logo_content_type == "image/jpeg" and bytes(organisation.logo).startswith(b"\xff\xd8\xff")
+    assert AuditEvent.objects.filter(action="organisation.logo_set").count() == 1
+    assert admin_client.post(url, {**form, "remove_logo": "on"}).status_code == 302
+    organisation.refresh_from_db()
+    assert organisation.logo is None and organisation.logo_content_type == ""
+
+
+def test_a_key_is_added_for_a_later_switch_and_made_primary_in_the_admin(admin_client, lender):
+    from participants.models import primary_key
+
+    participant = lender.participant
+    add_key = reverse("admin:participants_participant_add_key", args=[participant.pk])
+    when = (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = admin_client.post(add_key, {"public_key": public_pem(rsa_key("admin-2")).decode(), "switch": "at",
+                                           "switch_at": when})  # fmt: skip
+    assert response.status_code == 302
+    new = participant.keys.order_by("-created_at").first()
+    assert new.primary_from is not None and new.primary_from > timezone.now()
+    change = admin_client.get(reverse("admin:participants_participant_change", args=[participant.pk])).content.decode()
+    assert "primary (publicKey)" in change and "Make primary" in change
+    promote = reverse("admin:participants_participantkey_promote", args=[new.pk])
+    assert admin_client.post(promote, {"switch": "now"}).status_code == 302
+    assert primary_key(list(participant.keys.all()), timezone.now()) == new
+    assert AuditEvent.objects.filter(action="key.promoted").exists()

@@ -100,3 +100,20 @@ def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
         "CommandError: public_key: Not a recognised public key. Expected an X.509 certificate (PEM), "
         "a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON)."
     ]
+
+
+def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key_file, tmp_path):
+    import re
+
+    created = run(
+        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
+        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
+    )  # fmt: skip
+    second = tmp_path / "second.pem"
+    second.write_bytes(public_pem(rsa_key("command-second")))
+    added = run("add_participant_key", created["participantId"], "--public-key", str(second),
+                "--primary-from", "2099-01-01T00:00:00Z")  # fmt: skip
+    rfc3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+    assert rfc3339.fullmatch(added["validFrom"]) and added["primaryFrom"] == "2099-01-01T00:00:00.000Z"
+    with pytest.raises(CommandError, match="--primary-from must be 'now' or an RFC 3339 time"):
+        run("add_participant_key", created["participantId"], "--public-key", str(second), "--primary-from", "soon")

@@ -6,6 +6,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from participants.wire import rfc3339
+
 
 class Command(BaseCommand):
     help = (
@@ -35,4 +37,4 @@ class Command(BaseCommand):
                 cursor.execute(f"DELETE FROM {table} WHERE id IN ({placeholders})", ids)  # noqa: S608
                 deleted += cursor.rowcount
             batches += 1
-        self.stdout.write(json.dumps({"deleted": deleted, "batches": batches, "expiredBefore": cutoff.isoformat()}))
+        self.stdout.write(json.dumps({"deleted": deleted, "batches": batches, "expiredBefore": rfc3339(cutoff)}))

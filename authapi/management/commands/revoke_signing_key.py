@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 
 from authapi.signing import revoke_signing_key
 from participants.management.commands._base import RegistryCommand, one_line
+from participants.wire import rfc3339
 
 
 class Command(RegistryCommand):
@@ -14,7 +15,7 @@ class Command(RegistryCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kid")
+        parser.add_argument("kid", help="The key's kid (one that starts with '-' goes after a '--').")
         parser.add_argument("--reason", required=True, help="Why, for the audit trail.")
         self.add_actor_argument(parser)
 
@@ -29,7 +30,7 @@ class Command(RegistryCommand):
             json.dumps(
                 {
                     "revokedKid": revoked.kid,
-                    "revokedAt": revoked.revoked_at.isoformat(),
+                    "revokedAt": rfc3339(revoked.revoked_at),
                     "activeKid": replacement.kid if replacement else None,
                 }
             )

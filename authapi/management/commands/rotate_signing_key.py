@@ -2,6 +2,7 @@ import json
 
 from authapi.signing import rotate_signing_key
 from participants.management.commands._base import RegistryCommand
+from participants.wire import rfc3339
 
 
 class Command(RegistryCommand):
@@ -20,7 +21,7 @@ class Command(RegistryCommand):
                 {
                     "kid": new.kid,
                     "retiredKid": old.kid if old else None,
-                    "retiredKeyVerifiesUntil": old.verify_until.isoformat() if old else None,
+                    "retiredKeyVerifiesUntil": rfc3339(old.verify_until) if old else None,
                 }
             )
         )

@@ -7,6 +7,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from participants.models import Participant
 from participants.services import Actor
@@ -49,6 +51,19 @@ class RegistryCommand(BaseCommand):
 
     def emit(self, payload: dict) -> None:
         self.stdout.write(json.dumps(payload, indent=2))
+
+    @staticmethod
+    def instant(value: str, flag: str):
+        """An option's time: `now`, or RFC 3339 with its zone (2026-12-01T10:00:00Z)."""
+        if value.strip().lower() == "now":
+            return timezone.now()
+        try:
+            moment = parse_datetime(value.strip())
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise CommandError(f"{flag} must be 'now' or an RFC 3339 time with its zone, such as 2026-12-01T10:00:00Z.")
+        return moment
 
     def call(self, service, **kwargs):
         try:
