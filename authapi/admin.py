@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from participants.admin import ReadOnlyModelAdmin, confirm_revocation
+from participants.admin.common import ReadOnlyModelAdmin, confirm_revocation
 
 from . import signing
 from .models import SigningKey

@@ -1,12 +1,11 @@
-import base64
-import datetime as dt
+"""Participants: the changelist, onboarding, the one-time credentials, confirmations and key pages."""
+
 import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -15,102 +14,27 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_application_model,
-    get_grant_model,
-    get_id_token_model,
-    get_refresh_token_model,
-)
 
 from ocen_sdk import diagnose
 
-from . import one_time, services
-from .forms import (
+from .. import one_time, services
+from ..forms import (
     AddKeyForm,
     OnboardingForm,
-    OrganisationForm,
     ParticipantChangeForm,
-    PromoteKeyForm,
     ReasonForm,
     SignatureCheckForm,
 )
-from .keys import format_fingerprint
-from .models import AuditEvent, KeyStatus, OperationalStatus, Organisation, Participant, ParticipantKey, primary_key
-from .wire import publication
-
-# Tokens and client hashes are not for browsing: the registry's own pages show what operators need.
-for _model in (
-    get_application_model(),
-    get_access_token_model(),
-    get_refresh_token_model(),
-    get_grant_model(),
-    get_id_token_model(),
-):
-    if admin.site.is_registered(_model):
-        admin.site.unregister(_model)
-
-EXPIRY_WARNING = dt.timedelta(days=30)
-FAILURE_SIGNAL_WINDOW = dt.timedelta(hours=24)
-EXPIRY_NOTICE = dt.timedelta(days=90)
-
-
-def expiry_badge(moment):
-    """A key expiry, coloured by urgency (red: expired or within 30 days; amber: within 90)."""
-    if moment is None:
-        return format_html('<span style="color:var(--body-quiet-color)">{}</span>', "no expiry")
-    remaining = moment - timezone.now()
-    colour = "#ba2121" if remaining < EXPIRY_WARNING else "#c77c02" if remaining < EXPIRY_NOTICE else "#2e7d32"
-    label = "expired " if remaining.total_seconds() <= 0 else ""
-    try:
-        shown = timezone.localtime(moment).strftime("%Y-%m-%d")
-    except OverflowError:  # a moment so late that the local time zone overflows it
-        shown = f"{moment:%Y-%m-%d} UTC"
-    return format_html(
-        '<span style="color:{};font-weight:600" title="{}">{}{}</span>', colour, moment.isoformat(), label, shown
-    )
-
-
-class ReadOnlyModelAdmin(admin.ModelAdmin):
-    """A record operators may read but never add, edit or delete in the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RowCount(Subquery):
-    """How many rows of `queryset` (filtered on OuterRef) each changelist row has, as a correlated
-    subquery: it runs for the page's rows only and stays out of the changelist's own count, where a
-    COUNT over a JOIN would group the whole table (the changelists stay fast at 100,000 rows)."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) counted)"
-    output_field = models.IntegerField()
-
-    def __init__(self, queryset, **extra):
-        super().__init__(queryset.order_by().values("pk"), **extra)
-
-
-def apply_each(model_admin, request, objects, operation) -> list:
-    """Run `operation` on each object; report each refusal (ValidationError) to the user; return the results."""
-    results = []
-    for obj in objects:
-        try:
-            results.append(operation(obj))
-        except ValidationError as exc:
-            model_admin.message_user(request, f"{obj}: {' '.join(exc.messages)}", messages.ERROR)
-    return results
-
-
-@admin.display(description="fingerprint")
-def short_fingerprint(key) -> str:
-    """The first bytes of a key's SHA-256 fingerprint, enough to tell keys apart in a list."""
-    return format_fingerprint(key.fingerprint)[:23] + "…"
+from ..models import KeyStatus, OperationalStatus, Participant, ParticipantKey, primary_key
+from ..wire import publication
+from .common import (
+    FAILURE_SIGNAL_WINDOW,
+    _is_uuid,
+    apply_each,
+    expiry_badge,
+    short_fingerprint,
+    switch_note,
+)
 
 
 class OperationalStatusFilter(admin.SimpleListFilter):
@@ -141,16 +65,6 @@ class OperationalStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=value)
 
 
-def switch_note(key) -> str:
-    """What a key's primary switch is, in words."""
-    if key.primary_from is None:
-        return "published for verifiers that read publicKeys; not primary until promoted."
-    when = timezone.localtime(key.primary_from).strftime("%Y-%m-%d %H:%M %Z")
-    if key.primary_from > timezone.now():
-        return f"it becomes the primary key (publicKey) at {when}."
-    return f"primary key (publicKey) since {when}."
-
-
 class ParticipantKeyInline(admin.TabularInline):
     model = ParticipantKey
     extra = 0
@@ -175,74 +89,6 @@ class ParticipantKeyInline(admin.TabularInline):
             return format_html("<strong>{}</strong>", "primary (publicKey)")
         link = reverse("admin:participants_participantkey_promote", args=[key.pk])
         return format_html('{} <a href="{}">Make primary…</a>', switch_note(key), link)
-
-
-class ParticipantInline(admin.TabularInline):
-    model = Participant
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = ("id", "role", "review_status", "status", "base_url")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
-    form = OrganisationForm
-    list_display = ("name", "website", "email", "participant_count", "created_at")
-    search_fields = ("name", "email")
-    readonly_fields = ("id", "logo_preview", "created_at", "updated_at")
-    fieldsets = (
-        (None, {"fields": ("id", "name", "description")}),
-        ("Contact", {"fields": ("website", "email", "phone")}),
-        (
-            "Logo",
-            {
-                "fields": ("logo_preview", "logo_file", "remove_logo"),
-                "description": "Published as participantLogo in its participants' records: PNG or JPEG, ≤ 256 KB.",
-            },
-        ),
-        ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
-    )
-    inlines = [ParticipantInline]
-    show_full_result_count = False
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def get_queryset(self, request):
-        participants = Participant.objects.filter(organisation=OuterRef("pk"))
-        return super().get_queryset(request).annotate(_participant_count=RowCount(participants))
-
-    @admin.display(description="participant roles", ordering="_participant_count")
-    def participant_count(self, organisation):
-        return organisation._participant_count
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.ORGANISATION_FIELDS if name in form.cleaned_data}
-        actor = services.Actor.from_request(request)
-        if change:
-            services.update_organisation(organisation=Organisation(pk=obj.pk), actor=actor, **fields)
-        else:
-            created = services.create_organisation(actor=actor, **fields)
-            obj.pk = created.pk
-            obj._state.adding = False
-        if form.cleaned_data.get("logo_file") or form.cleaned_data.get("remove_logo"):
-            logo = form.cleaned_data.get("logo_file")
-            services.set_organisation_logo(organisation=Organisation(pk=obj.pk), actor=actor,
-                                           logo=logo.read() if logo else None)  # fmt: skip
-
-    @admin.display(description="logo")
-    def logo_preview(self, organisation):
-        if not organisation.logo:
-            return "No logo."
-        encoded = base64.b64encode(bytes(organisation.logo)).decode()
-        return format_html('<img alt="logo" style="max-height:64px" src="data:{};base64,{}">',
-                           organisation.logo_content_type, encoded)  # fmt: skip
 
 
 @admin.register(Participant)
@@ -595,139 +441,3 @@ class ParticipantAdmin(admin.ModelAdmin):
             can_add_key=obj is not None and self.has_change_permission(request, obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-@admin.register(ParticipantKey)
-class ParticipantKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "participant", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry")
-    list_filter = ("status", "alg")
-    list_select_related = ("participant__organisation",)
-    search_fields = ("kid", "fingerprint", "participant__organisation__name")
-    show_full_result_count = False
-    fields = (
-        "participant",
-        "kid",
-        "status",
-        "alg",
-        "key_type",
-        "key_size",
-        "fingerprint_display",
-        "jwk",
-        "cert_subject",
-        "cert_issuer",
-        "cert_serial",
-        "valid_from",
-        "valid_until",
-        "retired_at",
-        "revoked_at",
-        "revocation_reason",
-        "created_at",
-    )
-    readonly_fields = fields
-    actions = ["retire", "revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def get_urls(self):
-        promote = self.admin_site.admin_view(self.promote_view)
-        return [
-            path("<path:object_id>/promote/", promote, name="participants_participantkey_promote"),
-            *super().get_urls(),
-        ]
-
-    def promote_view(self, request, object_id):
-        """Make a key the participant's primary key (publicKey), now or at a time."""
-        key = self.get_object(request, unquote(object_id))
-        if key is None or not self.has_change_permission(request, key):
-            raise PermissionDenied
-        form = PromoteKeyForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                key = services.promote_participant_key(
-                    participant=key.participant, kid=key.kid, at=form.switch_time(),
-                    actor=services.Actor.from_request(request),
-                )  # fmt: skip
-            except ValidationError as exc:
-                form.add_error(None, " ".join(exc.messages))
-            else:
-                self.message_user(request, f"Key {key.kid}: {switch_note(key)}", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[key.participant_id]))
-        context = {**self.admin_site.each_context(request), "title": f"Make {key.kid} primary", "opts": self.opts,
-                   "original": key, "form": form}  # fmt: skip
-        return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="SHA-256 fingerprint")
-    def fingerprint_display(self, key):
-        return format_fingerprint(key.fingerprint)
-
-    @admin.display(description="valid until", ordering="valid_until")
-    def expiry(self, key):
-        return expiry_badge(key.valid_until)
-
-    @admin.action(description="Retire selected keys (they verify for the grace period)", permissions=["change"])
-    def retire(self, request, queryset):
-        actor = services.Actor.from_request(request)
-        retired = apply_each(self, request, queryset, lambda key: services.retire_key(key=key, actor=actor))
-        if retired:
-            self.message_user(request, f"Retired {', '.join(k.kid for k in retired)}.", messages.SUCCESS)
-
-    @admin.action(description="Revoke selected keys…", permissions=["change"])
-    def revoke(self, request, queryset):
-        keys = list(queryset.select_related("participant__organisation"))
-        return confirm_revocation(
-            self, request, keys, title="Revoke keys", action="revoke",
-            intro="Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
-            "compromised keys; for a planned rotation, retire the key instead.",
-            labels=[f"{k.kid} of {k.participant} ({k.get_status_display()})" for k in keys],
-            revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
-        )  # fmt: skip
-
-
-def confirm_revocation(model_admin, request, objects, *, title, intro, labels, action, revoke):
-    """An admin action that revokes each of `objects` after a confirmation page asking for the reason."""
-    form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
-    if form.is_bound and form.is_valid():
-        actor, reason = services.Actor.from_request(request), form.cleaned_data["reason"]
-        revoked = apply_each(model_admin, request, objects, lambda obj: revoke(obj, actor, reason))
-        if revoked:
-            model_admin.message_user(request, f"Revoked {', '.join(o.kid for o in revoked)}.", messages.SUCCESS)
-        return None
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "opts": model_admin.opts,
-        "intro": intro,
-        "labels": labels,
-        "selected": [obj.pk for obj in objects],
-        "action": action,
-        "form": form,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/participants/revoke.html", context)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyModelAdmin):
-    list_display = ("at", "actor", "action", "participant", "organisation", "remote_addr")
-    list_filter = ("action",)
-    list_select_related = ("participant__organisation", "organisation")
-    search_fields = ("actor", "action", "=participant__id")
-    date_hierarchy = "at"
-    show_full_result_count = False
-    fields = ("at", "actor", "actor_user", "action", "participant", "organisation", "remote_addr", "details")
-    readonly_fields = fields
-
-
-from . import product_admin  # noqa: E402, F401 — registers the product registry's admin

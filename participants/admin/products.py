@@ -1,13 +1,12 @@
-"""Admin for the product registry: products, product networks and their memberships (via services)."""
+"""The product registry: products, product networks and their memberships (through the services)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef
 
-from . import services
-from .admin import RowCount, apply_each
-from .models import (
+from .. import services
+from ..models import (
     NetworkMembership,
     Participant,
     Product,
@@ -15,17 +14,7 @@ from .models import (
     ProductStatus,
     Role,
 )
-
-
-class NoRelatedButtons:
-    """Participants are onboarded on their own page (credentials shown once), never from a picker popup."""
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if field is not None and hasattr(field.widget, "can_add_related"):
-            field.widget.can_add_related = field.widget.can_change_related = False
-            field.widget.can_delete_related = False
-        return field
+from .common import NoRelatedButtons, RowCount, apply_each
 
 
 class ProductForm(forms.ModelForm):

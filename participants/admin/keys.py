@@ -1,0 +1,112 @@
+"""Participant keys: read-only records; retire, revoke and make primary."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .. import services
+from ..forms import (
+    PromoteKeyForm,
+)
+from ..keys import format_fingerprint
+from ..models import ParticipantKey
+from .common import (
+    apply_each,
+    confirm_revocation,
+    expiry_badge,
+    short_fingerprint,
+    switch_note,
+)
+
+
+@admin.register(ParticipantKey)
+class ParticipantKeyAdmin(admin.ModelAdmin):
+    list_display = ("kid", "participant", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry")
+    list_filter = ("status", "alg")
+    list_select_related = ("participant__organisation",)
+    search_fields = ("kid", "fingerprint", "participant__organisation__name")
+    show_full_result_count = False
+    fields = (
+        "participant",
+        "kid",
+        "status",
+        "alg",
+        "key_type",
+        "key_size",
+        "fingerprint_display",
+        "jwk",
+        "cert_subject",
+        "cert_issuer",
+        "cert_serial",
+        "valid_from",
+        "valid_until",
+        "retired_at",
+        "revoked_at",
+        "revocation_reason",
+        "created_at",
+    )
+    readonly_fields = fields
+    actions = ["retire", "revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        promote = self.admin_site.admin_view(self.promote_view)
+        return [
+            path("<path:object_id>/promote/", promote, name="participants_participantkey_promote"),
+            *super().get_urls(),
+        ]
+
+    def promote_view(self, request, object_id):
+        """Make a key the participant's primary key (publicKey), now or at a time."""
+        key = self.get_object(request, unquote(object_id))
+        if key is None or not self.has_change_permission(request, key):
+            raise PermissionDenied
+        form = PromoteKeyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                key = services.promote_participant_key(
+                    participant=key.participant, kid=key.kid, at=form.switch_time(),
+                    actor=services.Actor.from_request(request),
+                )  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                self.message_user(request, f"Key {key.kid}: {switch_note(key)}", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[key.participant_id]))
+        context = {**self.admin_site.each_context(request), "title": f"Make {key.kid} primary", "opts": self.opts,
+                   "original": key, "form": form}  # fmt: skip
+        return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="SHA-256 fingerprint")
+    def fingerprint_display(self, key):
+        return format_fingerprint(key.fingerprint)
+
+    @admin.display(description="valid until", ordering="valid_until")
+    def expiry(self, key):
+        return expiry_badge(key.valid_until)
+
+    @admin.action(description="Retire selected keys (they verify for the grace period)", permissions=["change"])
+    def retire(self, request, queryset):
+        actor = services.Actor.from_request(request)
+        retired = apply_each(self, request, queryset, lambda key: services.retire_key(key=key, actor=actor))
+        if retired:
+            self.message_user(request, f"Retired {', '.join(k.kid for k in retired)}.", messages.SUCCESS)
+
+    @admin.action(description="Revoke selected keys…", permissions=["change"])
+    def revoke(self, request, queryset):
+        keys = list(queryset.select_related("participant__organisation"))
+        return confirm_revocation(
+            self, request, keys, title="Revoke keys", action="revoke",
+            intro="Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
+            "compromised keys; for a planned rotation, retire the key instead.",
+            labels=[f"{k.kid} of {k.participant} ({k.get_status_display()})" for k in keys],
+            revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
+        )  # fmt: skip
