@@ -30,15 +30,10 @@ from jwcrypto import jwk
 from participants.services import Actor, audit
 
 from . import compiled
+from .memory import memory
 from .models import SigningKey, SigningKeyStatus
 
 RSA_BITS = 2048
-# Parsed keys by kid. A kid is the RFC 7638 thumbprint of its key, so an entry can never go stale.
-_private_keys: dict[str, rsa.RSAPrivateKey] = {}
-_public_keys: dict[str, rsa.RSAPublicKey] = {}
-# This process's latest reading of the active kid: which key to try first when signing a token. A hint
-# only, never trusted: the token's INSERT checks that the key is still active (see authapi/oauth.py).
-_last_active_kid: str | None = None
 
 
 class NoSigningKey(Exception):
@@ -66,29 +61,20 @@ def create_signing_key(*, actor: Actor | None = None) -> SigningKey:
     signing_key = SigningKey.objects.create(
         kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
-    _private_keys[kid] = private_key
+    memory.private_keys[kid] = private_key
     audit(actor or Actor.system(), "signing_key.created", kid=kid)
     return signing_key
-
-
-def reset_caches() -> None:
-    """Forget every parsed key and the active-kid hint (tests, whose databases roll back under the process)."""
-    global _last_active_kid
-    _last_active_kid = None
-    _private_keys.clear()
-    _public_keys.clear()
 
 
 def active_kid(*, fresh: bool = True) -> str:
     """The kid of the key that signs now, read from the database; with `fresh=False`, this process's
     latest reading when it has one (for the token grant only, whose insert re-checks it)."""
-    global _last_active_kid
-    if fresh or _last_active_kid is None:
+    if fresh or memory.active_kid_hint is None:
         kid = compiled.active_kid()
         if kid is None:
             kid = _create_first_key()
-        _last_active_kid = kid
-    return _last_active_kid
+        memory.active_kid_hint = kid
+    return memory.active_kid_hint
 
 
 def _create_first_key() -> str:
@@ -103,7 +89,7 @@ def _create_first_key() -> str:
 
 def private_key(kid: str) -> rsa.RSAPrivateKey:
     """The private key of signing key `kid`, decrypted and parsed once per process."""
-    cached = _private_keys.get(kid)
+    cached = memory.private_keys.get(kid)
     if cached is None:
         encrypted = SigningKey.objects.filter(kid=kid).values_list("private_key_encrypted", flat=True).first()
         if encrypted is None:
@@ -114,7 +100,7 @@ def private_key(kid: str) -> rsa.RSAPrivateKey:
             raise NoSigningKey(
                 f"Signing key {kid} cannot be decrypted: check OCEN_SIGNING_KEY_ENCRYPTION_KEYS."
             ) from None
-        cached = _private_keys[kid] = serialization.load_pem_private_key(pem, password=None)
+        cached = memory.private_keys[kid] = serialization.load_pem_private_key(pem, password=None)
     return cached
 
 
@@ -185,9 +171,9 @@ def verifying_key(kid: str) -> rsa.RSAPublicKey | None:
     row = SigningKey.objects.verifying_at(timezone.now()).filter(kid=kid).values_list("public_jwk", flat=True).first()
     if row is None:
         return None
-    key = _public_keys.get(kid)
+    key = memory.public_keys.get(kid)
     if key is None:
-        key = _public_keys[kid] = jwt.PyJWK.from_dict(row).key
+        key = memory.public_keys[kid] = jwt.PyJWK.from_dict(row).key
     return key
 
 

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from authapi import views
+from authapi.memory import memory
 from participants.models import Participant
 
 
@@ -31,7 +31,7 @@ def queries(spec: dict) -> dict:
         counted = {}
         for state in ("first", "cold", "warm"):  # first: loads the signing key, which the process keeps
             if state == "cold":  # the rendering this process kept is forgotten
-                views.forget_renderings()
+                memory.renderings.clear()
             with CaptureQueriesContext(connection) as captured:
                 response = method(request["path"], request.get("body", ""), **kwargs, **headers)
             assert response.status_code == request["status"], (name, response.status_code, response.content[:200])

@@ -7,9 +7,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from authapi import urls as authapi_urls
-from authapi import views as authapi_views
 from authapi.errors import not_found
 from authapi.health import healthz
+from authapi.views.discovery import AuthorizationServerMetadataView, WellKnownJWKSView
 from participants.forms import AdminLoginForm
 
 admin.site.login_form = AdminLoginForm
@@ -27,10 +27,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(ISSUER_PREFIX, include((authapi_urls.oauth_patterns, "auth"))),
     path("service/", include((authapi_urls.service_patterns, "service"))),
-    path(".well-known/jwks.json", authapi_views.WellKnownJWKSView.as_view(), name="jwks"),
+    path(".well-known/jwks.json", WellKnownJWKSView.as_view(), name="jwks"),
     path(
         f".well-known/oauth-authorization-server/{ISSUER_PATH}".rstrip("/"),
-        authapi_views.AuthorizationServerMetadataView.as_view(),
+        AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server",
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

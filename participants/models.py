@@ -96,6 +96,24 @@ class ParticipantQuerySet(models.QuerySet):
         """Approved and active: the participants that may obtain tokens and call the registry."""
         return self.filter(may_authenticate())
 
+    def with_records(self):
+        """With what a published record shows: the organisation, and the keys newest first."""
+        return self.select_related("organisation").prefetch_related(
+            models.Prefetch("keys", queryset=ParticipantKey.objects.order_by("-created_at"))
+        )
+
+    def get_with_keys(self, pk) -> tuple["Participant", list["ParticipantKey"]]:
+        """A participant with its organisation and its keys, newest first, in one query (keys carry their
+        participant; a participant without keys costs a second)."""
+        keys = list(
+            ParticipantKey.objects.select_related("participant__organisation")
+            .filter(participant_id=pk)
+            .order_by("-created_at")
+        )
+        if keys:
+            return keys[0].participant, keys
+        return self.select_related("organisation").get(pk=pk), keys
+
 
 class Participant(models.Model):
     """A participant role of an organisation; its id is the OCEN participantId."""
@@ -378,6 +396,13 @@ class ProductNetwork(models.Model):
 class NetworkMembershipQuerySet(models.QuerySet):
     def current(self):
         return self.filter(ended_at__isnull=True)
+
+    def listed_in(self, network):
+        """What a network lists: its current memberships of participants that may authenticate; none
+        while its product is withdrawn."""
+        if network.product.is_withdrawn:
+            return self.none()
+        return self.current().filter(may_authenticate("participant__"), network=network)
 
 
 class NetworkMembership(models.Model):

@@ -18,14 +18,12 @@ def fresh_caches():
     counters in the cache)."""
     from django.core.cache import cache
 
-    from authapi import signing, views
+    from authapi.memory import memory
 
-    signing.reset_caches()
-    views.forget_renderings()
+    memory.reset()
     cache.clear()
     yield
-    signing.reset_caches()
-    views.forget_renderings()
+    memory.reset()
     cache.clear()
 
 

@@ -13,7 +13,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2 import BackendApplicationServer
 
-from authapi.views import basic_credentials
+from authapi.views.auth import basic_credentials
 
 
 class Recorder(OAuth2Validator):

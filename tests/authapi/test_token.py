@@ -205,10 +205,10 @@ def test_without_a_signing_key_the_endpoint_is_temporarily_unavailable(client, l
 def test_an_undecryptable_signing_key_is_temporarily_unavailable_not_a_crash(client, lender, settings):
     from cryptography.fernet import Fernet
 
-    from authapi import signing
+    from authapi.memory import memory
 
     assert_token_response(post_form(client, TOKEN_URL, form(lender)))  # key created, encrypted
-    signing.reset_caches()
+    memory.reset()
     settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # not the key it was stored under
     response = post_form(client, TOKEN_URL, form(lender))
     assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from authapi import views
+from authapi.memory import memory
 from ocen_sdk import sign, verify
 from participants import services
 from tests.authapi.conftest import TOKEN_URL, bearer, get_token, post_form
@@ -65,7 +65,7 @@ def test_no_request_path_parses_a_key_after_the_first_use(client, actor, lender,
     assert key_parses, "the spies must see the first parses, or this test proves nothing"
 
     services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
-    views.forget_renderings()
+    memory.renderings.clear()
     key_parses.clear()
     registry_traffic(client, lender, loan_agent, agent_token, body, signature)
     assert key_parses == []

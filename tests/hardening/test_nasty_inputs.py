@@ -223,12 +223,12 @@ def test_a_bug_is_a_500_in_the_documented_shape_not_an_outage(client, token, mon
     500 in the §5 shape, logged with its traceback."""
     from django.db import IntegrityError
 
-    from authapi import views
+    from authapi.views import sync
 
     def broken(*args, **kwargs):
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(views, "participant_document", broken)
+    monkeypatch.setattr(sync, "participant_document", broken)
     client.raise_request_exception = False
     response = client.get("/service/participant-roles?size=1", **bearer(token))
     assert response.status_code == 500 and response.json()["errorCode"] == "INTERNAL_ERROR"

@@ -1,0 +1,115 @@
+"""The registry's signing keys and its authorization-server metadata (contract §4.3), at the issuer
+and at Keycloak's paths."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from .. import schemas, signing
+from .auth import IntrospectView, RevokeView, TokenView
+
+
+class PublicView(APIView):
+    """Keys and discovery: public, cacheable for OCEN_REGISTRY_MAX_AGE, the longest a provider may go on
+    trusting a signing key the registry has withdrawn (the toolkit refetches when its copy is older)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200:
+            response["Cache-Control"] = f"public, max-age={settings.OCEN_REGISTRY_MAX_AGE}"
+        return response
+
+
+class JWKSView(PublicView):
+    """GetCertificate: the registry's token-signing keys (active and retired-but-needed)."""
+
+    @extend_schema(
+        operation_id="GetCertificate", tags=["auth"], auth=[], responses={200: schemas.JWKS, 503: schemas.RegistryError}
+    )
+    def get(self, request):
+        return JsonResponse(signing.published_jwks())
+
+
+class DiscoveryView(PublicView):
+    """OpenID / RFC 8414 authorization-server metadata for the issuer."""
+
+    @extend_schema(
+        operation_id="GetDiscovery",
+        tags=["auth"],
+        auth=[],
+        responses={200: schemas.Discovery, 503: schemas.RegistryError},
+    )
+    def get(self, request):
+        return JsonResponse(discovery_document())
+
+
+class WellKnownJWKSView(JWKSView):
+    """The same JWKS at the conventional /.well-known/jwks.json."""
+
+    @extend_schema(
+        operation_id="GetJWKS", tags=["auth"], auth=[], responses={200: schemas.JWKS, 503: schemas.RegistryError}
+    )
+    def get(self, request):
+        return super().get(request)
+
+
+class AuthorizationServerMetadataView(DiscoveryView):
+    """The same metadata at the RFC 8414 location for the issuer."""
+
+    @extend_schema(
+        operation_id="GetAuthorizationServerMetadata",
+        tags=["auth"],
+        auth=[],
+        responses={200: schemas.Discovery, 503: schemas.RegistryError},
+    )
+    def get(self, request):
+        return super().get(request)
+
+
+# Keycloak's paths under the issuer for the same endpoints (name: path below the issuer).
+KEYCLOAK_ALIASES = {
+    "token": "protocol/openid-connect/token",
+    "certs": "protocol/openid-connect/certs",
+    "introspect": "protocol/openid-connect/token/introspect",
+    "revoke": "protocol/openid-connect/revoke",
+}
+
+
+def alias_of(name: str):
+    """The view behind an endpoint, served at its Keycloak path, and left out of the OpenAPI document."""
+    view = {"token": TokenView, "certs": JWKSView, "introspect": IntrospectView, "revoke": RevokeView}[name]
+    return extend_schema(exclude=True)(type(f"Keycloak{view.__name__}", (view,), {})).as_view()
+
+
+def discovery_document() -> dict:
+    issuer = settings.OCEN_ISSUER
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/certs",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["ocen"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "access_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope",
+                             "participantId", "orgId", "participantRole"],
+        # Not RFC 8414: the same endpoints where a client set up for a Keycloak-hosted registry looks for them.
+        "keycloak_endpoint_aliases": {
+            metadata: f"{issuer}/{KEYCLOAK_ALIASES[name]}"
+            for name, metadata in (("token", "token_endpoint"), ("certs", "jwks_uri"),
+                                   ("introspect", "introspection_endpoint"), ("revoke", "revocation_endpoint"))
+        },
+    }  # fmt: skip
