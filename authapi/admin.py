@@ -13,8 +13,16 @@ class SigningKeyAdmin(ReadOnlyModelAdmin):
 
     list_display = ("kid", "status", "created_at", "retired_at", "verify_until", "revoked_at")
     list_filter = ("status",)
-    fields = ("kid", "status", "public_jwk", "created_at", "retired_at", "verify_until", "revoked_at",
-              "revocation_reason")  # fmt: skip
+    fields = (
+        "kid",
+        "status",
+        "public_jwk",
+        "created_at",
+        "retired_at",
+        "verify_until",
+        "revoked_at",
+        "revocation_reason",
+    )
     readonly_fields = fields
     actions = ["revoke"]
 
@@ -25,10 +33,14 @@ class SigningKeyAdmin(ReadOnlyModelAdmin):
     def revoke(self, request, queryset):
         keys = list(queryset)
         return confirm_revocation(
-            self, request, keys, title="Revoke signing keys", action="revoke",
+            self,
+            request,
+            keys,
+            title="Revoke signing keys",
+            action="revoke",
             intro="A revoked signing key leaves the JWKS at once, and every token it signed is refused from the next "
             "request on, on every server; participants simply ask for new tokens. Revoking the active key makes "
             "a new one active.",
             labels=[f"{k.kid} ({k.get_status_display()})" for k in keys],
             revoke=lambda key, actor, reason: signing.revoke_signing_key(kid=key.kid, actor=actor, reason=reason)[0],
-        )  # fmt: skip
+        )

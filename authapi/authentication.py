@@ -21,8 +21,11 @@ def token_kid(token: str) -> str | None:
 
 
 def subject_of(request) -> uuid.UUID | None:
-    """The participant a registry read is about (its URL's participant_id), when there is one."""
-    participant_id = (getattr(request, "parser_context", None) or {}).get("kwargs", {}).get("participant_id")
+    """The participant a registry read is about, when its view names one: the URL argument its
+    `subject_kwarg` names (see RegistryView)."""
+    context = getattr(request, "parser_context", None) or {}
+    name = getattr(context.get("view"), "subject_kwarg", None)
+    participant_id = context.get("kwargs", {}).get(name) if name else None
     try:
         return uuid.UUID(participant_id) if participant_id else None
     except ValueError:

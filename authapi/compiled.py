@@ -139,9 +139,17 @@ def _in_model_order(model, attnames: set[str]) -> tuple[str, ...]:
 # the access token's claims need; any other would be fetched lazily, which the query-count tests catch.
 CLIENT_FIELDS = _in_model_order(
     Application,
-    {"id", "client_id", "client_secret", "client_type", "authorization_grant_type", "hash_client_secret", "algorithm",
-     "user_id"},
-)  # fmt: skip
+    {
+        "id",
+        "client_id",
+        "client_secret",
+        "client_type",
+        "authorization_grant_type",
+        "hash_client_secret",
+        "algorithm",
+        "user_id",
+    },
+)
 PARTICIPANT_FIELDS = _in_model_order(
     Participant, {"id", "role", "organisation_id", "review_status", "status", "application_id"}
 )

@@ -62,7 +62,9 @@ class ServiceUnavailableOnOutage:
             body = {"error": "temporarily_unavailable", "error_description": "The registry is temporarily unavailable."}
             return JsonResponse(body, status=503, headers=headers)
         if is_api_path(request.path):
-            return JsonResponse(error_body(503, "The registry is temporarily unavailable.", request), status=503,
-                                headers=headers)  # fmt: skip
-        return HttpResponse("The registry is temporarily unavailable.", status=503, headers=headers,
-                            content_type="text/plain")  # fmt: skip
+            return JsonResponse(
+                error_body(503, "The registry is temporarily unavailable.", request), status=503, headers=headers
+            )
+        return HttpResponse(
+            "The registry is temporarily unavailable.", status=503, headers=headers, content_type="text/plain"
+        )

@@ -66,9 +66,13 @@ class RegistryOAuth2Validator(OAuth2Validator):
     def _insert(request, token, kid, expires) -> bool:
         try:
             return compiled.insert_access_token(
-                client=request.client, raw_token=token["access_token"], kid=kid, scope=token["scope"],
-                expires=expires, resource=getattr(request, "resource", []),
-            )  # fmt: skip
+                client=request.client,
+                raw_token=token["access_token"],
+                kid=kid,
+                scope=token["scope"],
+                expires=expires,
+                resource=getattr(request, "resource", []),
+            )
         except IntegrityError:  # the client was deleted (offboarded) while this grant was in flight
             return False
 

@@ -10,8 +10,9 @@ from participants.models import KeyStatus, OperationalStatus, ReviewStatus, Role
 
 
 class TokenRequest(serializers.Serializer):
-    grant_type = serializers.ChoiceField(choices=["client_credentials"], required=False,
-                                         help_text="Defaults to client_credentials.")  # fmt: skip
+    grant_type = serializers.ChoiceField(
+        choices=["client_credentials"], required=False, help_text="Defaults to client_credentials."
+    )
     client_id = serializers.CharField(required=False, help_text="Or HTTP Basic authentication.")
     client_secret = serializers.CharField(required=False)
     scope = serializers.CharField(required=False)

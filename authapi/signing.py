@@ -114,9 +114,12 @@ def sign_detached(body: bytes, kid: str | None = None) -> str:
     JWKS: signed with `kid` (the active key as this request read it), else the active key now."""
     kid = kid or active_kid()
     return jwt.api_jws.encode(
-        body, private_key(kid), algorithm="RS256", headers={"kid": kid, "b64": False, "typ": None},
+        body,
+        private_key(kid),
+        algorithm="RS256",
+        headers={"kid": kid, "b64": False, "typ": None},
         is_payload_detached=True,
-    )  # fmt: skip
+    )
 
 
 def published_jwks(now=None) -> dict:

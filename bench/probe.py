@@ -54,8 +54,12 @@ def admin_changelist(username: str, rounds: int = 5) -> dict:
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
-    return {"rows": Participant.objects.count(), "queries": len(captured.captured_queries),
-            "ms_median": statistics.median(timings), "ms_max": max(timings)}  # fmt: skip
+    return {
+        "rows": Participant.objects.count(),
+        "queries": len(captured.captured_queries),
+        "ms_median": statistics.median(timings),
+        "ms_max": max(timings),
+    }
 
 
 def explain(since: str) -> dict:

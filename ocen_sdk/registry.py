@@ -96,8 +96,16 @@ class RegistryClient:
     """Participant records from the registry, cached as its Cache-Control says, revalidated with ETags,
     each answer's registry signature (x-jws-signature) verified before it is trusted."""
 
-    def __init__(self, registry_base_url: str, token_client, *, keys: RegistryKeys, session=None,
-                 timeout: float = 10, min_refresh_interval: float = 30):  # fmt: skip
+    def __init__(
+        self,
+        registry_base_url: str,
+        token_client,
+        *,
+        keys: RegistryKeys,
+        session=None,
+        timeout: float = 10,
+        min_refresh_interval: float = 30,
+    ):
         self.base = registry_base_url.rstrip("/")
         self.token_client, self.keys = token_client, keys
         self.session = session or requests.Session()

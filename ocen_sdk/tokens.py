@@ -12,8 +12,9 @@ from .errors import TokenError
 class TokenClient:
     """Gets and caches the participant's access token; thread-safe, one request in flight at a time."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, *, margin: int = 60, session=None,
-                 timeout: float = 10):  # fmt: skip
+    def __init__(
+        self, token_url: str, client_id: str, client_secret: str, *, margin: int = 60, session=None, timeout: float = 10
+    ):
         self.token_url, self.client_id, self._secret = token_url, client_id, client_secret
         self.margin, self.timeout = margin, timeout
         self.session = session or requests.Session()
@@ -53,8 +54,11 @@ class TokenClient:
             body = {}
         body = body if isinstance(body, dict) else {}
         if response.status_code != 200 or "access_token" not in body:
-            raise TokenError(body.get("error", f"http_{response.status_code}"), body.get("error_description", ""),
-                             response.status_code)  # fmt: skip
+            raise TokenError(
+                body.get("error", f"http_{response.status_code}"),
+                body.get("error_description", ""),
+                response.status_code,
+            )
         token = body["access_token"]
         try:
             expires_at = float(jwt.decode(token, options={"verify_signature": False})["exp"])

@@ -13,8 +13,15 @@ from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
 class Verifier:
     """Checks a caller's token (registry JWKS via discovery) and body signature (caller's keys from the registry)."""
 
-    def __init__(self, issuer: str, registry_client: RegistryClient, *, audience: str = "ocen", leeway: int = 30,
-                 keys: RegistryKeys | None = None):  # fmt: skip
+    def __init__(
+        self,
+        issuer: str,
+        registry_client: RegistryClient,
+        *,
+        audience: str = "ocen",
+        leeway: int = 30,
+        keys: RegistryKeys | None = None,
+    ):
         self.issuer, self.audience, self.leeway = issuer.rstrip("/"), audience, leeway
         self.registry = registry_client
         self.keys = keys or registry_client.keys

@@ -164,9 +164,11 @@ class SwitchTimeMixin(forms.Form):
         label="Primary key", choices=SWITCH_CHOICES, widget=forms.RadioSelect, initial="later", required=False
     )
     switch_at = forms.DateTimeField(
-        label="Switch at", required=False, help_text="In the console's time zone (India Standard Time).",
+        label="Switch at",
+        required=False,
+        help_text="In the console's time zone (India Standard Time).",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )  # fmt: skip
+    )
 
     def clean(self):
         cleaned = super().clean()

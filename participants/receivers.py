@@ -18,5 +18,8 @@ def audit_admin_lockout(sender, request=None, username=None, ip_address=None, **
     tried is never recorded."""
     marker = hashlib.sha256(f"{username}\x1f{ip_address}".encode()).hexdigest()[:32]
     if cache.add(f"ocen:lockout-audited:{marker}", 1, settings.OCEN_ADMIN_LOCKOUT_SECONDS):
-        audit(Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address), "admin.locked_out",
-              username=username or "")  # fmt: skip
+        audit(
+            Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address),
+            "admin.locked_out",
+            username=username or "",
+        )

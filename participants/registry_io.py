@@ -125,8 +125,11 @@ def export_registry() -> dict:
 
 @dataclass
 class ImportResult:
-    created: dict = field(default_factory=lambda: dict.fromkeys(
-        ("organisations", "participants", "keys", "products", "productNetworks", "memberships"), 0))  # fmt: skip
+    created: dict = field(
+        default_factory=lambda: dict.fromkeys(
+            ("organisations", "participants", "keys", "products", "productNetworks", "memberships"), 0
+        )
+    )
     credentials: list = field(default_factory=list)
     awaiting_approval: list = field(default_factory=list)
     not_restored: list = field(default_factory=list)
@@ -160,9 +163,17 @@ def import_registry(document: dict, *, actor: Actor) -> ImportResult:
 
 
 # Service arguments by the name the file gives them, for error messages that point into the file.
-FILE_NAMES = {"base_url": "baseUrl", "public_key": "keys", "client_id": "clientId", "lender": "lenderId",
-              "created_by": "createdBy", "product": "productId", "participant": "participantId",
-              "org_name": "orgId", "derived_data_description": "derivedDataDescription"}  # fmt: skip
+FILE_NAMES = {
+    "base_url": "baseUrl",
+    "public_key": "keys",
+    "client_id": "clientId",
+    "lender": "lenderId",
+    "created_by": "createdBy",
+    "product": "productId",
+    "participant": "participantId",
+    "org_name": "orgId",
+    "derived_data_description": "derivedDataDescription",
+}
 NOT_RESTORED = "a membership is restored only for a participant that is approved and active"
 
 
@@ -202,8 +213,12 @@ class Importer:
         self.to_withdraw: list[tuple[str, Product]] = []
 
     def run(self) -> None:
-        for name, load in (("organisations", self.organisation), ("participants", self.participant),
-                           ("products", self.product), ("productNetworks", self.network)):  # fmt: skip
+        for name, load in (
+            ("organisations", self.organisation),
+            ("participants", self.participant),
+            ("products", self.product),
+            ("productNetworks", self.network),
+        ):
             seen = set()
             for where, row in self.rows(name):
                 record_id = self.uuid(row.get("id"), f"{where}.id")
@@ -213,11 +228,17 @@ class Importer:
                     seen.add(record_id)
                     load(where, record_id, row)
         for where, participant in self.to_offboard:
-            self.call(where, services.offboard_participant, participant=participant, actor=self.actor,
-                      reason="offboarded before import")  # fmt: skip
+            self.call(
+                where,
+                services.offboard_participant,
+                participant=participant,
+                actor=self.actor,
+                reason="offboarded before import",
+            )
         for where, product in self.to_withdraw:
-            self.call(where, services.withdraw_product, product=product, actor=self.actor,
-                      reason="withdrawn before import")  # fmt: skip
+            self.call(
+                where, services.withdraw_product, product=product, actor=self.actor, reason="withdrawn before import"
+            )
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -262,8 +283,9 @@ class Importer:
         if org_id in self.organisations:
             return
         fields = {name: self.text(row, name) for name in ("description", "website", "email", "phone")}
-        organisation = self.call(where, services.create_organisation, actor=self.actor, name=self.text(row, "name"),
-                                 org_id=org_id, **fields)  # fmt: skip
+        organisation = self.call(
+            where, services.create_organisation, actor=self.actor, name=self.text(row, "name"), org_id=org_id, **fields
+        )
         if organisation is not None:
             self.organisations[org_id] = organisation
             self.result.created["organisations"] += 1
@@ -291,10 +313,18 @@ class Importer:
             return
         (first_jwk, first), *others = keys
         credentials = self.call(
-            where, services.onboard_participant, organisation=organisation, role=self.text(row, "role"),
-            base_url=self.text(row, "baseUrl"), public_key=first_jwk, actor=self.actor, pending=pending(review),
-            participant_id=participant_id, client_id=client_id, key_valid_until=first["until"],
-        )  # fmt: skip
+            where,
+            services.onboard_participant,
+            organisation=organisation,
+            role=self.text(row, "role"),
+            base_url=self.text(row, "baseUrl"),
+            public_key=first_jwk,
+            actor=self.actor,
+            pending=pending(review),
+            participant_id=participant_id,
+            client_id=client_id,
+            key_valid_until=first["until"],
+        )
         if credentials is None:
             return
         participant = credentials.participant
@@ -302,9 +332,15 @@ class Importer:
         self.result.created["participants"] += 1
         added = [(participant.keys.get(), first)]
         for index, (jwk, key) in enumerate(others, start=1):
-            made = self.call(f"{where}.keys[{index}]", services.add_participant_key, participant=participant,
-                             public_key=jwk, actor=self.actor, valid_until=key["until"],
-                             primary_from=key["scheduled"])  # fmt: skip
+            made = self.call(
+                f"{where}.keys[{index}]",
+                services.add_participant_key,
+                participant=participant,
+                public_key=jwk,
+                actor=self.actor,
+                valid_until=key["until"],
+                primary_from=key["scheduled"],
+            )
             if made is not None:
                 added.append((made, key))
         self.result.created["keys"] += len(added)
@@ -375,19 +411,32 @@ class Importer:
 
     def states(self, where: str, participant: Participant, review: str, status: str, credentials) -> None:
         if review == ReviewStatus.REJECTED:
-            self.call(where, services.reject_participant, participant=participant, actor=self.actor,
-                      reason="rejected before import")  # fmt: skip
+            self.call(
+                where,
+                services.reject_participant,
+                participant=participant,
+                actor=self.actor,
+                reason="rejected before import",
+            )
         if status == OperationalStatus.SUSPENDED:
-            self.call(where, services.suspend_participant, participant=participant, actor=self.actor,
-                      reason="suspended before import")  # fmt: skip
+            self.call(
+                where,
+                services.suspend_participant,
+                participant=participant,
+                actor=self.actor,
+                reason="suspended before import",
+            )
         participant.refresh_from_db()
         if status == OperationalStatus.OFFBOARDED:
             self.to_offboard.append((where, participant))
             return
         self.result.credentials.append(
-            {"participantId": str(participant.id), "clientId": participant.client_id,
-             "clientSecret": credentials.client_secret}
-        )  # fmt: skip
+            {
+                "participantId": str(participant.id),
+                "clientId": participant.client_id,
+                "clientSecret": credentials.client_secret,
+            }
+        )
         if review == ReviewStatus.APPROVED and not participant.is_approved:
             self.result.awaiting_approval.append(str(participant.id))  # four-eyes: a second administrator approves
 
@@ -400,10 +449,16 @@ class Importer:
             return
         fields = {attr: bool(row.get(flag, False)) for flag, attr in PRODUCT_FLAGS.items()}
         product = self.call(
-            where, services.create_product, lender=lender, actor=self.actor, product_id=product_id,
-            name=self.text(row, "name"), description=self.text(row, "description"),
-            derived_data_description=self.text(row, "derivedDataDescription"), **fields,
-        )  # fmt: skip
+            where,
+            services.create_product,
+            lender=lender,
+            actor=self.actor,
+            product_id=product_id,
+            name=self.text(row, "name"),
+            description=self.text(row, "description"),
+            derived_data_description=self.text(row, "derivedDataDescription"),
+            **fields,
+        )
         if product is None:
             return
         self.products[product_id] = product
@@ -420,10 +475,16 @@ class Importer:
                 self.errors.append(f"{where}: its product and its loan agent must be in the registry or the file.")
                 return
             network = self.call(
-                where, services.create_network, product=product, loan_agent=creator, name=self.text(row, "name"),
-                description=self.text(row, "description"), actor=self.actor, network_id=network_id,
+                where,
+                services.create_network,
+                product=product,
+                loan_agent=creator,
+                name=self.text(row, "name"),
+                description=self.text(row, "description"),
+                actor=self.actor,
+                network_id=network_id,
                 with_founders=False,
-            )  # fmt: skip
+            )
             if network is None:
                 return
             self.networks[network_id] = network
@@ -454,6 +515,15 @@ class Importer:
         except ValueError:
             self.errors.append(f"{where}.role: unknown role {member.get('role')!r}.")
             return
-        if self.call(where, services.add_network_member, network=network, participant=participant, role=role,
-                     actor=self.actor) is not None:  # fmt: skip
+        if (
+            self.call(
+                where,
+                services.add_network_member,
+                network=network,
+                participant=participant,
+                role=role,
+                actor=self.actor,
+            )
+            is not None
+        ):
             self.result.created["memberships"] += 1

@@ -463,8 +463,13 @@ def set_organisation_logo(*, organisation: Organisation, actor: Actor, logo: byt
     organisation.logo, organisation.logo_content_type = logo, content_type
     organisation.save(update_fields=["logo", "logo_content_type", "updated_at"])
     Participant.objects.filter(organisation=organisation).update(updated_at=timezone.now())
-    audit(actor, "organisation.logo_set" if logo else "organisation.logo_removed", organisation=organisation,
-          contentType=content_type, bytes=len(logo or b""))  # fmt: skip
+    audit(
+        actor,
+        "organisation.logo_set" if logo else "organisation.logo_removed",
+        organisation=organisation,
+        contentType=content_type,
+        bytes=len(logo or b""),
+    )
     return organisation
 
 
@@ -484,9 +489,11 @@ def _create_key(
     )
     if elsewhere is not None:
         raise ValidationError(
-            {"public_key": f"This key is registered to another organisation ({elsewhere.participant.organisation}): "
-             "a key identifies one organisation. Ask for a key of this organisation's own."}
-        )  # fmt: skip
+            {
+                "public_key": f"This key is registered to another organisation ({elsewhere.participant.organisation}): "
+                "a key identifies one organisation. Ask for a key of this organisation's own."
+            }
+        )
     if participant.keys.filter(kid=parsed.kid).exists():
         raise ValidationError({"public_key": f"This participant already has a key with kid {parsed.kid!r}."})
     if participant.keys.filter(fingerprint=parsed.fingerprint).exists():
@@ -537,8 +544,7 @@ def add_participant_key(
     _refuse_if_offboarded(participant)
     key = _create_key(participant, parsed, now, valid_until, primary_from=primary_from)
     Participant.objects.filter(pk=participant.pk).update(updated_at=now)
-    audit(actor, "key.added", participant=participant, key=_key_facts(key),
-          primaryFrom=wire.rfc3339(primary_from))  # fmt: skip
+    audit(actor, "key.added", participant=participant, key=_key_facts(key), primaryFrom=wire.rfc3339(primary_from))
     return key
 
 
@@ -574,8 +580,13 @@ def promote_participant_key(
     key.primary_from = max(at, now)
     key.save(update_fields=["primary_from"])
     Participant.objects.filter(pk=participant.pk).update(updated_at=now)
-    audit(actor, "key.primary_scheduled" if at > now else "key.promoted", participant=participant,
-          key=_key_facts(key), primaryFrom=wire.rfc3339(key.primary_from))  # fmt: skip
+    audit(
+        actor,
+        "key.primary_scheduled" if at > now else "key.promoted",
+        participant=participant,
+        key=_key_facts(key),
+        primaryFrom=wire.rfc3339(key.primary_from),
+    )
     return key
 
 
@@ -860,8 +871,11 @@ def create_network(
         raise ValidationError({"product": f"The product {product} has been withdrawn."})
     network = ProductNetwork(
         **({"id": network_id} if network_id else {}),
-        product=product, created_by=loan_agent, name=(name or "").strip(), description=description,
-    )  # fmt: skip
+        product=product,
+        created_by=loan_agent,
+        name=(name or "").strip(),
+        description=description,
+    )
     network.full_clean()
     network.save()
     founders = [p for p in (loan_agent, product.lender) if p.can_authenticate] if with_founders else []

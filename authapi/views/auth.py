@@ -215,10 +215,14 @@ class RevokeView(OAuthEndpoint):
         tags=["auth"],
         auth=[{"clientSecretBasic": []}, {}],
         request={"application/x-www-form-urlencoded": schemas.RevokeRequest},
-        responses={200: OpenApiResponse(description="Revoked (or not the caller's: no effect)."),
-                   401: schemas.OAuthErrorSerializer, 400: schemas.OAuthErrorSerializer,
-                   429: schemas.OAuthErrorSerializer, 503: schemas.OAuthErrorSerializer},
-    )  # fmt: skip
+        responses={
+            200: OpenApiResponse(description="Revoked (or not the caller's: no effect)."),
+            401: schemas.OAuthErrorSerializer,
+            400: schemas.OAuthErrorSerializer,
+            429: schemas.OAuthErrorSerializer,
+            503: schemas.OAuthErrorSerializer,
+        },
+    )
     def post(self, request):
         if "token" not in request.oauth_params:
             raise OAuthError("invalid_request", description="token is required.")
@@ -238,10 +242,14 @@ class IntrospectView(OAuthEndpoint):
         tags=["auth"],
         auth=[{"clientSecretBasic": []}, {}],
         request={"application/x-www-form-urlencoded": schemas.IntrospectRequest},
-        responses={200: schemas.IntrospectionResponse, 401: schemas.OAuthErrorSerializer,
-                   400: schemas.OAuthErrorSerializer, 429: schemas.OAuthErrorSerializer,
-                   503: schemas.OAuthErrorSerializer},
-    )  # fmt: skip
+        responses={
+            200: schemas.IntrospectionResponse,
+            401: schemas.OAuthErrorSerializer,
+            400: schemas.OAuthErrorSerializer,
+            429: schemas.OAuthErrorSerializer,
+            503: schemas.OAuthErrorSerializer,
+        },
+    )
     def post(self, request):
         throttle = self.throttled(request)
         authenticated = oauthlib_core().authenticate_client(request)
@@ -269,5 +277,15 @@ def introspect(token: str) -> dict:
     }
 
 
-INTROSPECTED_CLAIMS = ("sub", "client_id", "participantId", "orgId", "participantRole", "scope", "exp", "iat",
-                       "iss", "aud")  # fmt: skip
+INTROSPECTED_CLAIMS = (
+    "sub",
+    "client_id",
+    "participantId",
+    "orgId",
+    "participantRole",
+    "scope",
+    "exp",
+    "iat",
+    "iss",
+    "aud",
+)

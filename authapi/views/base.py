@@ -16,10 +16,7 @@ from rest_framework.views import APIView
 from ..abuse import ParticipantRateThrottle
 from ..authentication import ParticipantTokenAuthentication
 from ..middleware import SIGNATURE_HEADER
-from ..representations import (
-    encode,
-    etag_of,
-)
+from ..representations import encode, etag_of
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -40,6 +37,9 @@ class RegistryView(APIView):
     throttle_classes = [ParticipantRateThrottle]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
+    # The URL argument naming the participant a read is about, if any: the bearer check reads that
+    # participant's change stamp in the same statement (authapi/compiled.py, CALLER).
+    subject_kwarg: str | None = None
 
     def respond(self, request, document, switch_at: dt.datetime | None = None) -> HttpResponse:
         """A rendered answer with its ETag (If-None-Match → 304); signed on the way out."""

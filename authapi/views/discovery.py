@@ -86,8 +86,21 @@ def alias_of(name: str):
     return extend_schema(exclude=True)(type(f"Keycloak{view.__name__}", (view,), {})).as_view()
 
 
+# The claims of an access token (contract §4.2).
+CLAIMS = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope"]
+OCEN_CLAIMS = ["participantId", "orgId", "participantRole"]
+# Metadata names of the endpoints that have a Keycloak alias.
+ALIASED_METADATA = {
+    "token": "token_endpoint",
+    "certs": "jwks_uri",
+    "introspect": "introspection_endpoint",
+    "revoke": "revocation_endpoint",
+}
+
+
 def discovery_document() -> dict:
     issuer = settings.OCEN_ISSUER
+    client_auth = ["client_secret_basic", "client_secret_post"]
     return {
         "issuer": issuer,
         "token_endpoint": f"{issuer}/token",
@@ -95,21 +108,21 @@ def discovery_document() -> dict:
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "grant_types_supported": ["client_credentials"],
-        "response_types_supported": ["token"],
+        # No authorization endpoint, so no response types; the member is REQUIRED by RFC 8414 and OpenID
+        # Discovery, so it is present and empty.
+        "response_types_supported": [],
         "subject_types_supported": ["public"],
         "scopes_supported": ["ocen"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_methods_supported": client_auth,
+        # REQUIRED by OpenID Discovery (Spring and Nimbus refuse a document without it). No ID token is
+        # issued; RS256 is what every token the registry signs uses, so no client is told of another.
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope",
-                             "participantId", "orgId", "participantRole"],
+        "claims_supported": CLAIMS + OCEN_CLAIMS,
         # Not RFC 8414: the same endpoints where a client set up for a Keycloak-hosted registry looks for them.
         "keycloak_endpoint_aliases": {
-            metadata: f"{issuer}/{KEYCLOAK_ALIASES[name]}"
-            for name, metadata in (("token", "token_endpoint"), ("certs", "jwks_uri"),
-                                   ("introspect", "introspection_endpoint"), ("revoke", "revocation_endpoint"))
+            metadata: f"{issuer}/{KEYCLOAK_ALIASES[name]}" for name, metadata in ALIASED_METADATA.items()
         },
-    }  # fmt: skip
+    }

@@ -44,6 +44,8 @@ def rendered(request, kind: str, participant_id: str, render) -> tuple[bytes, st
 class ParticipantDetailView(RegistryView):
     """GetParticipantDetails (contract §5.1)."""
 
+    subject_kwarg = "participant_id"
+
     @extend_schema(
         operation_id="GetParticipantDetails",
         tags=["registry"],
@@ -59,6 +61,8 @@ class ParticipantDetailView(RegistryView):
 
 class ParticipantJWKSView(RegistryView):
     """A participant's keys as a JWKS, with their statuses."""
+
+    subject_kwarg = "participant_id"
 
     @extend_schema(
         operation_id="GetParticipantKeys",

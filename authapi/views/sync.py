@@ -43,8 +43,13 @@ class SyncCursor:
 
     def encode(self) -> str:
         after = [self.after[0].isoformat(), str(self.after[1])] if self.after else None
-        document = {"after": after, "role": self.role, "status": self.status,
-                    "since": self.since.isoformat() if self.since else None, "page": self.page}  # fmt: skip
+        document = {
+            "after": after,
+            "role": self.role,
+            "status": self.status,
+            "since": self.since.isoformat() if self.since else None,
+            "page": self.page,
+        }
         return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
 
     @classmethod
@@ -54,8 +59,11 @@ class SyncCursor:
             after, since, page = document["after"], document["since"], document["page"]
             cursor = cls(
                 after=(_aware(after[0]), uuid.UUID(after[1])) if after is not None else None,
-                role=document["role"], status=document["status"], since=_aware(since) if since else None, page=page,
-            )  # fmt: skip
+                role=document["role"],
+                status=document["status"],
+                since=_aware(since) if since else None,
+                page=page,
+            )
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError):
             cursor = None
         if (

@@ -70,16 +70,23 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 key = services.promote_participant_key(
-                    participant=key.participant, kid=key.kid, at=form.switch_time(),
+                    participant=key.participant,
+                    kid=key.kid,
+                    at=form.switch_time(),
                     actor=services.Actor.from_request(request),
-                )  # fmt: skip
+                )
             except ValidationError as exc:
                 form.add_error(None, " ".join(exc.messages))
             else:
                 self.message_user(request, f"Key {key.kid}: {switch_note(key)}", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[key.participant_id]))
-        context = {**self.admin_site.each_context(request), "title": f"Make {key.kid} primary", "opts": self.opts,
-                   "original": key, "form": form}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Make {key.kid} primary",
+            "opts": self.opts,
+            "original": key,
+            "form": form,
+        }
         return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
 
     def has_delete_permission(self, request, obj=None):
@@ -104,9 +111,13 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         keys = list(queryset.select_related("participant__organisation"))
         return confirm_revocation(
-            self, request, keys, title="Revoke keys", action="revoke",
+            self,
+            request,
+            keys,
+            title="Revoke keys",
+            action="revoke",
             intro="Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
             "compromised keys; for a planned rotation, retire the key instead.",
             labels=[f"{k.kid} of {k.participant} ({k.get_status_display()})" for k in keys],
             revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
-        )  # fmt: skip
+        )

@@ -73,13 +73,15 @@ class OrganisationAdmin(admin.ModelAdmin):
             obj._state.adding = False
         if form.cleaned_data.get("logo_file") or form.cleaned_data.get("remove_logo"):
             logo = form.cleaned_data.get("logo_file")
-            services.set_organisation_logo(organisation=Organisation(pk=obj.pk), actor=actor,
-                                           logo=logo.read() if logo else None)  # fmt: skip
+            services.set_organisation_logo(
+                organisation=Organisation(pk=obj.pk), actor=actor, logo=logo.read() if logo else None
+            )
 
     @admin.display(description="logo")
     def logo_preview(self, organisation):
         if not organisation.logo:
             return "No logo."
         encoded = base64.b64encode(bytes(organisation.logo)).decode()
-        return format_html('<img alt="logo" style="max-height:64px" src="data:{};base64,{}">',
-                           organisation.logo_content_type, encoded)  # fmt: skip
+        return format_html(
+            '<img alt="logo" style="max-height:64px" src="data:{};base64,{}">', organisation.logo_content_type, encoded
+        )

@@ -181,9 +181,11 @@ class ParticipantAdmin(admin.ModelAdmin):
         return format_html(
             '<span style="color:#ba2121;font-weight:600">{} burst(s) of {} or more failures in the last 24 hours</span>'
             "; latest {}, last from {}. A lock it is not: sources that fail are throttled on their own.",
-            signals.count(), latest.details.get("failures"), timezone.localtime(latest.at).strftime("%Y-%m-%d %H:%M"),
+            signals.count(),
+            latest.details.get("failures"),
+            timezone.localtime(latest.at).strftime("%Y-%m-%d %H:%M"),
             latest.details.get("lastSource", "?"),
-        )  # fmt: skip
+        )
 
     # --- permissions --------------------------------------------------------------------------
 
@@ -284,9 +286,11 @@ class ParticipantAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 key = services.add_participant_key(
-                    participant=participant, public_key=form.key_input(), primary_from=form.switch_time(),
+                    participant=participant,
+                    public_key=form.key_input(),
+                    primary_from=form.switch_time(),
                     actor=services.Actor.from_request(request),
-                )  # fmt: skip
+                )
             except ValidationError as exc:
                 form.add_service_errors(exc, {"primary_from": "switch_at"})
             else:

@@ -74,8 +74,9 @@ class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
             created = services.create_product(lender=form.cleaned_data["lender"], actor=actor, **fields)
             obj.pk, obj._state.adding = created.pk, False
 
-    @admin.action(description="Withdraw selected products (their networks stop listing participants)",
-                  permissions=["change"])  # fmt: skip
+    @admin.action(
+        description="Withdraw selected products (their networks stop listing participants)", permissions=["change"]
+    )
     def withdraw(self, request, queryset):
         actor = services.Actor.from_request(request)
         done = apply_each(self, request, queryset, lambda p: services.withdraw_product(product=p, actor=actor))

@@ -24,9 +24,12 @@ def get_token(client: Client, credentials) -> str:
     response = post_form(
         client,
         TOKEN_URL,
-        {"grant_type": "client_credentials", "client_id": credentials.participant.client_id,
-         "client_secret": credentials.client_secret},
-    )  # fmt: skip
+        {
+            "grant_type": "client_credentials",
+            "client_id": credentials.participant.client_id,
+            "client_secret": credentials.client_secret,
+        },
+    )
     assert response.status_code == 200, response.content
     return response.json()["access_token"]
 

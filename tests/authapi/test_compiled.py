@@ -24,13 +24,21 @@ def participants(actor):
     made = {}
     for n, (review, status) in enumerate(STATES):
         credentials = services.onboard_participant(
-            org_name=f"Org {n}", role="LENDER", base_url=f"https://p{n}.example.in",
-            public_key=public_pem(rsa_key(f"compiled{n}")), actor=actor,
-        )  # fmt: skip
+            org_name=f"Org {n}",
+            role="LENDER",
+            base_url=f"https://p{n}.example.in",
+            public_key=public_pem(rsa_key(f"compiled{n}")),
+            actor=actor,
+        )
         Participant.objects.filter(pk=credentials.participant.pk).update(review_status=review, status=status)
         made[(review, status)] = credentials
-    gone = services.onboard_participant(org_name="Gone", role="LENDER", base_url="https://gone.example.in",
-                                        public_key=public_pem(rsa_key("compiled-gone")), actor=actor)  # fmt: skip
+    gone = services.onboard_participant(
+        org_name="Gone",
+        role="LENDER",
+        base_url="https://gone.example.in",
+        public_key=public_pem(rsa_key("compiled-gone")),
+        actor=actor,
+    )
     services.offboard_participant(participant=gone.participant, actor=actor)
     made[("APPROVED", OperationalStatus.OFFBOARDED)] = gone
     for credentials in made.values():
@@ -67,8 +75,9 @@ def test_the_bearer_check_matches_the_orm_for_every_state(participants):
         for expires in (timezone.now() + dt.timedelta(hours=1), timezone.now() - dt.timedelta(seconds=1)):
             raw = f"token-{index}-{expires.timestamp()}"
             checksum = hashlib.sha256(raw.encode()).hexdigest()
-            AccessToken.objects.create(token="", token_checksum=checksum, application_id=application_id,
-                                       expires=expires, scope="ocen")  # fmt: skip
+            AccessToken.objects.create(
+                token="", token_checksum=checksum, application_id=application_id, expires=expires, scope="ocen"
+            )
             for key, subject in itertools.product((kid, "no-such-kid", None), (credentials.participant.pk, None)):
                 values = {"checksum": checksum, "kid": key, "subject": subject}
                 assert compiled.CALLER.fetchone(**values) == compiled.CALLER.queryset(**values).first(), values
@@ -82,9 +91,13 @@ def test_the_bearer_check_matches_the_orm_for_every_state(participants):
 def test_a_retired_key_verifies_until_its_end_and_a_revoked_one_never(participants, actor):
     approved = participants[("APPROVED", "ACTIVE")]
     raw, old_kid = "issued-before-rotation", signing.active_kid()
-    AccessToken.objects.create(token="", token_checksum=hashlib.sha256(raw.encode()).hexdigest(), scope="ocen",
-                               application_id=approved.participant.application_id,
-                               expires=timezone.now() + dt.timedelta(hours=1))  # fmt: skip
+    AccessToken.objects.create(
+        token="",
+        token_checksum=hashlib.sha256(raw.encode()).hexdigest(),
+        scope="ocen",
+        application_id=approved.participant.application_id,
+        expires=timezone.now() + dt.timedelta(hours=1),
+    )
     signing.rotate_signing_key(actor=actor)
     assert compiled.caller_for_token(raw, kid=old_kid).active_kid != old_kid  # retired: still verifies
     SigningKey.objects.filter(kid=old_kid).update(status=SigningKeyStatus.REVOKED, revoked_at=timezone.now())
@@ -110,8 +123,14 @@ def test_the_token_insert_writes_only_what_the_orm_says_may_be_written(participa
                 compiled._CLIENT_STILL_USABLE.queryset(pk=client.pk, secret=secret).exists()
                 and compiled._KEY_STILL_ACTIVE.queryset(kid=key).exists()
             )
-            written = compiled.insert_access_token(client=client, raw_token=f"{client.pk}-{secret}-{key}", kid=key,
-                                                   scope="ocen", expires=timezone.now(), resource=[])  # fmt: skip
+            written = compiled.insert_access_token(
+                client=client,
+                raw_token=f"{client.pk}-{secret}-{key}",
+                kid=key,
+                scope="ocen",
+                expires=timezone.now(),
+                resource=[],
+            )
             assert written is may
         client.refresh_from_db()
     assert AccessToken.objects.count() == 1  # only the approved, active participant's, with its own secret

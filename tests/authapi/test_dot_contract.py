@@ -24,8 +24,9 @@ class Recorder(OAuth2Validator):
 
     def _load_application(self, client_id, request):
         self.loaded.append(client_id)
-        request.client = type("Client", (), {"client_id": client_id, "client_secret": self.secret,
-                                             "client_type": "confidential"})()  # fmt: skip
+        request.client = type(
+            "Client", (), {"client_id": client_id, "client_secret": self.secret, "client_type": "confidential"}
+        )()
         return request.client
 
     def _check_secret(self, provided_secret, stored_secret):
@@ -91,7 +92,9 @@ def test_oauthlib_answers_with_the_token_dict_that_was_saved():
 
     server = BackendApplicationServer(Resigning(), token_generator=lambda request, refresh_token=False: "first")
     _headers, body, status = server.create_token_response(
-        "https://registry.test/auth/token", "POST", "grant_type=client_credentials&client_id=abc&client_secret=s3cret",
+        "https://registry.test/auth/token",
+        "POST",
+        "grant_type=client_credentials&client_id=abc&client_secret=s3cret",
         {"Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+    )
     assert status == 200 and '"access_token": "re-signed"' in body

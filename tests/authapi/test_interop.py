@@ -44,13 +44,19 @@ def registry(live_server, settings):
 def onboarded(registry, actor):
     """The reference client's loan agent (its published key) and a lender, onboarded."""
     agent = services.onboard_participant(
-        org_name="Reference Loan Agent", role="LOAN_AGENT", base_url="https://agent.example.in/ocen",
-        public_key=json.dumps(reference_public_jwk()), actor=actor,
-    )  # fmt: skip
+        org_name="Reference Loan Agent",
+        role="LOAN_AGENT",
+        base_url="https://agent.example.in/ocen",
+        public_key=json.dumps(reference_public_jwk()),
+        actor=actor,
+    )
     lender = services.onboard_participant(
-        org_name="Reference Lender", role="LENDER", base_url="https://lender.example.in/ocen",
-        public_key=public_pem(rsa_key("reference-lender")), actor=actor,
-    )  # fmt: skip
+        org_name="Reference Lender",
+        role="LENDER",
+        base_url="https://lender.example.in/ocen",
+        public_key=public_pem(rsa_key("reference-lender")),
+        actor=actor,
+    )
     return agent, lender
 
 
@@ -58,10 +64,13 @@ def reference_token_request(token_url: str, credentials) -> str:
     """What the reference client sends: a form-encoded POST with the credentials in the body."""
     response = requests.post(
         token_url,
-        data={"grant_type": "client_credentials", "client_id": credentials.participant.client_id,
-              "client_secret": credentials.client_secret},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials.participant.client_id,
+            "client_secret": credentials.client_secret,
+        },
         timeout=10,
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
     return response.json()["access_token"]

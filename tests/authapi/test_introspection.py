@@ -11,9 +11,11 @@ from tests.authapi.conftest import basic, get_token, post_form
 
 def introspect(client, caller, token):
     return post_form(
-        client, "/auth/introspect", {"token": token},
+        client,
+        "/auth/introspect",
+        {"token": token},
         HTTP_AUTHORIZATION=basic(caller.participant.client_id, caller.client_secret),
-    )  # fmt: skip
+    )
 
 
 def test_an_active_token(client, lender, loan_agent, agent_token):
@@ -28,26 +30,31 @@ def test_an_active_token(client, lender, loan_agent, agent_token):
 
 def test_client_credentials_may_also_come_in_the_body(client, lender, agent_token):
     response = post_form(
-        client, "/auth/introspect",
+        client,
+        "/auth/introspect",
         {"token": agent_token, "client_id": lender.participant.client_id, "client_secret": lender.client_secret},
-    )  # fmt: skip
+    )
     assert response.json()["active"] is True
 
 
 def test_revoked_token_is_inactive(client, lender, loan_agent, agent_token):
     response = post_form(
-        client, "/auth/revoke", {"token": agent_token},
+        client,
+        "/auth/revoke",
+        {"token": agent_token},
         HTTP_AUTHORIZATION=basic(loan_agent.participant.client_id, loan_agent.client_secret),
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     assert introspect(client, lender, agent_token).json() == {"active": False}
 
 
 def test_revoking_another_clients_token_has_no_effect(client, lender, agent_token):
     response = post_form(
-        client, "/auth/revoke", {"token": agent_token},
+        client,
+        "/auth/revoke",
+        {"token": agent_token},
         HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret),
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     assert introspect(client, lender, agent_token).json()["active"] is True
 

@@ -67,8 +67,12 @@ def test_live_responses_match_the_document(client, document, actor, lender, loan
         client.get("/auth/certs"),
         client.get("/.well-known/jwks.json"),
         client.get("/auth/.well-known/openid-configuration"),
-        post_form(client, "/auth/introspect", {"token": token},
-                  HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret)),
+        post_form(
+            client,
+            "/auth/introspect",
+            {"token": token},
+            HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret),
+        ),
         client.get(f"/service/participant-roles/{pid}", **bearer(token)),
         client.get("/service/participant-roles/8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11", **bearer(token)),
         client.get(f"/service/participant-roles/{pid}"),
@@ -79,7 +83,7 @@ def test_live_responses_match_the_document(client, document, actor, lender, loan
         client.get(f"/service/product-networks/{network.id}", **bearer(token)),
         client.get(f"/service/product-networks/{network.id}/participants", **bearer(token)),
         client.get("/service/product-networks/nope/participants", **bearer(token)),
-    ]  # fmt: skip
+    ]
     for response in exchanges:
         openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
 

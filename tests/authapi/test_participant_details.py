@@ -34,17 +34,40 @@ def test_body_shape_field_by_field(client, agent_token, lender):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     body = response.json()
     assert list(body) == [
-        "id", "participantRole", "baseUrl", "publicKey", "publicKeys", "participantRoleStatus", "isApproved",
-        "approvedBy", "approvedOn", "status", "clientId", "kcClientId", "createdOn", "updatedOn", "participant",
-    ]  # fmt: skip
+        "id",
+        "participantRole",
+        "baseUrl",
+        "publicKey",
+        "publicKeys",
+        "participantRoleStatus",
+        "isApproved",
+        "approvedBy",
+        "approvedOn",
+        "status",
+        "clientId",
+        "kcClientId",
+        "createdOn",
+        "updatedOn",
+        "participant",
+    ]
     assert body["id"] == str(participant.id)
     assert body["participantRole"] == "LENDER" and body["baseUrl"] == "https://lender.example.in/ocen"
     assert json.loads(body["publicKey"]) == {**key.jwk, "kid": key.kid, "use": "sig", "alg": "RS256"}
     assert body["publicKeys"] == {
-        "keys": [{**key.jwk, "kid": key.kid, "use": "sig", "alg": "RS256", "status": "ACTIVE",
-                  "validFrom": body["publicKeys"]["keys"][0]["validFrom"], "validUntil": None, "primary": True,
-                  "primaryFrom": body["createdOn"]}]
-    }  # fmt: skip
+        "keys": [
+            {
+                **key.jwk,
+                "kid": key.kid,
+                "use": "sig",
+                "alg": "RS256",
+                "status": "ACTIVE",
+                "validFrom": body["publicKeys"]["keys"][0]["validFrom"],
+                "validUntil": None,
+                "primary": True,
+                "primaryFrom": body["createdOn"],
+            }
+        ]
+    }
     assert body["approvedBy"] == "OCEN Registry" and body["kcClientId"] == body["clientId"]
     assert body["approvedOn"] == body["createdOn"]  # never a moment before it
     assert body["participantRoleStatus"] == "APPROVED" and body["isApproved"] is True
@@ -204,9 +227,12 @@ def listing(client, token, **params):
 def test_list_pages_in_stable_order(client, actor, agent_token, lender, loan_agent):
     for index in range(3):
         services.onboard_participant(
-            org_name=f"Org {index}", role="KYC_PARTNER", base_url=f"https://o{index}.example.in",
-            public_key=public_pem(rsa_key(f"org{index}")), actor=actor,
-        )  # fmt: skip
+            org_name=f"Org {index}",
+            role="KYC_PARTNER",
+            base_url=f"https://o{index}.example.in",
+            public_key=public_pem(rsa_key(f"org{index}")),
+            actor=actor,
+        )
     pages = [listing(client, agent_token, size=2, page=n).json() for n in range(3)]
     assert [p["totalElements"] for p in pages] == [5, 5, 5] and pages[0]["totalPages"] == 3
     assert [len(p["content"]) for p in pages] == [2, 2, 1] and [p["number"] for p in pages] == [0, 1, 2]

@@ -74,8 +74,11 @@ def test_private_products_are_visible_only_to_members_and_the_lender(client, act
     private = services.create_product(lender=lender.participant, actor=actor, name="Invite only", is_private=True)
     network = services.create_network(product=private, loan_agent=loan_agent.participant, name="Closed", actor=actor)
     outsider = get_token(client, kyc_partner)
-    for url in (f"/service/products/{private.id}", f"/service/product-networks/{network.id}",
-                f"/service/product-networks/{network.id}/participants"):  # fmt: skip
+    for url in (
+        f"/service/products/{private.id}",
+        f"/service/product-networks/{network.id}",
+        f"/service/product-networks/{network.id}/participants",
+    ):
         assert_error(client.get(url, **bearer(outsider)), 404, "NOT_FOUND")
         for insider in (lender, loan_agent):
             assert client.get(url, **bearer(get_token(client, insider))).status_code == 200
@@ -83,8 +86,15 @@ def test_private_products_are_visible_only_to_members_and_the_lender(client, act
     assert client.get(f"/service/products/{private.id}", **bearer(outsider)).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["products/nope", "product-networks/nope", "product-networks/nope/participants",
-                                  "products/8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "products/nope",
+        "product-networks/nope",
+        "product-networks/nope/participants",
+        "products/8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11",
+    ],
+)
 def test_unknown_ids_are_404(client, agent_token, path):
     assert_error(client.get(f"/service/{path}", **bearer(agent_token)), 404, "NOT_FOUND")
 
@@ -99,9 +109,12 @@ def test_network_listing_query_count_is_fixed(client, actor, agent_token, networ
         assert members(client, agent_token, network).status_code == 200
     for index in range(6):
         extra = services.onboard_participant(
-            org_name=f"Partner {index}", role="COLLECTIONS_PARTNER", base_url=f"https://c{index}.example.in",
-            public_key=public_pem(rsa_key(f"partner-{index}")), actor=actor,
-        )  # fmt: skip
+            org_name=f"Partner {index}",
+            role="COLLECTIONS_PARTNER",
+            base_url=f"https://c{index}.example.in",
+            public_key=public_pem(rsa_key(f"partner-{index}")),
+            actor=actor,
+        )
         services.add_network_member(network=network, participant=extra.participant, actor=actor)
         services.add_participant_key(
             participant=extra.participant, public_key=public_pem(rsa_key(f"p2-{index}")), actor=actor

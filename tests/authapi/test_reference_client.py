@@ -25,16 +25,41 @@ from tests.keys import ec_key, jose4j_detached_signature, public_pem, rsa_key
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 # The reference client's enum and DTO (what Jackson maps; FAIL_ON_UNKNOWN_PROPERTIES=false).
-REFERENCE_ROLES = {"LOAN_AGENT", "LENDER", "DERIVED_DATA_PROVIDER", "COLLECTIONS_PARTNER", "KYC_PARTNER",
-                   "DISBURSEMENT_PARTNER"}  # fmt: skip
+REFERENCE_ROLES = {
+    "LOAN_AGENT",
+    "LENDER",
+    "DERIVED_DATA_PROVIDER",
+    "COLLECTIONS_PARTNER",
+    "KYC_PARTNER",
+    "DISBURSEMENT_PARTNER",
+}
 PARTICIPANT_DETAIL = (
-    "id", "participantRole", "baseUrl", "publicKey", "participantRoleStatus", "isApproved", "approvedBy",
-    "approvedOn", "status", "kcClientId", "createdOn", "updatedOn", "participant",
-)  # fmt: skip
+    "id",
+    "participantRole",
+    "baseUrl",
+    "publicKey",
+    "participantRoleStatus",
+    "isApproved",
+    "approvedBy",
+    "approvedOn",
+    "status",
+    "kcClientId",
+    "createdOn",
+    "updatedOn",
+    "participant",
+)
 ORGANISATION = (
-    "id", "participantName", "participantDescription", "participantWebsite", "participantEmail", "participantPhone",
-    "participantLogo", "participantLogoContentType", "createdOn", "updatedOn",
-)  # fmt: skip
+    "id",
+    "participantName",
+    "participantDescription",
+    "participantWebsite",
+    "participantEmail",
+    "participantPhone",
+    "participantLogo",
+    "participantLogoContentType",
+    "createdOn",
+    "updatedOn",
+)
 
 
 class InvalidFormatException(Exception):
@@ -58,8 +83,12 @@ def parse_participant_detail(document: dict) -> dict:
 
 
 def reference_token(registry: str, credentials, path: str = "/auth/token", **extra) -> str:
-    form = {"grant_type": "client_credentials", "client_id": credentials.participant.client_id,
-            "client_secret": credentials.client_secret, **extra}  # fmt: skip
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": credentials.participant.client_id,
+        "client_secret": credentials.client_secret,
+        **extra,
+    }
     response = requests.post(f"{registry}{path}", data=form, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -85,8 +114,11 @@ class ReferenceProvider:
         cached = self.cache.get(participant_id)
         if cached and time.time() < cached[0]:
             return cached[1]
-        response = requests.get(f"{self.registry}/service/participant-roles/{participant_id}", timeout=10,
-                                headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+        response = requests.get(
+            f"{self.registry}/service/participant-roles/{participant_id}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
         assert response.status_code == 200, response.text
         max_age = int(re.search(r"max-age=(\d+)", response.headers["Cache-Control"])[1])
         self.max_ages.append((time.time(), max_age))
@@ -108,8 +140,12 @@ class ReferenceProvider:
         if payload or header.get("alg") != "RS256":
             return False
         try:
-            key.verify(base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4)),
-                       header_b64.encode() + b"." + body, padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+            key.verify(
+                base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4)),
+                header_b64.encode() + b"." + body,
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
         except InvalidSignature:
             return False
         return True
@@ -136,9 +172,13 @@ def registry(live_server, settings):
 
 def onboard(actor, name, role, key_name, **extra):
     return services.onboard_participant(
-        org_name=name, role=role, base_url=f"https://{key_name}.example.in/ocen",
-        public_key=public_pem(rsa_key(key_name)), actor=actor, **extra,
-    )  # fmt: skip
+        org_name=name,
+        role=role,
+        base_url=f"https://{key_name}.example.in/ocen",
+        public_key=public_pem(rsa_key(key_name)),
+        actor=actor,
+        **extra,
+    )
 
 
 BODY = b'{"metadata":{"version":"4.0.0","originatorParticipantId":"agent"},"loanApplications":[]}'
@@ -170,8 +210,9 @@ def test_a_rotation_keeps_reference_verifiers_working(registry, actor):
     caller_token = reference_token(registry, agent)
     provider = ReferenceProvider(registry, lender)
     switch = timezone.now() + dt.timedelta(seconds=3)
-    services.add_participant_key(participant=agent.participant, public_key=public_pem(rsa_key("rot-agent-2")),
-                                 actor=actor, primary_from=switch)  # fmt: skip
+    services.add_participant_key(
+        participant=agent.participant, public_key=public_pem(rsa_key("rot-agent-2")), actor=actor, primary_from=switch
+    )
 
     assert provider.accepts(caller_token, BODY, reference_signature(BODY, rsa_key("rot-agent")))  # still the old key
     fetched_at, max_age = provider.max_ages[-1]
@@ -195,8 +236,9 @@ def test_promote_participant_key_switches_now_and_the_record_says_so(registry, a
     from django.core.management import call_command
 
     agent = onboard(actor, "Ref Agent", "LOAN_AGENT", "pro-agent")
-    new = services.add_participant_key(participant=agent.participant, public_key=public_pem(rsa_key("pro-agent-2")),
-                                       actor=actor)  # fmt: skip
+    new = services.add_participant_key(
+        participant=agent.participant, public_key=public_pem(rsa_key("pro-agent-2")), actor=actor
+    )
     out = StringIO()
     call_command("promote_participant_key", str(agent.participant.id), "--", new.kid, stdout=out)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", json.loads(out.getvalue())["primaryFrom"])
@@ -235,11 +277,21 @@ def test_ec_keys_are_refused_by_default_because_reference_verifiers_cast_to_rsa(
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="reads RSA keys only"):
-        services.onboard_participant(org_name="EC Org", role="KYC_PARTNER", base_url="https://ec.example.in",
-                                     public_key=public_pem(ec_key("ec-org")), actor=actor)  # fmt: skip
+        services.onboard_participant(
+            org_name="EC Org",
+            role="KYC_PARTNER",
+            base_url="https://ec.example.in",
+            public_key=public_pem(ec_key("ec-org")),
+            actor=actor,
+        )
     settings.OCEN_PARTICIPANT_KEY_TYPES = ["RSA", "EC"]  # what a registry that allows them gets:
-    ec = services.onboard_participant(org_name="EC Org", role="KYC_PARTNER", base_url="https://ec.example.in",
-                                      public_key=public_pem(ec_key("ec-org")), actor=actor)  # fmt: skip
+    ec = services.onboard_participant(
+        org_name="EC Org",
+        role="KYC_PARTNER",
+        base_url="https://ec.example.in",
+        public_key=public_pem(ec_key("ec-org")),
+        actor=actor,
+    )
     lender = onboard(actor, "Ref Lender", "LENDER", "ec-lender")
     with pytest.raises(ClassCastException):
         ReferenceProvider(registry, lender).accepts(reference_token(registry, ec), BODY, "e30..c2ln")
@@ -261,6 +313,9 @@ def test_keycloak_paths_and_scope_openid_work(registry, actor):
     metadata = requests.get(f"{registry}/auth/.well-known/openid-configuration", timeout=10).json()
     assert metadata["token_endpoint"] == f"{registry}/auth/token"  # the aliases are only aliases
     assert metadata["keycloak_endpoint_aliases"]["token_endpoint"] == f"{registry}/auth/protocol/openid-connect/token"
-    refused = requests.post(f"{registry}/auth/token", timeout=10, data={
-        "client_id": agent.participant.client_id, "client_secret": agent.client_secret, "scope": "admin"})  # fmt: skip
+    refused = requests.post(
+        f"{registry}/auth/token",
+        timeout=10,
+        data={"client_id": agent.participant.client_id, "client_secret": agent.client_secret, "scope": "admin"},
+    )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"

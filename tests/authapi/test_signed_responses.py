@@ -52,8 +52,13 @@ def check(client, token, **payload):
 def test_signature_check_explains_a_good_signature(client, agent_token, lender):
     body = '{"metadata": {"originatorParticipantId": "x"}}'
     key = lender.participant.keys.get()
-    result = check(client, agent_token, body=body, participantId=str(lender.participant.id),
-                   signature=sign(body.encode(), rsa_key("lender"), key.kid)).json()  # fmt: skip
+    result = check(
+        client,
+        agent_token,
+        body=body,
+        participantId=str(lender.participant.id),
+        signature=sign(body.encode(), rsa_key("lender"), key.kid),
+    ).json()
     assert result["valid"] is True and result["matchedKid"] == key.kid and result["reason"] is None
     assert [s["check"] for s in result["steps"]][-1] == "signature"
 
@@ -70,8 +75,13 @@ def test_signature_check_reports_a_revoked_key(client, actor, agent_token, lende
     services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
     key = lender.participant.keys.order_by("created_at").first()
     services.revoke_key(key=key, actor=actor, reason="leaked")
-    result = check(client, agent_token, body="{}", participantId=str(lender.participant.id),
-                   signature=sign(b"{}", rsa_key("lender"), key.kid)).json()  # fmt: skip
+    result = check(
+        client,
+        agent_token,
+        body="{}",
+        participantId=str(lender.participant.id),
+        signature=sign(b"{}", rsa_key("lender"), key.kid),
+    ).json()
     assert result["reason"] == "key_revoked"
 
 

@@ -35,8 +35,12 @@ def read(live_server, seven):
     token = requests.post(f"{live_server.url}/auth/token", data=form, timeout=10).json()["access_token"]
 
     def get(**params):
-        response = requests.get(f"{live_server.url}/service/participant-roles", params=params, timeout=10,
-                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        response = requests.get(
+            f"{live_server.url}/service/participant-roles",
+            params=params,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -68,8 +72,13 @@ def test_page_numbers_can_skip_a_row_that_changes_during_the_walk(read, seven, a
 
 def test_a_cursor_keeps_its_walks_filters_and_its_last_page_says_so(read, seven, actor):
     since = (timezone.now() - dt.timedelta(minutes=5)).isoformat()
-    services.onboard_participant(org_name="Not KYC", role="LENDER", base_url="https://lender.example.in",
-                                 public_key=public_pem(rsa_key("sync-lender")), actor=actor)  # fmt: skip
+    services.onboard_participant(
+        org_name="Not KYC",
+        role="LENDER",
+        base_url="https://lender.example.in",
+        public_key=public_pem(rsa_key("sync-lender")),
+        actor=actor,
+    )
     page = read(size=2, role="KYC_PARTNER", updatedSince=since)
     pages = [page]
     while page["nextCursor"]:
@@ -108,8 +117,12 @@ def test_a_bad_cursor_is_a_400(live_server, read, seven, params):
     form = {"client_id": caller.participant.client_id, "client_secret": caller.client_secret}
     token = requests.post(f"{live_server.url}/auth/token", data=form, timeout=10).json()["access_token"]
     params = {name: cursor if value == "CURSOR" else value for name, value in params.items()}
-    response = requests.get(f"{live_server.url}/service/participant-roles", params=params, timeout=10,
-                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    response = requests.get(
+        f"{live_server.url}/service/participant-roles",
+        params=params,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 400 and response.json()["errorCode"] == "BAD_REQUEST"
     assert "cursor" in response.json()["message"]
 
@@ -126,9 +139,11 @@ def test_a_walk_never_passes_a_change_that_is_still_committing(read, seven, acto
     x, y = seven[0].participant, seven[1].participant
     settings_dict = connection.settings_dict
     blocker = psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432, user=settings_dict["USER"],
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
         dbname=settings_dict["NAME"],
-    )  # fmt: skip
+    )
     blocker.execute("SELECT 1 FROM participants_participant WHERE id = %s FOR UPDATE", [x.id])
 
     def add_key():

@@ -53,9 +53,11 @@ def test_grant_type_defaults_to_client_credentials(client, lender):
 
 def test_http_basic_client_authentication(client, lender):
     response = post_form(
-        client, TOKEN_URL, {"grant_type": "client_credentials"},
+        client,
+        TOKEN_URL,
+        {"grant_type": "client_credentials"},
         HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret),
-    )  # fmt: skip
+    )
     assert_token_response(response)
 
 
@@ -74,8 +76,9 @@ def test_each_token_is_unique_and_stored_hashed(client, lender):
     assert len(stored) == 2 and first not in stored and second not in stored
 
 
-@pytest.mark.parametrize("case", ["wrong secret", "unknown client", "suspended", "offboarded", "unapproved",
-                                  "rejected", "empty secret"])  # fmt: skip
+@pytest.mark.parametrize(
+    "case", ["wrong secret", "unknown client", "suspended", "offboarded", "unapproved", "rejected", "empty secret"]
+)
 def test_every_refusal_is_the_same_invalid_client(client, actor, lender, case, settings):
     client_id, secret = lender.participant.client_id, lender.client_secret
     if case == "wrong secret":

@@ -27,8 +27,9 @@ def test_failures_past_the_limit_for_one_client_are_answered_429_from_that_sourc
     assert [attempt(client, client_id, "wrong").status_code for _ in range(3)] == [401, 401, 429]
     throttled = attempt(client, client_id, "wrong again")
     assert throttled.status_code == 429 and throttled.json() == THROTTLED and int(throttled["Retry-After"]) > 0
-    via_basic = post_form(client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, "wrong"),
-                          REMOTE_ADDR="192.0.2.1")  # fmt: skip
+    via_basic = post_form(
+        client, "/auth/token", {}, HTTP_AUTHORIZATION=basic(client_id, "wrong"), REMOTE_ADDR="192.0.2.1"
+    )
     assert via_basic.status_code == 429
     # Other clients from that source, and that client from other sources, fail as usual.
     assert attempt(client, loan_agent.participant.client_id, "wrong").status_code == 401

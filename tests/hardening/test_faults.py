@@ -97,8 +97,9 @@ def app_through_forwarder(request, transactional_db):
 def test_outage_gives_503s_in_the_documented_shapes_and_recovers(app_through_forwarder):
     base, forwarder, target = app_through_forwarder
     assert requests.get(f"{base}/healthz", timeout=5).json() == {
-        "status": "ok", "checks": {"database": "ok", "cache": "ok"}
-    }  # fmt: skip
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok"},
+    }
 
     forwarder.cut()
     health = requests.get(f"{base}/healthz", timeout=10)

@@ -16,12 +16,18 @@ from tests.authapi.conftest import TOKEN_URL, bearer, get_token, post_form
 from tests.keys import public_pem, rsa_key
 
 PARSERS = [
-    (serialization, "load_pem_private_key"), (serialization, "load_pem_public_key"),
-    (serialization, "load_der_private_key"), (serialization, "load_der_public_key"),
-    (x509, "load_pem_x509_certificate"), (x509, "load_der_x509_certificate"),
-    (jwk.JWK, "from_pem"), (jwk.JWK, "from_json"), (jwk.JWK, "import_key"),
-    (RSAAlgorithm, "from_jwk"), (ECAlgorithm, "from_jwk"),
-]  # fmt: skip
+    (serialization, "load_pem_private_key"),
+    (serialization, "load_pem_public_key"),
+    (serialization, "load_der_private_key"),
+    (serialization, "load_der_public_key"),
+    (x509, "load_pem_x509_certificate"),
+    (x509, "load_der_x509_certificate"),
+    (jwk.JWK, "from_pem"),
+    (jwk.JWK, "from_json"),
+    (jwk.JWK, "import_key"),
+    (RSAAlgorithm, "from_jwk"),
+    (ECAlgorithm, "from_jwk"),
+]
 
 
 @pytest.fixture
@@ -50,9 +56,12 @@ def registry_traffic(client, lender, agent, agent_token, body, signature):
     assert (
         client.get(f"/service/participant-roles/{lender.participant.id}/jwks", **bearer(agent_token)).status_code == 200
     )
-    check = client.post("/service/signature-check", json.dumps({"body": body.decode(), "signature": signature,
-                        "participantId": str(lender.participant.id)}), content_type="application/json",
-                        **bearer(agent_token))  # fmt: skip
+    check = client.post(
+        "/service/signature-check",
+        json.dumps({"body": body.decode(), "signature": signature, "participantId": str(lender.participant.id)}),
+        content_type="application/json",
+        **bearer(agent_token),
+    )
     assert check.json()["valid"] is True
     assert verify(body, signature, details.json()["publicKeys"])  # a provider's check, with ocen_sdk
 

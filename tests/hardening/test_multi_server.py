@@ -62,8 +62,10 @@ def test_two_servers_share_keys_counters_and_state(servers, actor):
     kyc_token = token_at(a, kyc).json()["access_token"]
     if time.time() % 60 > 50:  # keep the seven reads inside one fixed window
         time.sleep(61 - time.time() % 60)
-    reads = [requests.get(base + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10)
-             for base in (a, b, a, b, a, b, a)]  # fmt: skip
+    reads = [
+        requests.get(base + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10)
+        for base in (a, b, a, b, a, b, a)
+    ]
     assert [r.status_code for r in reads] == [200] * 6 + [429]
     assert requests.get(b + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10).status_code == 429
 

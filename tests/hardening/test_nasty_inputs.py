@@ -17,14 +17,36 @@ from participants.models import (
 )
 from tests.authapi.conftest import FORM, bearer, get_token
 
-TABLES = (Organisation, Participant, ParticipantKey, Application, AccessToken, AuditEvent, Product, ProductNetwork,
-          NetworkMembership)  # fmt: skip
+TABLES = (
+    Organisation,
+    Participant,
+    ParticipantKey,
+    Application,
+    AccessToken,
+    AuditEvent,
+    Product,
+    ProductNetwork,
+    NetworkMembership,
+)
 
 NASTY_STRINGS = [
-    "\x00", "a\x00b", "x" * 100_000, "../../../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "' OR '1'='1' --", "1; DROP TABLE participants_participant; --", "<script>alert(1)</script>",
-    '"><img src=x onerror=alert(1)>', "ＬＥＮＤＥＲ", "LENDΕR", "\u202eRDNEL", "😀" * 1000, "{}", "[]", "null",
-]  # fmt: skip
+    "\x00",
+    "a\x00b",
+    "x" * 100_000,
+    "../../../../etc/passwd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "' OR '1'='1' --",
+    "1; DROP TABLE participants_participant; --",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "ＬＥＮＤＥＲ",
+    "LENDΕR",
+    "\u202eRDNEL",
+    "😀" * 1000,
+    "{}",
+    "[]",
+    "null",
+]
 NASTY_IDS = ["not-a-uuid", "../../etc/passwd", "' OR 1=1 --", "%00", "<script>", "1" * 5000, "ＡＢＣ"]
 
 
@@ -67,8 +89,12 @@ def test_oversized_bodies_are_refused(client, token):
     before = counts()
     ten_megabytes = "x" * (10 * 1024 * 1024)
     assert_oauth_error(client.post("/auth/token", "client_id=a&client_secret=" + ten_megabytes, content_type=FORM))
-    response = client.post("/service/signature-check", json.dumps({"body": ten_megabytes, "signature": "a..b"}),
-                           content_type="application/json", **bearer(token))  # fmt: skip
+    response = client.post(
+        "/service/signature-check",
+        json.dumps({"body": ten_megabytes, "signature": "a..b"}),
+        content_type="application/json",
+        **bearer(token),
+    )
     assert_registry_error(response)
     assert counts() == before
 
@@ -85,8 +111,13 @@ def test_introspection_and_revocation(client, token, loan_agent, value):
 @pytest.mark.parametrize("value", NASTY_IDS)
 def test_registry_paths_with_hostile_ids(client, token, value):
     before = counts()
-    for path in ("participant-roles/{}", "participant-roles/{}/jwks", "products/{}", "product-networks/{}",
-                 "product-networks/{}/participants"):  # fmt: skip
+    for path in (
+        "participant-roles/{}",
+        "participant-roles/{}/jwks",
+        "products/{}",
+        "product-networks/{}",
+        "product-networks/{}/participants",
+    ):
         response = client.get("/service/" + path.format(value), **bearer(token))
         assert_registry_error(response)
     assert counts() == before
@@ -129,18 +160,38 @@ def test_admin_forms(client, registry_admin, lender, value):
     client.force_login(registry_admin)
     before = counts()
     forms = [
-        (reverse("admin:participants_participant_add"),
-         {"new_organisation_name": value, "role": value, "base_url": value, "public_key": value}),
+        (
+            reverse("admin:participants_participant_add"),
+            {"new_organisation_name": value, "role": value, "base_url": value, "public_key": value},
+        ),
         (reverse("admin:participants_participant_add_key", args=[lender.participant.pk]), {"public_key": value}),
-        (reverse("admin:participants_organisation_add"), {"name": value[:300], "website": value, "email": value,
-                                                          "participants-TOTAL_FORMS": "0", "participants-INITIAL_FORMS": "0"}),
+        (
+            reverse("admin:participants_organisation_add"),
+            {
+                "name": value[:300],
+                "website": value,
+                "email": value,
+                "participants-TOTAL_FORMS": "0",
+                "participants-INITIAL_FORMS": "0",
+            },
+        ),
         (reverse("admin:participants_product_add"), {"lender": value, "name": value}),
-        (reverse("admin:participants_productnetwork_add"), {"name": value, "product": value, "created_by": value,
-                                                            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}),
+        (
+            reverse("admin:participants_productnetwork_add"),
+            {
+                "name": value,
+                "product": value,
+                "created_by": value,
+                "memberships-TOTAL_FORMS": "0",
+                "memberships-INITIAL_FORMS": "0",
+            },
+        ),
         (reverse("admin:participants_participant_confirm", args=["offboard"]), {"ids": value, "confirmed": "yes"}),
-        (reverse("admin:participants_participant_signature_check", args=[lender.participant.pk]),
-         {"body": value, "signature": value}),
-    ]  # fmt: skip
+        (
+            reverse("admin:participants_participant_signature_check", args=[lender.participant.pk]),
+            {"body": value, "signature": value},
+        ),
+    ]
     for url, data in forms:
         response = client.post(url, data)
         assert response.status_code in (200, 302, 400), (url, response.status_code)
@@ -205,8 +256,9 @@ def b64url(value) -> str:
 def test_signature_headers_of_the_wrong_types_are_diagnosed_not_crashed(client, token, lender, header):
     signature = f"{b64url(header)}..c2ln"
     body = {"body": "{}", "signature": signature, "participantId": str(lender.participant.id)}
-    response = client.post("/service/signature-check", json.dumps(body), content_type="application/json",
-                           **bearer(token))  # fmt: skip
+    response = client.post(
+        "/service/signature-check", json.dumps(body), content_type="application/json", **bearer(token)
+    )
     assert response.status_code == 200 and response.json()["valid"] is False
     assert response.json()["reason"] in {"algorithm_not_allowed", "malformed_signature"}
 

@@ -50,9 +50,12 @@ def test_concurrent_secret_rotations_leave_exactly_one_valid_secret(actor, lende
 def test_a_double_submitted_onboarding_creates_one_participant(actor, iteration):
     def onboard(i):
         return services.onboard_participant(
-            org_name="Twice Submitted Bank", role="LENDER", base_url="https://twice.example.in",
-            public_key=public_pem(rsa_key("twice")), actor=actor,
-        )  # fmt: skip
+            org_name="Twice Submitted Bank",
+            role="LENDER",
+            base_url="https://twice.example.in",
+            public_key=public_pem(rsa_key("twice")),
+            actor=actor,
+        )
 
     results = race(4, onboard)
     successes = [r for r in results if isinstance(r, services.Credentials)]
@@ -113,8 +116,9 @@ def test_tokens_granted_while_a_suspension_commits_never_work_after_reinstatemen
     def grant(_):
         with requests.Session() as session:
             while not stop.is_set():
-                response = session.post(f"{live_server.url}/auth/token", data=form, timeout=10,
-                                        headers={"X-Forwarded-For": "192.0.2.1"})  # fmt: skip
+                response = session.post(
+                    f"{live_server.url}/auth/token", data=form, timeout=10, headers={"X-Forwarded-For": "192.0.2.1"}
+                )
                 if response.status_code == 200:
                     issued.append(response.json()["access_token"])
 
@@ -147,8 +151,12 @@ def test_a_token_row_left_over_from_a_suspension_is_refused_after_reinstatement(
 
     services.suspend_participant(participant=lender.participant, actor=actor, reason="leaked")
     raw = signing.sign({"sub": "x"}, signing.active_kid())
-    AccessToken.objects.create(token="", token_checksum=hashlib.sha256(raw.encode()).hexdigest(), scope="ocen",
-                               application_id=lender.participant.application_id,
-                               expires=timezone.now() + dt.timedelta(hours=1))  # fmt: skip
+    AccessToken.objects.create(
+        token="",
+        token_checksum=hashlib.sha256(raw.encode()).hexdigest(),
+        scope="ocen",
+        application_id=lender.participant.application_id,
+        expires=timezone.now() + dt.timedelta(hours=1),
+    )
     services.reinstate_participant(participant=lender.participant, actor=actor)
     assert compiled.caller_for_token(raw, kid=signing.active_kid()) is None

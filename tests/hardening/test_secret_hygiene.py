@@ -20,9 +20,12 @@ def everything_logged(caplog):
 
 def test_no_secret_token_or_private_key_in_logs_or_audit(client, actor, everything_logged, registry_admin):
     onboarded = services.onboard_participant(
-        org_name="Hygiene Bank", role="LENDER", base_url="https://hygiene.example.in",
-        public_key=public_pem(rsa_key("hygiene")), actor=actor,
-    )  # fmt: skip
+        org_name="Hygiene Bank",
+        role="LENDER",
+        base_url="https://hygiene.example.in",
+        public_key=public_pem(rsa_key("hygiene")),
+        actor=actor,
+    )
     rotated = services.rotate_client_secret(participant=onboarded.participant, actor=actor)
     token = get_token(client, rotated)
     post_form(client, "/auth/token", {"client_id": onboarded.participant.client_id, "client_secret": "wrong-secret"})
@@ -35,8 +38,14 @@ def test_no_secret_token_or_private_key_in_logs_or_audit(client, actor, everythi
     logged = "\n".join(record.getMessage() + repr(record.args) for record in everything_logged.records)
     audited = json.dumps(list(AuditEvent.objects.values("details", "actor", "action")))
     private = private_pem(rsa_key("x")).decode()
-    for secret in (onboarded.client_secret, rotated.client_secret, token, "wrong-secret", "not-the-password",
-                   private.splitlines()[1]):  # fmt: skip
+    for secret in (
+        onboarded.client_secret,
+        rotated.client_secret,
+        token,
+        "wrong-secret",
+        "not-the-password",
+        private.splitlines()[1],
+    ):
         assert secret not in logged
         assert secret not in audited
     assert everything_logged.records, "the capture saw nothing: the test would pass for the wrong reason"

@@ -17,10 +17,18 @@ def test_cleanup_deletes_100000_expired_tokens_in_batches(client, lender, django
     application = lender.participant.application
     expired = timezone.now() - dt.timedelta(days=2)
     AccessToken.objects.bulk_create(
-        (AccessToken(application=application, expires=expired, scope="ocen", token="",
-                     token_checksum=hashlib.sha256(f"old-{i}".encode()).hexdigest()) for i in range(100_000)),
+        (
+            AccessToken(
+                application=application,
+                expires=expired,
+                scope="ocen",
+                token="",
+                token_checksum=hashlib.sha256(f"old-{i}".encode()).hexdigest(),
+            )
+            for i in range(100_000)
+        ),
         batch_size=10_000,
-    )  # fmt: skip
+    )
     assert AccessToken.objects.count() == 100_001
     out = StringIO()
     # Per batch: a select of ids and one DELETE in its own (here: savepoint) transaction — a fixed number

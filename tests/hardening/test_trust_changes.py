@@ -73,8 +73,11 @@ def test_withdrawn_credentials_stop_authenticating_everywhere_at_once(servers, a
 
     for base in (a, b):
         for n in range(10):  # from ten addresses, so that no failure throttle answers in the registry's place
-            for path, extra in (("/auth/introspect", {"token": lender_token}), ("/auth/revoke", {"token": agent_token}),
-                                ("/auth/token", {})):  # fmt: skip
+            for path, extra in (
+                ("/auth/introspect", {"token": lender_token}),
+                ("/auth/revoke", {"token": agent_token}),
+                ("/auth/token", {}),
+            ):
                 response = post(base, path, {**credentials_form(agent), **extra}, source=f"198.51.100.{n}")
                 assert (response.status_code, response.json()) == (401, INVALID_CLIENT), (base, path)
 
@@ -141,8 +144,9 @@ def test_a_verifier_drops_a_withdrawn_signing_key_once_its_jwks_copy_is_stale(tr
 
         assert manage(env, "revoke_signing_key", "--reason", "compromised", "--", old_kid).returncode == 0
         claims = pyjwt.decode(genuine, options={"verify_signature": False})
-        forged = pyjwt.encode({**claims, "jti": "forged"}, signing.private_key(old_kid), algorithm="RS256",
-                              headers={"kid": old_kid})  # fmt: skip
+        forged = pyjwt.encode(
+            {**claims, "jti": "forged"}, signing.private_key(old_kid), algorithm="RS256", headers={"kid": old_kid}
+        )
         time.sleep(1.1)  # the registry's max-age for its JWKS
         with pytest.raises(VerificationError) as refused:
             verifier.verify_token(f"Bearer {forged}")
@@ -190,8 +194,12 @@ def test_credentials_sent_two_ways_are_refused(servers, actor):
     for form in ({"client_id": decoy.participant.client_id}, {"client_secret": "x"}, credentials_form(decoy)):
         response = post(a, "/auth/token", form, Authorization=basic(victim.participant.client_id, "wrong"))
         assert response.status_code == 400 and response.json()["error"] == "invalid_request"
-    same = post(a, "/auth/token", {"client_id": victim.participant.client_id},
-                Authorization=basic(victim.participant.client_id, victim.client_secret))  # fmt: skip
+    same = post(
+        a,
+        "/auth/token",
+        {"client_id": victim.participant.client_id},
+        Authorization=basic(victim.participant.client_id, victim.client_secret),
+    )
     assert same.status_code == 200  # the body naming the same client is not a second method
 
 
@@ -232,8 +240,9 @@ def admin_login(base, username, password, source):
         f"{base}/admin/login/?next=/admin/",
         data={"username": username, "password": password, "csrfmiddlewaretoken": token},
         headers={"X-Forwarded-For": source, "Cookie": f"csrftoken={cookie}", "Referer": f"{base}/admin/login/"},
-        allow_redirects=False, timeout=10,
-    )  # fmt: skip
+        allow_redirects=False,
+        timeout=10,
+    )
 
 
 def test_admin_lockouts_are_audited_in_production(transactional_db, registry_admin):

@@ -39,7 +39,10 @@ def registry(live_server, settings):
 
 def onboard(actor, name, role, key_name):
     credentials = services.onboard_participant(
-        org_name=name, role=role, base_url=f"https://{key_name}.example.in/ocen",
-        public_key=public_pem(rsa_key(key_name)), actor=actor,
-    )  # fmt: skip
+        org_name=name,
+        role=role,
+        base_url=f"https://{key_name}.example.in/ocen",
+        public_key=public_pem(rsa_key(key_name)),
+        actor=actor,
+    )
     return credentials, credentials.participant.keys.get().kid

@@ -19,9 +19,14 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 def cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "ocen_sdk", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "ocen_sdk", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
+        check=False,
+    )
 
 
 def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
@@ -44,8 +49,12 @@ def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
     assert signed.returncode == 0, signed.stderr
     signature = signed.stdout.strip()
 
-    env = {"OCEN_ISSUER": registry["issuer"], "OCEN_REGISTRY_URL": registry["service"],
-           "OCEN_CLIENT_ID": agent.participant.client_id, "OCEN_CLIENT_SECRET": agent.client_secret}  # fmt: skip
+    env = {
+        "OCEN_ISSUER": registry["issuer"],
+        "OCEN_REGISTRY_URL": registry["service"],
+        "OCEN_CLIENT_ID": agent.participant.client_id,
+        "OCEN_CLIENT_SECRET": agent.client_secret,
+    }
     checked = cli("verify", str(body), signature, "--participant-id", str(agent.participant.id), env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert json.loads(checked.stdout)["matchedKid"] == "agent-2026-11"
@@ -55,12 +64,30 @@ def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
     assert tampered.returncode == 1 and json.loads(tampered.stdout)["reason"] == "signature_mismatch"
 
     # The new key is published, but not yet primary: signing names the participant, and is warned.
-    warned = cli("sign", str(body), "--key", str(private), "--kid", "agent-2026-11", "--participant-id",
-                 str(agent.participant.id), env=env)  # fmt: skip
+    warned = cli(
+        "sign",
+        str(body),
+        "--key",
+        str(private),
+        "--kid",
+        "agent-2026-11",
+        "--participant-id",
+        str(agent.participant.id),
+        env=env,
+    )
     assert warned.returncode == 0 and "is not" in warned.stderr and "primary key" in warned.stderr
     call_command("promote_participant_key", str(agent.participant.id), "agent-2026-11", stdout=StringIO())
-    quiet = cli("sign", str(body), "--key", str(private), "--kid", "agent-2026-11", "--participant-id",
-                str(agent.participant.id), env=env)  # fmt: skip
+    quiet = cli(
+        "sign",
+        str(body),
+        "--key",
+        str(private),
+        "--kid",
+        "agent-2026-11",
+        "--participant-id",
+        str(agent.participant.id),
+        env=env,
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""
 
     whois = cli("whois", str(agent.participant.id), env=env)

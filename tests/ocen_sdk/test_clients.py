@@ -155,8 +155,15 @@ def test_verifier_token_checks(registry, registry_client, tokens, agent):
         return signing.sign(claims, active)
 
     now = int(time.time())
-    good = {"iss": registry["issuer"], "aud": "ocen", "sub": "s", "exp": now + 600, "iat": now,
-                          "nbf": now, "participantId": str(agent.participant.id)}  # fmt: skip
+    good = {
+        "iss": registry["issuer"],
+        "aud": "ocen",
+        "sub": "s",
+        "exp": now + 600,
+        "iat": now,
+        "nbf": now,
+        "participantId": str(agent.participant.id),
+    }
     assert verifier.verify_token(f"Bearer {sign(good)}")["participantId"] == str(agent.participant.id)
     assert verifier.verify_token(f"Bearer {sign({**good, 'aud': ['x', 'ocen']})}")
 
@@ -235,9 +242,12 @@ def test_an_unreachable_registry_is_a_verification_error_not_a_crash(registry, a
     nowhere = "http://127.0.0.1:9"  # nothing listens on the discard port
     offline = Verifier(
         registry["issuer"],
-        RegistryClient(f"{nowhere}/service", TokenClient(f"{nowhere}/auth/token", "id", "secret"),
-                       keys=RegistryKeys(registry["issuer"])),
-    )  # fmt: skip
+        RegistryClient(
+            f"{nowhere}/service",
+            TokenClient(f"{nowhere}/auth/token", "id", "secret"),
+            keys=RegistryKeys(registry["issuer"]),
+        ),
+    )
     with pytest.raises(VerificationError) as failed:
         offline.verify_request({"Authorization": f"Bearer {token}", "x-jws-signature": "a..b"}, b"{}")
     assert failed.value.reason == "registry_unavailable"
@@ -263,8 +273,9 @@ def test_an_aged_copy_of_the_jwks_is_kept_only_for_what_remains_of_its_max_age(s
             start_response("200 OK", [("Content-Type", "application/json")])
             return [json.dumps({"issuer": issuer, "jwks_uri": f"{issuer}/certs"}).encode()]
         fetched.append(1)
-        start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=300"),
-                                  ("Age", "300")])  # fmt: skip
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=300"), ("Age", "300")]
+        )
         return [b'{"keys": []}']
 
     keys = RegistryKeys(f"{serve(app)}/auth")

@@ -22,8 +22,9 @@ class Participant:
 
     def __init__(self, registry, credentials, kid, key_name):
         self.id = str(credentials.participant.id)
-        self.tokens = TokenClient(f"{registry['issuer']}/token", credentials.participant.client_id,
-                                  credentials.client_secret)  # fmt: skip
+        self.tokens = TokenClient(
+            f"{registry['issuer']}/token", credentials.participant.client_id, credentials.client_secret
+        )
         keys = RegistryKeys(registry["issuer"], min_refresh_interval=0)
         self.registry = RegistryClient(registry["service"], self.tokens, keys=keys, min_refresh_interval=0)
         self.verifier = Verifier(registry["issuer"], self.registry)
@@ -51,10 +52,12 @@ def lender_service(lender: Participant):
                 return [json.dumps({"error": exc.reason}).encode()]
             request_id = json.loads(body)["metadata"]["requestId"]
             detail = f"received from {caller['participant']['participantName']}"
-            answer = json.dumps({
-                "metadata": {"originatorParticipantId": lender.id, "requestId": request_id},
-                "response": {"status": "SUCCESS", "responseDetail": detail},
-            }).encode()  # fmt: skip
+            answer = json.dumps(
+                {
+                    "metadata": {"originatorParticipantId": lender.id, "requestId": request_id},
+                    "response": {"status": "SUCCESS", "responseDetail": detail},
+                }
+            ).encode()
             signature = lender.sign(answer)
         start_response("200 OK", [("Content-Type", "application/json"), ("x-jws-signature", signature)])
         return [answer]
@@ -73,10 +76,13 @@ def call_lender(agent: Participant, lender_url: str, lender_id: str) -> requests
     response = requests.post(
         f"{lender_url}/loanApplications/createLoanApplicationsRequest",
         data=body,
-        headers={"Authorization": f"Bearer {agent.tokens.token()}", "x-jws-signature": agent.sign(body),
-                 "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {agent.tokens.token()}",
+            "x-jws-signature": agent.sign(body),
+            "Content-Type": "application/json",
+        },
         timeout=10,
-    )  # fmt: skip
+    )
     if response.status_code == 200:
         agent.registry.verify_signature(lender_id, response.content, response.headers["x-jws-signature"])
     return response
@@ -105,9 +111,11 @@ def exchange(registry, actor, settings, serve, lender, agent, lender_credentials
 
     # 2. The lender rotates: new key registered, made primary and used, old key retired. Traffic keeps working.
     services.add_participant_key(
-        participant=lender_credentials.participant, public_key=public_pem(rsa_key("e2e-lender-2")), actor=actor,
+        participant=lender_credentials.participant,
+        public_key=public_pem(rsa_key("e2e-lender-2")),
+        actor=actor,
         primary_from=timezone.now(),
-    )  # fmt: skip
+    )
     new_key = lender_credentials.participant.keys.order_by("-created_at").first()
     lender.signing = {"key": rsa_key("e2e-lender-2"), "kid": new_key.kid}
     services.retire_key(key=lender_credentials.participant.keys.get(kid=lender_kid), actor=actor)

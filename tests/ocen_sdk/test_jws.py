@@ -35,8 +35,11 @@ def test_our_signature_has_the_contract_header():
     header_b64, payload, _ = signature.split(".")
     assert payload == ""
     assert json.loads(base64.urlsafe_b64decode(header_b64 + "==")) == {
-        "alg": "RS256", "b64": False, "crit": ["b64"], "kid": "k1"
-    }  # fmt: skip
+        "alg": "RS256",
+        "b64": False,
+        "crit": ["b64"],
+        "kid": "k1",
+    }
 
 
 def test_pyjwt_verifies_our_signature():
@@ -53,14 +56,18 @@ def test_pyjwt_verifies_our_signature():
 
 def test_joserfc_verifies_our_signature():
     signature = sign(BODY, rsa_key("a"), "k1")
-    key = RSAKey.import_key(rsa_key("a").public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    key = RSAKey.import_key(
+        rsa_key("a")
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     assert joserfc_jws.deserialize_compact(signature, key, payload=BODY).payload == BODY
 
 
 def test_we_verify_pyjwt_signatures_with_crit():
-    signature = pyjwt.api_jws.encode(BODY, rsa_key("a"), algorithm="RS256", headers={"b64": False, "kid": "k1"},
-                                     is_payload_detached=True)  # fmt: skip
+    signature = pyjwt.api_jws.encode(
+        BODY, rsa_key("a"), algorithm="RS256", headers={"b64": False, "kid": "k1"}, is_payload_detached=True
+    )
     assert verify(BODY, signature, [public_jwk(rsa_key("a"))], now=NOW).kid == "k1"
 
 
@@ -125,17 +132,35 @@ def hs256_with_public_key_as_secret(body: bytes, public_key) -> str:
         (lambda: sign(BODY, rsa_key("a"), "k1"), lambda: [public_jwk(rsa_key("a"), status="REVOKED")], "key_revoked"),
         (lambda: sign(BODY, rsa_key("a"), "k9"), lambda: [public_jwk(rsa_key("a"))], "unknown_kid"),
         (alg_none, lambda: [public_jwk(rsa_key("a"))], "algorithm_not_allowed"),
-        (lambda: hs256_with_public_key_as_secret(BODY, rsa_key("a").public_key()), lambda: [public_jwk(rsa_key("a"))],
-         "algorithm_not_allowed"),
+        (
+            lambda: hs256_with_public_key_as_secret(BODY, rsa_key("a").public_key()),
+            lambda: [public_jwk(rsa_key("a"))],
+            "algorithm_not_allowed",
+        ),
         (lambda: "not.a.jws.at.all", lambda: [public_jwk(rsa_key("a"))], "malformed_signature"),
-        (lambda: sign(BODY, rsa_key("a"), "k1").replace("..", ".eyJ9.", 1), lambda: [public_jwk(rsa_key("a"))],
-         "malformed_signature"),
+        (
+            lambda: sign(BODY, rsa_key("a"), "k1").replace("..", ".eyJ9.", 1),
+            lambda: [public_jwk(rsa_key("a"))],
+            "malformed_signature",
+        ),
         (lambda: sign(BODY, rsa_key("a"), "k1"), lambda: retired("2026-11-27T11:00:00Z"), "key_expired"),
         (lambda: sign(BODY, rsa_key("a"), "k1"), lambda: retired("2026-11-27T13:00:00Z"), None),
     ],
-    ids=["valid", "tampered-body", "tampered-header", "wrong-key", "revoked-key", "unknown-kid", "alg-none",
-         "hs256-public-key", "garbage", "attached-payload", "retired-expired", "retired-in-window"],
-)  # fmt: skip
+    ids=[
+        "valid",
+        "tampered-body",
+        "tampered-header",
+        "wrong-key",
+        "revoked-key",
+        "unknown-kid",
+        "alg-none",
+        "hs256-public-key",
+        "garbage",
+        "attached-payload",
+        "retired-expired",
+        "retired-in-window",
+    ],
+)
 def test_each_refusal_names_its_reason(make, keys, reason):
     signature = make()
     if reason is None:

@@ -17,12 +17,17 @@ JSON = st.recursive(
 )
 HEADER_VALUES = JSON | st.sampled_from(["RS256", "ES256", "HS256", "none", "b64", False, True, ["b64"]])
 HEADERS = st.dictionaries(st.sampled_from(["alg", "kid", "b64", "crit", "typ", "x"]), HEADER_VALUES, max_size=5) | JSON
-KEYS = st.lists(
-    st.dictionaries(st.sampled_from(["kty", "n", "e", "kid", "status", "validFrom", "validUntil", "crv", "x"]),
-                    JSON | st.sampled_from(["RSA", "EC", "AQAB", "REVOKED", "RETIRED", "2026-01-01T00:00:00Z"]),
-                    max_size=9),
-    max_size=3,
-) | JSON  # fmt: skip
+KEYS = (
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["kty", "n", "e", "kid", "status", "validFrom", "validUntil", "crv", "x"]),
+            JSON | st.sampled_from(["RSA", "EC", "AQAB", "REVOKED", "RETIRED", "2026-01-01T00:00:00Z"]),
+            max_size=9,
+        ),
+        max_size=3,
+    )
+    | JSON
+)
 
 
 def compact(header) -> str:

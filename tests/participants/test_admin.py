@@ -286,9 +286,11 @@ def test_add_key_and_revoke_key_in_the_admin(admin_client, lender):
 
 def test_retire_key_action(admin_client, actor, lender):
     services.add_participant_key(
-        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor,
+        participant=lender.participant,
+        public_key=public_pem(rsa_key("lender-2")),
+        actor=actor,
         primary_from=timezone.now(),
-    )  # fmt: skip
+    )
     old = lender.participant.keys.order_by("created_at").first()
     admin_client.post(
         reverse("admin:participants_participantkey_changelist"), {"action": "retire", ACTION_CHECKBOX_NAME: [old.pk]}
@@ -437,8 +439,15 @@ def test_a_nul_in_a_list_filter_is_a_bad_request_not_a_crash(admin_client, url):
 def test_a_logo_is_uploaded_checked_by_content_and_published(admin_client, lender):
     organisation = lender.participant.organisation
     url = reverse("admin:participants_organisation_change", args=[organisation.pk])
-    form = {"name": organisation.name, "description": "", "website": "", "email": "", "phone": "",
-            "participants-TOTAL_FORMS": "0", "participants-INITIAL_FORMS": "0"}  # fmt: skip
+    form = {
+        "name": organisation.name,
+        "description": "",
+        "website": "",
+        "email": "",
+        "phone": "",
+        "participants-TOTAL_FORMS": "0",
+        "participants-INITIAL_FORMS": "0",
+    }
     svg = SimpleUploadedFile("logo.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/png")
     refused = admin_client.post(url, {**form, "logo_file": svg})
     assert refused.status_code == 200 and "must be a PNG or JPEG" in refused.content.decode()
@@ -460,8 +469,9 @@ def test_a_key_is_added_for_a_later_switch_and_made_primary_in_the_admin(admin_c
     participant = lender.participant
     add_key = reverse("admin:participants_participant_add_key", args=[participant.pk])
     when = (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    response = admin_client.post(add_key, {"public_key": public_pem(rsa_key("admin-2")).decode(), "switch": "at",
-                                           "switch_at": when})  # fmt: skip
+    response = admin_client.post(
+        add_key, {"public_key": public_pem(rsa_key("admin-2")).decode(), "switch": "at", "switch_at": when}
+    )
     assert response.status_code == 302
     new = participant.keys.order_by("-created_at").first()
     assert new.primary_from is not None and new.primary_from > timezone.now()

@@ -66,8 +66,15 @@ def test_every_action_declares_its_permission():
 def test_a_viewer_can_reach_pages_but_change_nothing_anywhere(client, registry_viewer, one_of_everything):
     client.force_login(registry_viewer)
     before = database_state()
-    forged = {"confirmed": "yes", "reason": "forged", "ids": [], "base_url": "https://evil.example",
-              "name": "Evil", "post": "yes", "public_key": public_pem(rsa_key("evil")).decode()}  # fmt: skip
+    forged = {
+        "confirmed": "yes",
+        "reason": "forged",
+        "ids": [],
+        "base_url": "https://evil.example",
+        "name": "Evil",
+        "post": "yes",
+        "public_key": public_pem(rsa_key("evil")).decode(),
+    }
     for model, model_admin in registered_admins():
         opts = model._meta
         pk = some_object_pk(model)

@@ -32,9 +32,16 @@ def key_file(tmp_path):
 
 def test_onboard_prints_credentials_that_work(db, key_file):
     output = run(
-        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
-        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
-    )  # fmt: skip
+        "onboard_participant",
+        "--org-name",
+        "Bharat Lending Bank",
+        "--role",
+        "LENDER",
+        "--base-url",
+        "https://lender.example.in/ocen",
+        "--public-key",
+        str(key_file),
+    )
     assert set(output) == {"participantId", "orgId", "clientId", "clientSecret"}
     participant = Participant.objects.get(pk=output["participantId"])
     assert str(participant.organisation_id) == output["orgId"] and participant.can_authenticate
@@ -44,9 +51,16 @@ def test_onboard_prints_credentials_that_work(db, key_file):
 
 def test_the_full_lifecycle_from_the_command_line(db, key_file, tmp_path):
     created = run(
-        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
-        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
-    )  # fmt: skip
+        "onboard_participant",
+        "--org-name",
+        "Bharat Lending Bank",
+        "--role",
+        "LENDER",
+        "--base-url",
+        "https://lender.example.in/ocen",
+        "--public-key",
+        str(key_file),
+    )
     pid = created["participantId"]
     jwk_file = tmp_path / "agent.jwk.json"
     jwk_file.write_text(json.dumps(reference_public_jwk()))
@@ -67,16 +81,30 @@ def test_command_errors_are_one_line(db, key_file, tmp_path):
     private.write_bytes(private_pem(rsa_key("lender")))
     with pytest.raises(CommandError, match=r"^public_key: This input contains private key material"):
         call_command(
-            "onboard_participant", "--org-name", "X", "--role", "LENDER",
-            "--base-url", "https://x.example.in", "--public-key", str(private),
-        )  # fmt: skip
+            "onboard_participant",
+            "--org-name",
+            "X",
+            "--role",
+            "LENDER",
+            "--base-url",
+            "https://x.example.in",
+            "--public-key",
+            str(private),
+        )
     with pytest.raises(CommandError, match="No participant with id 'nope'"):
         call_command("offboard_participant", "nope")
     with pytest.raises(CommandError, match="Cannot read public key file"):
         call_command(
-            "onboard_participant", "--org-name", "X", "--role", "LENDER",
-            "--base-url", "https://x.example.in", "--public-key", str(tmp_path / "missing.pem"),
-        )  # fmt: skip
+            "onboard_participant",
+            "--org-name",
+            "X",
+            "--role",
+            "LENDER",
+            "--base-url",
+            "https://x.example.in",
+            "--public-key",
+            str(tmp_path / "missing.pem"),
+        )
     assert Participant.objects.count() == 0
 
 
@@ -91,10 +119,25 @@ def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a key")
     result = subprocess.run(
-        [sys.executable, "manage.py", "onboard_participant", "--org-name", "X", "--role", "LENDER",
-         "--base-url", "https://x.example.in", "--public-key", str(garbage)],
-        cwd=ROOT, capture_output=True, text=True, env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "onboard_participant",
+            "--org-name",
+            "X",
+            "--role",
+            "LENDER",
+            "--base-url",
+            "https://x.example.in",
+            "--public-key",
+            str(garbage),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "CommandError: public_key: Not a recognised public key. Expected an X.509 certificate (PEM), "
@@ -106,13 +149,26 @@ def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key
     import re
 
     created = run(
-        "onboard_participant", "--org-name", "Bharat Lending Bank", "--role", "LENDER",
-        "--base-url", "https://lender.example.in/ocen", "--public-key", str(key_file),
-    )  # fmt: skip
+        "onboard_participant",
+        "--org-name",
+        "Bharat Lending Bank",
+        "--role",
+        "LENDER",
+        "--base-url",
+        "https://lender.example.in/ocen",
+        "--public-key",
+        str(key_file),
+    )
     second = tmp_path / "second.pem"
     second.write_bytes(public_pem(rsa_key("command-second")))
-    added = run("add_participant_key", created["participantId"], "--public-key", str(second),
-                "--primary-from", "2099-01-01T00:00:00Z")  # fmt: skip
+    added = run(
+        "add_participant_key",
+        created["participantId"],
+        "--public-key",
+        str(second),
+        "--primary-from",
+        "2099-01-01T00:00:00Z",
+    )
     rfc3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
     assert rfc3339.fullmatch(added["validFrom"]) and added["primaryFrom"] == "2099-01-01T00:00:00.000Z"
     with pytest.raises(CommandError, match="--primary-from must be 'now' or an RFC 3339 time"):

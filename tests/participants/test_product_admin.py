@@ -18,14 +18,22 @@ def admin_client(client, registry_admin):
 
 def product_form(lender, **overrides):
     return {
-        "lender": str(lender.pk), "name": "Working Capital 90", "description": "", "derived_data_description": "",
-        "is_aa_flow_required": "on", **overrides,
-    }  # fmt: skip
+        "lender": str(lender.pk),
+        "name": "Working Capital 90",
+        "description": "",
+        "derived_data_description": "",
+        "is_aa_flow_required": "on",
+        **overrides,
+    }
 
 
 def inline(*rows, initial=0):
-    data = {"memberships-TOTAL_FORMS": str(len(rows)), "memberships-INITIAL_FORMS": str(initial),
-            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    data = {
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(initial),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
     for index, row in enumerate(rows):
         data.update({f"memberships-{index}-{key}": value for key, value in row.items()})
     return data
@@ -48,8 +56,13 @@ def test_product_rules_are_shown_in_the_form(admin_client, lender, loan_agent):
 
 def test_network_is_built_with_members_in_the_admin(admin_client, product, loan_agent, kyc_partner):
     member = {"participant": str(kyc_partner.participant.pk), "role": ""}
-    data = {"name": "MSME Credit Line", "description": "", "product": str(product.pk),
-            "created_by": str(loan_agent.participant.pk), **inline(member)}  # fmt: skip
+    data = {
+        "name": "MSME Credit Line",
+        "description": "",
+        "product": str(product.pk),
+        "created_by": str(loan_agent.participant.pk),
+        **inline(member),
+    }
     assert admin_client.post(NETWORK_ADD, data).status_code == 302
     network = ProductNetwork.objects.get()
     assert {m.participant_id for m in network.memberships.current()} == {

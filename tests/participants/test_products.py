@@ -62,9 +62,12 @@ def test_only_approved_active_participants_can_be_added(actor, network, kyc_part
         from tests.keys import public_pem, rsa_key
 
         participant = services.onboard_participant(
-            org_name="Pending KYC", role="KYC_PARTNER", base_url="https://p.example.in",
-            public_key=public_pem(rsa_key("pending-kyc")), actor=actor,
-        ).participant  # fmt: skip
+            org_name="Pending KYC",
+            role="KYC_PARTNER",
+            base_url="https://p.example.in",
+            public_key=public_pem(rsa_key("pending-kyc")),
+            actor=actor,
+        ).participant
     with pytest.raises(ValidationError, match="Only approved, active participants"):
         services.add_network_member(network=network, participant=participant, actor=actor)
 

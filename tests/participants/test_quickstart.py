@@ -53,12 +53,25 @@ def test_the_sqlite_quickstart_issues_the_same_tokens_and_documents_as_postgresq
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/quickstart.sqlite3",
-           "DJANGO_STATIC_ROOT": str(tmp_path / "static"), "PYTHONPATH": str(root)}  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/quickstart.sqlite3",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "PYTHONPATH": str(root),
+    }
 
     def manage(*args, stdin=None):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, input=stdin, text=True,
-                              capture_output=True, check=True, timeout=120).stdout  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
 
     manage("migrate", "--noinput")
     text = manage("quickstart_demo", "--keys-dir", str(tmp_path))

@@ -213,9 +213,17 @@ def test_import_goes_through_the_services_with_one_audit_event_per_record(tmp_pa
     import_file(tmp_path, document())
     actions = sorted(AuditEvent.objects.values_list("action", flat=True))
     assert actions == sorted(
-        ["organisation.created", "participant.onboarded", "participant.onboarded", "product.created",
-         "network.created", "network.member_added", "network.member_added", "registry.imported"]
-    )  # fmt: skip
+        [
+            "organisation.created",
+            "participant.onboarded",
+            "participant.onboarded",
+            "product.created",
+            "network.created",
+            "network.member_added",
+            "network.member_added",
+            "registry.imported",
+        ]
+    )
 
 
 def test_with_four_eyes_an_import_approves_no_one(tmp_path, db, settings):

@@ -291,9 +291,11 @@ def test_retiring_a_key_keeps_it_verifying_for_the_grace_period(actor, lender, s
     settings.OCEN_KEY_RETIREMENT_GRACE = 3600
     old = lender.participant.keys.get()
     services.add_participant_key(
-        participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor,
+        participant=lender.participant,
+        public_key=public_pem(rsa_key("lender-2")),
+        actor=actor,
         primary_from=timezone.now(),
-    )  # fmt: skip
+    )
     now = timezone.now()
     retired = services.retire_key(key=old, actor=actor, now=now)
     assert retired.status == KeyStatus.RETIRED
@@ -334,26 +336,41 @@ def test_audit_events_are_append_only(actor, lender):
 def test_an_offboarded_tombstone_does_not_block_a_new_participant_in_its_role(actor, lender):
     services.offboard_participant(participant=lender.participant, actor=actor, reason="left")
     again = services.onboard_participant(
-        organisation=lender.participant.organisation, role="LENDER", base_url="https://lender.example.in/ocen",
-        public_key=public_pem(rsa_key("lender-again")), actor=actor,
-    )  # fmt: skip
+        organisation=lender.participant.organisation,
+        role="LENDER",
+        base_url="https://lender.example.in/ocen",
+        public_key=public_pem(rsa_key("lender-again")),
+        actor=actor,
+    )
     assert again.participant.pk != lender.participant.pk and again.participant.can_authenticate
     assert Participant.objects.get(pk=lender.participant.pk).status == OperationalStatus.OFFBOARDED  # still readable
     with pytest.raises(ValidationError, match="already has a Lender"):
         services.onboard_participant(
-            organisation=lender.participant.organisation, role="LENDER", base_url="https://x.example.in",
-            public_key=public_pem(rsa_key("lender-third")), actor=actor,
-        )  # fmt: skip
+            organisation=lender.participant.organisation,
+            role="LENDER",
+            base_url="https://x.example.in",
+            public_key=public_pem(rsa_key("lender-third")),
+            actor=actor,
+        )
 
 
 def test_one_public_key_belongs_to_one_organisation(actor, lender):
     with pytest.raises(ValidationError, match="registered to another organisation"):
-        services.onboard_participant(org_name="Copycat Bank", role="LENDER", base_url="https://copy.example.in",
-                                     public_key=public_pem(rsa_key("lender")), actor=actor)  # fmt: skip
+        services.onboard_participant(
+            org_name="Copycat Bank",
+            role="LENDER",
+            base_url="https://copy.example.in",
+            public_key=public_pem(rsa_key("lender")),
+            actor=actor,
+        )
     # The same organisation may register it for another of its roles.
-    services.onboard_participant(organisation=lender.participant.organisation, role="KYC_PARTNER",
-                                 base_url="https://kyc.example.in", public_key=public_pem(rsa_key("lender")),
-                                 actor=actor)  # fmt: skip
+    services.onboard_participant(
+        organisation=lender.participant.organisation,
+        role="KYC_PARTNER",
+        base_url="https://kyc.example.in",
+        public_key=public_pem(rsa_key("lender")),
+        actor=actor,
+    )
 
 
 def test_approval_is_never_before_creation(actor, lender):
@@ -363,16 +380,18 @@ def test_approval_is_never_before_creation(actor, lender):
 def test_the_primary_key_switches_when_scheduled_and_cannot_be_retired(actor, lender):
     first = lender.participant.keys.get()
     later = timezone.now() + dt.timedelta(hours=1)
-    second = services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("p2")),
-                                          actor=actor, primary_from=later)  # fmt: skip
+    second = services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("p2")), actor=actor, primary_from=later
+    )
     keys = list(lender.participant.keys.all())
     assert primary_key(keys, timezone.now()) == first and primary_key(keys, later) == second
     assert next_primary_switch(keys, timezone.now()) == later
     with pytest.raises(ValidationError, match="primary key"):
         services.retire_key(key=first, actor=actor)
     with pytest.raises(ValidationError, match="not in the past"):
-        services.promote_participant_key(participant=lender.participant, kid=second.kid, actor=actor,
-                                         at=timezone.now() - dt.timedelta(hours=1))  # fmt: skip
+        services.promote_participant_key(
+            participant=lender.participant, kid=second.kid, actor=actor, at=timezone.now() - dt.timedelta(hours=1)
+        )
     services.promote_participant_key(participant=lender.participant, kid=second.kid, actor=actor)
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) == second
     services.retire_key(key=first, actor=actor)  # no longer primary: it may go
