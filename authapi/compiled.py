@@ -77,18 +77,11 @@ class Statement:
         compiler = self.build(**sentinels).query.get_compiler(connection=db)
         sql, params = compiler.as_sql()
         expected = {name: field.get_db_prep_value(sentinels[name], db) for name, field in self.slots.items()}
-        slots = tuple(
-            (index, name)
-            for index, param in enumerate(params)
-            for name, value in expected.items()
-            if type(param) is type(value) and param == value
-        )
+        slots = _positions_of(params, expected)
         missing = set(self.slots) - {name for _, name in slots}
         if missing:
             raise RuntimeError(f"Slots {sorted(missing)} do not appear in the compiled query: {sql}")
-        columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]] if compiler.select else []
-        converters = tuple((i, tuple(c), e) for i, (c, e) in compiler.get_converters(columns).items())
-        return _Compiled(sql, tuple(params), slots, converters)
+        return _Compiled(sql, tuple(params), slots, _converters_of(compiler))
 
     def sql(self) -> str:
         return self.compiled().sql
@@ -116,6 +109,22 @@ class Statement:
             for convert in converters:
                 row[index] = convert(row[index], expression, db)
         return tuple(row)
+
+
+def _positions_of(params, expected: dict) -> tuple[tuple[int, str], ...]:
+    """Where each slot's sentinel landed among the compiled query's parameters: (index, slot name)."""
+    return tuple(
+        (index, name)
+        for index, param in enumerate(params)
+        for name, value in expected.items()
+        if type(param) is type(value) and param == value
+    )
+
+
+def _converters_of(compiler) -> tuple[tuple[int, tuple, object], ...]:
+    """The ORM's converters for each selected column that has any."""
+    columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]] if compiler.select else []
+    return tuple((i, tuple(c), e) for i, (c, e) in compiler.get_converters(columns).items())
 
 
 Application = get_application_model()

@@ -107,7 +107,6 @@ class Discovery(serializers.Serializer):
     introspection_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     id_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
-    token_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     access_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     claims_supported = serializers.ListField(child=serializers.CharField())
     keycloak_endpoint_aliases = serializers.DictField(

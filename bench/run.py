@@ -324,6 +324,86 @@ def serve(env, port) -> subprocess.Popen:
     return server
 
 
+def request_queries(agent_form, plain, stock, details, bearer, etag) -> dict:
+    """Statements per request for each measured endpoint, counted inside the served configuration."""
+    form_request = {"method": "POST", "content_type": FORM["Content-Type"], "status": 200}
+    queries = probe(
+        {
+            "queries": {
+                "trivial view": {"method": "GET", "path": "/bench/trivial", "status": 200},
+                "POST /auth/token": {**form_request, "path": "/auth/token", "body": agent_form},
+                "POST /auth/token (unhashed secret)": {
+                    **form_request,
+                    "path": "/auth/token",
+                    "body": token_form(plain["clientId"], plain["clientSecret"]),
+                },
+                "GetParticipantDetails": {"method": "GET", "path": details, "headers": bearer, "status": 200},
+                "GetParticipantDetails 304": {
+                    "method": "GET",
+                    "path": details,
+                    "status": 304,
+                    "headers": {**bearer, "If-None-Match": etag},
+                },
+            }
+        }
+    )["queries"]
+    queries.update(
+        probe(
+            {
+                "queries": {
+                    "stock DOT token (PBKDF2 secret)": {
+                        **form_request,
+                        "path": "/stock/token",
+                        "body": token_form(stock["pbkdf2"]["client_id"], stock["pbkdf2"]["client_secret"]),
+                    },
+                    "stock DOT token (plain secret)": {
+                        **form_request,
+                        "path": "/stock/token",
+                        "body": token_form(stock["plain"]["client_id"], stock["plain"]["client_secret"]),
+                    },
+                }
+            },
+            env=STOCK_ENV,
+        )["queries"]
+    )
+    return queries
+
+
+def mixed_traffic(details, bearer, etag, agent_form) -> list:
+    """The memory soak's requests: a token grant, a revalidation, a list page and 100 participants' records."""
+    ids = [
+        row[0]
+        for row in psycopg.connect(DATABASE_URL)
+        .execute("SELECT id FROM participants_participant ORDER BY updated_at LIMIT 100")
+        .fetchall()
+    ]
+    mixed = [
+        ("POST", f"{BASE}/auth/token", FORM, agent_form),
+        ("GET", f"{BASE}{details}", {**bearer, "If-None-Match": etag}, None),
+        ("GET", f"{BASE}/service/participant-roles?size=20&page=2", bearer, None),
+    ]
+    mixed += [("GET", f"{BASE}/service/participant-roles/{pk}", bearer, None) for pk in ids]
+    return mixed
+
+
+def mixed_script(mixed) -> str:
+    """A wrk script that cycles through `mixed`."""
+    lines = ["local requests = {}", "local i = 0", "init = function(args)"]
+    for index, (method, url, headers, body) in enumerate(mixed):
+        path = url.removeprefix(BASE)
+        lua_headers = "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
+        lines.append(
+            f"  requests[{index + 1}] = wrk.format({json.dumps(method)}, {json.dumps(path)}, "
+            f"{lua_headers}, {json.dumps(body) if body else 'nil'})"
+        )
+    lines += ["end", "request = function() i = i + 1; return requests[(i % #requests) + 1] end"]
+    return "\n".join(lines) + "\n"
+
+
+def token_form(client_id, secret):
+    return urlencode({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -353,10 +433,6 @@ def main():
 
     server, stock_server = serve(ENV, PORT), serve(STOCK_ENV, STOCK_PORT)
     try:
-
-        def token_form(client_id, secret):
-            return urlencode({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
-
         agent_form = token_form(agent["clientId"], agent["clientSecret"])
         token = requests.post(f"{BASE}/auth/token", data=agent_form, headers=FORM, timeout=10).json()["access_token"]
         details = f"/service/participant-roles/{lender['participantId']}"
@@ -400,46 +476,7 @@ def main():
         wrk(f"{STOCK}/bench/trivial", 2, options.connections)
         samples = rounds(endpoints, options)
 
-        form_request = {"method": "POST", "content_type": FORM["Content-Type"], "status": 200}
-        queries = probe(
-            {
-                "queries": {
-                    "trivial view": {"method": "GET", "path": "/bench/trivial", "status": 200},
-                    "POST /auth/token": {**form_request, "path": "/auth/token", "body": agent_form},
-                    "POST /auth/token (unhashed secret)": {
-                        **form_request,
-                        "path": "/auth/token",
-                        "body": token_form(plain["clientId"], plain["clientSecret"]),
-                    },
-                    "GetParticipantDetails": {"method": "GET", "path": details, "headers": bearer, "status": 200},
-                    "GetParticipantDetails 304": {
-                        "method": "GET",
-                        "path": details,
-                        "status": 304,
-                        "headers": {**bearer, "If-None-Match": etag},
-                    },
-                }
-            }
-        )["queries"]
-        queries.update(
-            probe(
-                {
-                    "queries": {
-                        "stock DOT token (PBKDF2 secret)": {
-                            **form_request,
-                            "path": "/stock/token",
-                            "body": token_form(stock["pbkdf2"]["client_id"], stock["pbkdf2"]["client_secret"]),
-                        },
-                        "stock DOT token (plain secret)": {
-                            **form_request,
-                            "path": "/stock/token",
-                            "body": token_form(stock["plain"]["client_id"], stock["plain"]["client_secret"]),
-                        },
-                    }
-                },
-                env=STOCK_ENV,
-            )["queries"]
-        )
+        queries = request_queries(agent_form, plain, stock, details, bearer, etag)
         results["throughput"] = table(
             samples,
             queries,
@@ -459,28 +496,8 @@ def main():
             f" µs; ratio {verifier['ratio']:.2f}"
         )
 
-        ids = [
-            row[0]
-            for row in psycopg.connect(DATABASE_URL)
-            .execute("SELECT id FROM participants_participant ORDER BY updated_at LIMIT 100")
-            .fetchall()
-        ]
-        mixed = [
-            ("POST", f"{BASE}/auth/token", FORM, agent_form),
-            ("GET", f"{BASE}{details}", {**bearer, "If-None-Match": etag}, None),
-            ("GET", f"{BASE}/service/participant-roles?size=20&page=2", bearer, None),
-        ]
-        mixed += [("GET", f"{BASE}/service/participant-roles/{pk}", bearer, None) for pk in ids]
-        lines = ["local requests = {}", "local i = 0", "init = function(args)"]
-        for index, (method, url, headers, body) in enumerate(mixed):
-            path = url.removeprefix(BASE)
-            lua_headers = "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
-            lines.append(
-                f"  requests[{index + 1}] = wrk.format({json.dumps(method)}, {json.dumps(path)}, "
-                f"{lua_headers}, {json.dumps(body) if body else 'nil'})"
-            )
-        lines += ["end", "request = function() i = i + 1; return requests[(i % #requests) + 1] end"]
-        results["memory"] = memory = memory_soak(server, lua(scripts, "mixed", "\n".join(lines) + "\n"), mixed, options)
+        mixed = mixed_traffic(details, bearer, etag, agent_form)
+        results["memory"] = memory = memory_soak(server, lua(scripts, "mixed", mixed_script(mixed)), mixed, options)
         print(
             f"\nworker RSS after 1,000 mixed requests: {memory['after_1000_kb']} kB; after "
             f"{memory['after_requests']:,}: {memory['after_100000_kb']} kB; growth {memory['growth']:+.1%}"

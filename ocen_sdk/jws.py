@@ -165,102 +165,167 @@ def _parse_time(value):
 
 
 USABLE_STATUSES = ("ACTIVE", "RETIRED")
+# A validity window that cannot be read counts as closed: it opens never.
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _usable(key: dict, now: dt.datetime) -> tuple[bool, str]:
-    """Whether a verifier may accept signatures by `key` at `now`: not revoked (an unknown status counts as
-    revoked), and inside its validity window (one that cannot be read counts as closed)."""
-    if key.get("status", "ACTIVE") not in USABLE_STATUSES:
-        return False, "key_revoked"
-    if key.get("withheld") is True:  # its participant is suspended: the registry vouches for none of its keys
-        return False, "key_withheld"
+def unusable_because(*, status: str, valid_from, valid_until, now: dt.datetime, withheld: bool = False) -> str:
+    """Why a verifier may not accept signatures by a key at `now`, or "" when it may: the key-usability
+    rule, for the registry's own key rows (ParticipantKey.is_usable_at) and for a verifier's copy of them.
+
+    Revoked (or of a status it does not know) never; withheld (its participant is suspended) never;
+    otherwise inside its validity window [valid_from, valid_until)."""
+    if status not in USABLE_STATUSES:
+        return "key_revoked"
+    if withheld:
+        return "key_withheld"
+    if (valid_from and now < valid_from) or (valid_until and now >= valid_until):
+        return "key_expired"
+    return ""
+
+
+def _unusable_jwk(key: dict, now: dt.datetime) -> str:
+    """unusable_because for a published JWK: its `status`, `withheld`, `validFrom` and `validUntil` members."""
+    facts = {"status": key.get("status", "ACTIVE"), "withheld": key.get("withheld") is True, "now": now}
     try:
-        valid_from, valid_until = _parse_time(key.get("validFrom")), _parse_time(key.get("validUntil"))
-        outside = (valid_from and now < valid_from) or (valid_until and now >= valid_until)
-    except (ValueError, TypeError, OverflowError):
-        outside = True
-    return (False, "key_expired") if outside else (True, "")
+        return unusable_because(
+            **facts, valid_from=_parse_time(key.get("validFrom")), valid_until=_parse_time(key.get("validUntil"))
+        )
+    except (ValueError, TypeError, OverflowError):  # a window that cannot be read (or compared) counts as closed
+        return unusable_because(**facts, valid_from=_NEVER, valid_until=None)
+
+
+class _Refused(Exception):
+    """A check failed: the signature does not verify, for `reason`."""
+
+    def __init__(self, reason: str, check: str, detail: str):
+        super().__init__(reason)
+        self.reason, self.check, self.detail = reason, check, detail
 
 
 def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = None, explain: bool = True) -> Diagnosis:
-    """Check a detached JWS over `body` against `keys`, step by step."""
-    now = now or dt.datetime.now(dt.UTC)
+    """Check a detached JWS over `body` against `keys`, step by step; each step is recorded in order and
+    the first that fails ends the diagnosis."""
     result = Diagnosis()
+    try:
+        body = _exact_bytes(body)
+        header_segment, signature_segment = _detached_form(result, signature)
+        header = _decoded_header(result, header_segment, explain)
+        alg, b64, kid = _header_parameters(result, header)
+        usable = _usable_keys(result, _signers_keys(result, normalise_keys(keys), kid), now or dt.datetime.now(dt.UTC))
+        # RFC 7797: with b64 false the body bytes are signed as they are; otherwise base64url-encoded.
+        signing_input = header_segment.encode("ascii") + b"." + (body if b64 is False else _b64encode(body))
+        result.verified = _verifying_key(result, alg, usable, signing_input, signature_segment, header, len(body))
+    except _Refused as refusal:
+        result.fail(refusal.reason, refusal.check, refusal.detail)
+    return result
+
+
+def _exact_bytes(body) -> bytes:
     if not isinstance(body, bytes | bytearray | memoryview):
-        return result.fail("malformed_body", "body", "The body must be the exact bytes received.")
-    body = bytes(body)
+        raise _Refused("malformed_body", "body", "The body must be the exact bytes received.")
+    return bytes(body)
+
+
+def _detached_form(result: Diagnosis, signature) -> tuple[str, str]:
+    """The header and signature segments of a detached compact JWS (header..signature)."""
     if not isinstance(signature, str):
-        return result.fail("malformed_signature", "form", "The signature must be text: a compact JWS.")
+        raise _Refused("malformed_signature", "form", "The signature must be text: a compact JWS.")
     parts = signature.strip().split(".")
     if len(parts) != 3:
-        return result.fail("malformed_signature", "form", "A compact JWS has three dot-separated parts.")
+        raise _Refused("malformed_signature", "form", "A compact JWS has three dot-separated parts.")
     if parts[1]:
-        return result.fail(
+        raise _Refused(
             "malformed_signature", "form", "The payload part must be empty: OCEN signatures are detached (header..sig)."
         )
     result.check("form", True, "Detached compact JWS (header..signature).")
-    header = header_of(parts[0])
+    return parts[0], parts[2]
+
+
+def _decoded_header(result: Diagnosis, segment: str, explain: bool) -> dict:
+    header = header_of(segment)
     if header is None:
-        return result.fail("malformed_signature", "header", "The header is not base64url-encoded JSON.")
+        raise _Refused("malformed_signature", "header", "The header is not base64url-encoded JSON.")
     result.check("header", True, f"Header: {json.dumps(header, sort_keys=True)}" if explain else "Header parsed.")
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
-        return result.fail(
-            "algorithm_not_allowed", "alg", f"alg {alg!r} is not allowed; use RS256 (or ES256 for an EC key)."
-        )
-    result.check("alg", True, f"alg {alg} is allowed.")
-    crit = header.get("crit", [])
-    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) or set(crit) - {"b64"}:
-        return result.fail("malformed_signature", "crit", f"Unsupported critical header parameters: {crit!r}.")
-    b64 = header.get("b64", True)
-    if not isinstance(b64, bool):
-        return result.fail("malformed_signature", "b64", f"b64 must be true or false, not {b64!r}.")
+    return header
+
+
+def _header_parameters(result: Diagnosis, header: dict) -> tuple[str, bool, str | None]:
+    """alg (allowed), b64 (RFC 7797, with the crit it may be listed in) and kid, each of its type."""
+    alg = _allowed_alg(result, header.get("alg"))
+    crit, b64 = _payload_encoding(header.get("crit", []), header.get("b64", True))
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        return result.fail("malformed_signature", "kid", f"kid must be a string, not {kid!r}.")
+        raise _Refused("malformed_signature", "kid", f"kid must be a string, not {kid!r}.")
     if b64 is False:
         note = "" if "b64" in crit else ' (crit ["b64"] is missing, as the OCEN reference client sends it: accepted)'
         result.check("b64", True, f"Unencoded payload (b64 false){note}.")
     else:
         result.check("b64", True, "b64 absent: the payload was base64url-encoded for signing.")
+    return alg, b64, kid
 
-    candidates = normalise_keys(keys)
-    if kid is not None:
-        candidates = [k for k in candidates if k.get("kid") == kid]
-        if not candidates:
-            return result.fail("unknown_kid", "kid", f"No key with kid {kid!r} among the signer's keys.")
-        result.check("kid", True, f"kid {kid!r} is one of the signer's keys ({candidates[0].get('status', 'ACTIVE')}).")
-    else:
+
+def _allowed_alg(result: Diagnosis, alg) -> str:
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+        raise _Refused(
+            "algorithm_not_allowed", "alg", f"alg {alg!r} is not allowed; use RS256 (or ES256 for an EC key)."
+        )
+    result.check("alg", True, f"alg {alg} is allowed.")
+    return alg
+
+
+def _payload_encoding(crit, b64) -> tuple[list[str], bool]:
+    """crit may list b64 and nothing else; b64 is a boolean."""
+    if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) or set(crit) - {"b64"}:
+        raise _Refused("malformed_signature", "crit", f"Unsupported critical header parameters: {crit!r}.")
+    if not isinstance(b64, bool):
+        raise _Refused("malformed_signature", "b64", f"b64 must be true or false, not {b64!r}.")
+    return crit, b64
+
+
+def _signers_keys(result: Diagnosis, candidates: list[dict], kid: str | None) -> list[dict]:
+    """The keys the signature names (by kid), or all the signer's keys when it names none."""
+    if kid is None:
         result.check("kid", True, f"No kid: trying each of the signer's {len(candidates)} key(s).")
-    usable = []
-    refusals = []
-    for key in candidates:
-        ok, reason = _usable(key, now)
-        (usable if ok else refusals).append(key if ok else reason)
+        return candidates
+    named = [k for k in candidates if k.get("kid") == kid]
+    if not named:
+        raise _Refused("unknown_kid", "kid", f"No key with kid {kid!r} among the signer's keys.")
+    result.check("kid", True, f"kid {kid!r} is one of the signer's keys ({named[0].get('status', 'ACTIVE')}).")
+    return named
+
+
+REFUSED_KEY_DETAILS = {
+    "key_revoked": "The key is REVOKED.",
+    "key_expired": "The key is outside its validity window.",
+    "key_withheld": "The registry withholds the key: its participant is suspended.",
+}
+
+
+def _usable_keys(result: Diagnosis, candidates: list[dict], now: dt.datetime) -> list[dict]:
+    refusals = [_unusable_jwk(key, now) for key in candidates]
+    usable = [key for key, refusal in zip(candidates, refusals, strict=True) if not refusal]
     if not usable:
         reason = refusals[0] if refusals else "unknown_kid"
-        detail = {
-            "key_revoked": "The key is REVOKED.",
-            "key_expired": "The key is outside its validity window.",
-            "key_withheld": "The registry withholds the key: its participant is suspended.",
-        }
-        return result.fail(reason, "key status", detail.get(reason, "No key to verify with."))
+        raise _Refused(reason, "key status", REFUSED_KEY_DETAILS.get(reason, "No key to verify with."))
     result.check("key status", True, f"{len(usable)} usable key(s).")
+    return usable
 
+
+def _verifying_key(
+    result: Diagnosis, alg: str, usable: list[dict], signing_input: bytes, segment: str, header: dict, size: int
+) -> VerifiedKey:
+    """The first usable key whose signature over the signing input is the one given."""
     try:
-        signature_bytes = _b64decode(parts[2])
+        signature_bytes = _b64decode(segment)
     except ValueError:
-        return result.fail("malformed_signature", "signature", "The signature part is not base64url.")
-    # RFC 7797: with b64 false the body bytes are signed as they are; otherwise base64url-encoded.
-    signing_input = parts[0].encode("ascii") + b"." + (body if b64 is False else _b64encode(body))
+        raise _Refused("malformed_signature", "signature", "The signature part is not base64url.") from None
     for key in usable:
         public = public_key_of(alg, key)
-        if public is None or not signature_verifies(alg, public, signing_input, signature_bytes):
-            continue
-        result.verified = VerifiedKey(kid=key.get("kid"), status=key.get("status", "ACTIVE"), jwk=key, header=header)
-        result.check("signature", True, f"Verified with key {key.get('kid')!r} over {len(body)} body bytes.")
-        return result
-    return result.fail(
+        if public is not None and signature_verifies(alg, public, signing_input, signature_bytes):
+            result.check("signature", True, f"Verified with key {key.get('kid')!r} over {size} body bytes.")
+            return VerifiedKey(kid=key.get("kid"), status=key.get("status", "ACTIVE"), jwk=key, header=header)
+    raise _Refused(
         "signature_mismatch",
         "signature",
         "No usable key verifies this signature over these exact body bytes (re-serialised JSON, a different "

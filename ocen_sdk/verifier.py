@@ -30,6 +30,18 @@ class Verifier:
         """The caller's participant record if the request is genuine; else VerificationError(reason)."""
         claims = self.verify_token(_header(headers, "Authorization"))
         participant_id = claims["participantId"]
+        record = self._active_record(participant_id)
+        self._check_body_signature(participant_id, body, _signature_of(headers))
+        originator = _originator(body)
+        if originator is not None and originator != participant_id:
+            raise VerificationError(
+                "originator_mismatch",
+                f"metadata.originatorParticipantId {originator!r} is not the token's {participant_id!r}.",
+            )
+        return record
+
+    def _active_record(self, participant_id: str) -> dict:
+        """The caller's record from the registry, which must show it approved and active."""
         try:
             record = self.registry.participant(participant_id)
         except RegistryError as exc:
@@ -40,20 +52,13 @@ class Verifier:
             ) from None
         if record.get("status") != "ACTIVE" or record.get("participantRoleStatus") != "APPROVED":
             raise VerificationError("participant_not_active", f"{participant_id} is {record.get('status')}.")
-        signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
-        if not signature:
-            raise VerificationError("signature_missing", "No x-jws-signature (or Signature) header.")
+        return record
+
+    def _check_body_signature(self, participant_id: str, body: bytes, signature: str) -> None:
         try:
             self.registry.verify_signature(participant_id, body, signature)
         except (RegistryError, TokenError) as exc:  # refreshing the caller's keys failed
             raise VerificationError("registry_unavailable", str(exc)) from None
-        originator = _originator(body)
-        if originator is not None and originator != participant_id:
-            raise VerificationError(
-                "originator_mismatch",
-                f"metadata.originatorParticipantId {originator!r} is not the token's {participant_id!r}.",
-            )
-        return record
 
     def verify_token(self, authorization: str | None) -> dict:
         """The claims of the caller's registry token: RS256 by a key the registry publishes, with `iss`,
@@ -100,6 +105,17 @@ class Verifier:
         missing = [name for name in ("exp", "iss", "aud", "sub") if name not in claims]
         if missing:
             raise VerificationError("token_invalid", f'Token is missing the "{missing[0]}" claim')
+        self._check_times(claims)
+        if claims["iss"] != self.issuer:
+            raise VerificationError("token_invalid", "Invalid issuer")
+        audience = claims["aud"]
+        if not (audience == self.audience or (isinstance(audience, list) and self.audience in audience)):
+            raise VerificationError("token_invalid", "Audience doesn't match")
+        if not isinstance(claims.get("participantId"), str) or not claims["participantId"]:
+            raise VerificationError("token_invalid", "The token carries no participantId.")
+
+    def _check_times(self, claims: dict) -> None:
+        """exp, nbf and iat are numbers, and now is inside them, give or take `leeway` seconds."""
         now = time.time()
         for name in ("exp", "nbf", "iat"):
             if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
@@ -108,13 +124,13 @@ class Verifier:
             raise VerificationError("token_expired", "The token has expired.")
         if claims.get("nbf", now) > now + self.leeway or claims.get("iat", now) > now + self.leeway:
             raise VerificationError("token_invalid", "The token is not yet valid.")
-        if claims["iss"] != self.issuer:
-            raise VerificationError("token_invalid", "Invalid issuer")
-        audience = claims["aud"]
-        if not (audience == self.audience or (isinstance(audience, list) and self.audience in audience)):
-            raise VerificationError("token_invalid", "Audience doesn't match")
-        if not isinstance(claims.get("participantId"), str) or not claims["participantId"]:
-            raise VerificationError("token_invalid", "The token carries no participantId.")
+
+
+def _signature_of(headers) -> str:
+    signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
+    if not signature:
+        raise VerificationError("signature_missing", "No x-jws-signature (or Signature) header.")
+    return signature
 
 
 def _header(headers, name: str):

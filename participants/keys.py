@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -58,7 +58,6 @@ class ParsedKey:
     cert_serial: str = ""
     not_before: dt.datetime | None = None
     not_after: dt.datetime | None = None
-    source_format: str = field(default="jwk")
 
 
 KEY_TYPES = ("RSA", "EC")
@@ -136,7 +135,7 @@ def _from_pem(pem: bytes, now: dt.datetime) -> ParsedKey:
             public_key = serialization.load_pem_public_key(pem)
         except (ValueError, TypeError):
             raise KeyRejected("The public key PEM could not be read: it is damaged or incomplete.") from None
-        return _from_public_key(public_key, source_format="pem")
+        return _from_public_key(public_key)
     raise _unrecognised()
 
 
@@ -157,7 +156,7 @@ def _from_der(der: bytes, now: dt.datetime) -> ParsedKey:
         public_key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, NotImplementedError):
         raise _unrecognised() from None
-    return _from_public_key(public_key, source_format="der")
+    return _from_public_key(public_key)
 
 
 # RFC 5280 §4.1.2.5: a notAfter of 99991231235959Z means "no well-defined expiration date".
@@ -181,7 +180,7 @@ def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
         public_key = cert.public_key()
     except (ValueError, TypeError, NotImplementedError):
         raise KeyRejected("The certificate's public key could not be read.") from None
-    parsed = _from_public_key(public_key, source_format="certificate")
+    parsed = _from_public_key(public_key)
     return ParsedKey(
         **{
             **parsed.__dict__,
@@ -194,7 +193,7 @@ def _from_certificate(cert: x509.Certificate, now: dt.datetime) -> ParsedKey:
     )
 
 
-def _from_public_key(public_key, *, source_format: str, declared: dict | None = None) -> ParsedKey:
+def _from_public_key(public_key, *, declared: dict | None = None) -> ParsedKey:
     key_type, alg, size = _check_policy(public_key)
     declared = declared or {}
     if "use" in declared and declared["use"] != "sig":
@@ -214,7 +213,6 @@ def _from_public_key(public_key, *, source_format: str, declared: dict | None = 
         key_type=key_type,
         alg=alg,
         key_size=size,
-        source_format=source_format,
     )
 
 
@@ -253,17 +251,26 @@ def _from_jwk_json(text: bytes) -> ParsedKey:
         raise KeyRejected("The JWK is not valid JSON.") from None
     if not isinstance(document, dict):
         raise _unrecognised()
-    if "keys" in document:
-        keys = document["keys"]
-        if not isinstance(keys, list) or not keys:
-            raise KeyRejected("The JWK Set holds no keys.")
-        if any(isinstance(k, dict) and PRIVATE_JWK_MEMBERS & k.keys() for k in keys):
-            raise _private_material()
-        if len(keys) != 1 or not isinstance(keys[0], dict):
-            raise KeyRejected(f"The JWK Set holds {len(keys)} keys; register them one at a time.")
-        document = keys[0]
-    if PRIVATE_JWK_MEMBERS & document.keys():
+    jwk_document = _only_key_of_set(document["keys"]) if "keys" in document else document
+    if PRIVATE_JWK_MEMBERS & jwk_document.keys():
         raise _private_material()
+    declared = {k: jwk_document[k] for k in ("kid", "use", "alg") if k in jwk_document}
+    return _from_public_key(_public_key_of_jwk(jwk_document), declared=declared)
+
+
+def _only_key_of_set(keys) -> dict:
+    """The one key of a JWK Set: a set of several is refused (one key per registration)."""
+    if not isinstance(keys, list) or not keys:
+        raise KeyRejected("The JWK Set holds no keys.")
+    if any(isinstance(k, dict) and PRIVATE_JWK_MEMBERS & k.keys() for k in keys):
+        raise _private_material()
+    if len(keys) != 1 or not isinstance(keys[0], dict):
+        raise KeyRejected(f"The JWK Set holds {len(keys)} keys; register them one at a time.")
+    return keys[0]
+
+
+def _public_key_of_jwk(document: dict):
+    """The cryptography key of a public JWK of a supported type (RSA, or EC on P-256)."""
     kty = document.get("kty")
     if kty not in {"RSA", "EC"}:
         raise KeyRejected(f"Unsupported JWK key type {kty!r}. Use RSA (2048 bits or more) or EC P-256.")
@@ -271,8 +278,6 @@ def _from_jwk_json(text: bytes) -> ParsedKey:
         raise KeyRejected(f"EC keys must use the P-256 curve (ES256); this one uses {document.get('crv')!r}.")
     try:
         key = jwk.JWK(**{k: v for k, v in document.items() if k in {"kty", "n", "e", "crv", "x", "y"}})
-        public_key = key.get_op_key("verify")
+        return key.get_op_key("verify")
     except Exception:  # jwcrypto raises many types for malformed members
         raise KeyRejected("The JWK's key members (n and e, or crv, x and y) are missing or malformed.") from None
-    declared = {k: document[k] for k in ("kid", "use", "alg") if k in document}
-    return _from_public_key(public_key, source_format="jwk", declared=declared)

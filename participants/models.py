@@ -2,9 +2,12 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
+
+from ocen_sdk.jws import unusable_because
 
 
 class Role(models.TextChoices):
@@ -45,6 +48,13 @@ class KeyStatus(models.TextChoices):
     REVOKED = "REVOKED", "Revoked"
 
 
+class OrganisationQuerySet(models.QuerySet):
+    def named(self, name: str):
+        """The organisation called `name`. Names are unique ignoring case and surrounding spaces: the
+        comparison of the constraint organisation_name_unique_ci, made by the database."""
+        return self.filter(Exact(Lower("name"), Lower(Value(Organisation.tidy_name(name)))))
+
+
 class Organisation(models.Model):
     """A legal entity (bank, NBFC, fintech); it may hold several participant roles."""
 
@@ -61,6 +71,8 @@ class Organisation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = OrganisationQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -73,6 +85,10 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+    @staticmethod
+    def tidy_name(name: str | None) -> str:
+        return (name or "").strip()
 
 
 def may_authenticate(via: str = "") -> Q:
@@ -246,10 +262,11 @@ class ParticipantKey(models.Model):
         return f"{self.kid} ({self.get_status_display()})"
 
     def is_usable_at(self, moment) -> bool:
-        """A verifier may accept signatures by this key at `moment`: not revoked, inside its window."""
-        if self.status == KeyStatus.REVOKED:
-            return False
-        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+        """A verifier may accept signatures by this key at `moment`: the toolkit's rule (not revoked, inside
+        its validity window), which verifiers apply to the published copy of this row."""
+        return not unusable_because(
+            status=self.status, valid_from=self.valid_from, valid_until=self.valid_until, now=moment
+        )
 
 
 def primary_key(keys, moment) -> ParticipantKey | None:

@@ -188,6 +188,19 @@ def primary_first(keys: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     return [primary, *(entry for entry in keys if entry is not primary)]
 
 
+def key_facts(key: dict, status: str, until, primary_from, now) -> dict:
+    """What the import does with a key of the file: whether its validity has ended, the validity it keeps,
+    and whether a switch to it is still to come (`scheduled`)."""
+    return {
+        **key,
+        "status": status,
+        "ended": until is not None and until <= now,
+        "until": until if until is not None and until > now else None,
+        "primaryFrom": primary_from,
+        "scheduled": primary_from if primary_from and primary_from > now else None,
+    }
+
+
 def pending(review: str) -> ReviewStatus | None:
     """How onboarding records a participant the file gives this review status: approved (as the
     four-eyes rule allows), or pending as it was; a rejected one is recorded pending, then rejected."""
@@ -298,18 +311,7 @@ class Importer:
         status = row.get("status", OperationalStatus.ACTIVE)
         client_id = row.get("clientId") or None
         keys = self.key_rows(where, row.get("keys"))
-        problems = len(self.errors)
-        if organisation is None:
-            self.errors.append(f"{where}.orgId: no such organisation in the registry or the file.")
-        if review not in ReviewStatus.values:
-            self.errors.append(f"{where}.participantRoleStatus: unknown value {review!r}.")
-        if status not in OperationalStatus.values:
-            self.errors.append(f"{where}.status: unknown value {status!r}.")
-        if keys == []:
-            self.errors.append(f"{where}.keys: a participant needs at least one key.")
-        if client_id is not None and not isinstance(client_id, str):
-            self.errors.append(f"{where}.clientId: must be a string.")
-        if len(self.errors) > problems or keys is None:
+        if not self.participant_row_holds(where, organisation, review, status, client_id, keys):
             return
         (first_jwk, first), *others = keys
         credentials = self.call(
@@ -330,7 +332,26 @@ class Importer:
         participant = credentials.participant
         self.participants[participant_id] = participant
         self.result.created["participants"] += 1
-        added = [(participant.keys.get(), first)]
+        added = [(participant.keys.get(), first), *self.other_keys(where, participant, others)]
+        self.result.created["keys"] += len(added)
+        self.key_states(where, added)
+        self.states(where, participant, review, status, credentials)
+
+    def participant_row_holds(self, where: str, organisation, review, status, client_id, keys) -> bool:
+        """Whether a participant row's own fields can be imported; each that cannot is an error."""
+        problems = [
+            (organisation is None, "orgId: no such organisation in the registry or the file."),
+            (review not in ReviewStatus.values, f"participantRoleStatus: unknown value {review!r}."),
+            (status not in OperationalStatus.values, f"status: unknown value {status!r}."),
+            (keys == [], "keys: a participant needs at least one key."),
+            (client_id is not None and not isinstance(client_id, str), "clientId: must be a string."),
+        ]
+        self.errors.extend(f"{where}.{message}" for failed, message in problems if failed)
+        return keys is not None and not any(failed for failed, _ in problems)
+
+    def other_keys(self, where: str, participant: Participant, others: list) -> list:
+        """A participant's keys after its first, each added as the file has it: (key, facts) of those added."""
+        added = []
         for index, (jwk, key) in enumerate(others, start=1):
             made = self.call(
                 f"{where}.keys[{index}]",
@@ -343,42 +364,30 @@ class Importer:
             )
             if made is not None:
                 added.append((made, key))
-        self.result.created["keys"] += len(added)
-        self.key_states(where, added)
-        self.states(where, participant, review, status, credentials)
+        return added
 
     def key_rows(self, where: str, rows) -> list[tuple[str, dict]] | None:
         """The file's keys as (public key input, facts); None when one of them is malformed."""
-        parsed, ok = [], True
-        for index, key in enumerate(rows if isinstance(rows, list) else []):
-            key_where = f"{where}.keys[{index}]"
-            if not isinstance(key, dict) or not isinstance(key.get("jwk"), dict):
-                self.errors.append(f"{key_where}.jwk: must be a public JWK object.")
-                ok = False
-                continue
-            status = key.get("status", KeyStatus.ACTIVE)
-            if status not in KeyStatus.values:
-                self.errors.append(f"{key_where}.status: unknown value {status!r}.")
-                ok = False
-                continue
-            times = {name: self.instant(key, name, f"{key_where}.{name}") for name in ("validUntil", "primaryFrom")}
-            if None in times.values():
-                ok = False
-                continue
-            until, primary_from = times["validUntil"] or None, times["primaryFrom"] or None
-            kid = key.get("kid") or key["jwk"].get("kid")
-            jwk = json.dumps({**key["jwk"], **({"kid": kid} if kid else {})})
-            now = timezone.now()
-            facts = {
-                **key,
-                "status": status,
-                "ended": until is not None and until <= now,
-                "until": until if until is not None and until > now else None,
-                "primaryFrom": primary_from,
-                "scheduled": primary_from if primary_from and primary_from > now else None,
-            }
-            parsed.append((jwk, facts))
-        return primary_first(parsed) if ok else None
+        parsed = [
+            self.key_row(f"{where}.keys[{i}]", key) for i, key in enumerate(rows if isinstance(rows, list) else [])
+        ]
+        return None if None in parsed else primary_first(parsed)
+
+    def key_row(self, where: str, key) -> tuple[str, dict] | None:
+        """One key of the file as (public key input, facts), or None (with an error) when it is malformed."""
+        if not isinstance(key, dict) or not isinstance(key.get("jwk"), dict):
+            self.errors.append(f"{where}.jwk: must be a public JWK object.")
+            return None
+        status = key.get("status", KeyStatus.ACTIVE)
+        if status not in KeyStatus.values:
+            self.errors.append(f"{where}.status: unknown value {status!r}.")
+            return None
+        times = {name: self.instant(key, name, f"{where}.{name}") for name in ("validUntil", "primaryFrom")}
+        if None in times.values():
+            return None
+        kid = key.get("kid") or key["jwk"].get("kid")
+        facts = key_facts(key, status, times["validUntil"] or None, times["primaryFrom"] or None, timezone.now())
+        return json.dumps({**key["jwk"], **({"kid": kid} if kid else {})}), facts
 
     def instant(self, row: dict, name: str, where: str):
         """A time of the file (RFC 3339 with its zone); "" when absent; None, with an error, when unreadable."""

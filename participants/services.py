@@ -39,7 +39,6 @@ from .models import (
     primary_key,
 )
 from .remote import client_address
-from .signals import participant_offboarded
 from .validators import logo_content_type, normalise_base_url
 
 CLIENT_SECRET_BYTES = 32  # 256 bits
@@ -161,37 +160,48 @@ def _key_facts(key: ParticipantKey) -> dict:
     return {"kid": key.kid, "fingerprint": key.fingerprint, "alg": key.alg, "keySize": key.key_size}
 
 
+def _refuse_taken_name(name: str, field: str, *, other_than: Organisation | None = None) -> None:
+    taken = Organisation.objects.named(name)
+    if other_than is not None:
+        taken = taken.exclude(pk=other_than.pk)
+    if taken.exists():
+        raise ValidationError({field: f"An organisation named {name!r} already exists."})
+
+
 def _resolve_organisation(*, org_name: str, org_id, organisation: Organisation | None):
+    """The organisation a participant joins, and whether it was created for it: the one given, the one
+    with `org_id` (created with that id if new), or the one named `org_name` (created if new)."""
     if organisation is not None:
         return organisation, False
-    name = (org_name or "").strip()
+    name = Organisation.tidy_name(org_name)
     if org_id:
-        try:
-            org_uuid = uuid.UUID(str(org_id))
-        except ValueError:
-            raise ValidationError({"org_id": f"{org_id!r} is not a valid organisation id (UUID)."}) from None
-        existing = Organisation.objects.filter(pk=org_uuid).first()
-        if existing:
-            if name and existing.name.casefold() != name.casefold():
-                raise ValidationError(
-                    {"org_name": f"Organisation {org_uuid} is named {existing.name!r}, not {name!r}."}
-                )
-            return existing, False
-        if not name:
-            raise ValidationError({"org_name": "A new organisation needs a name."})
-        if Organisation.objects.filter(name__iexact=name).exists():
-            raise ValidationError({"org_name": f"An organisation named {name!r} already exists with another id."})
-        return Organisation.objects.create(id=org_uuid, name=name), True
+        return _organisation_with_id(org_id, name)
     if not name:
         raise ValidationError({"org_name": "Give the organisation's name."})
-    existing = Organisation.objects.filter(name__iexact=name).first()
+    existing = Organisation.objects.named(name).first()
     if existing:
         return existing, False
     try:
         with transaction.atomic():
             return Organisation.objects.create(name=name), True
     except IntegrityError:  # created a moment ago by a concurrent onboarding
-        return Organisation.objects.get(name__iexact=name), False
+        return Organisation.objects.named(name).get(), False
+
+
+def _organisation_with_id(org_id, name: str) -> tuple[Organisation, bool]:
+    try:
+        org_uuid = uuid.UUID(str(org_id))
+    except ValueError:
+        raise ValidationError({"org_id": f"{org_id!r} is not a valid organisation id (UUID)."}) from None
+    existing = Organisation.objects.filter(pk=org_uuid).first()
+    if existing:
+        if name and not Organisation.objects.named(name).filter(pk=org_uuid).exists():
+            raise ValidationError({"org_name": f"Organisation {org_uuid} is named {existing.name!r}, not {name!r}."})
+        return existing, False
+    if not name:
+        raise ValidationError({"org_name": "A new organisation needs a name."})
+    _refuse_taken_name(name, "org_name")
+    return Organisation.objects.create(id=org_uuid, name=name), True
 
 
 PENDING = (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW)
@@ -221,35 +231,16 @@ def onboard_participant(
     `client_id`. The secret is returned here and nowhere else.
     """
     now = now or timezone.now()
-    errors: dict = {}
-
-    def attempt(parse, *args):
-        try:
-            return parse(*args)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-            return None
-
-    role_value = attempt(_parse_role, role)
-    url = attempt(_base_url, base_url)
-    parsed = attempt(_parse_key, public_key, now)
-    if errors:
-        raise ValidationError(errors)
-
+    role_value, url, parsed = _application_fields(role, base_url, public_key, now)
     if pending is not None and pending not in PENDING:
         raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
     if Participant.objects.current().filter(organisation=org, role=role_value).exists():
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
     if client_id is not None:
-        if not CLIENT_ID_RE.match(client_id):
-            raise ValidationError({"client_id": "A client ID is 1 to 100 printable ASCII characters, no spaces."})
-        if Participant.objects.filter(client_id=client_id).exists():
-            raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
+        _refuse_client_id(client_id)
 
     application, secret = create_client(organisation=org, role=role_value, client_id=client_id)
-    user = actor.db_user
-    approve_now = pending is None and not settings.OCEN_FOUR_EYES
     try:
         with transaction.atomic():
             participant = Participant.objects.create(
@@ -259,11 +250,9 @@ def onboard_participant(
                 base_url=url,
                 application=application,
                 client_id=application.client_id,
-                recorded_by=user,
-                review_status=ReviewStatus.APPROVED if approve_now else pending or ReviewStatus.UNDER_REVIEW,
-                approved_by=user if approve_now else None,
-                approved_at=now if approve_now else None,
+                recorded_by=actor.db_user,
                 created_at=now,
+                **_initial_review(pending, actor.db_user, now),
             )
     except IntegrityError:
         raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."}) from None
@@ -282,6 +271,38 @@ def onboard_participant(
         key=_key_facts(key),
     )
     return Credentials(participant=participant, client_secret=secret)
+
+
+def _application_fields(role: str, base_url: str, public_key, now: dt.datetime):
+    """The role, base URL and key of an application, each checked; every field's errors at once."""
+    errors: dict = {}
+
+    def attempt(parse, *args):
+        try:
+            return parse(*args)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            return None
+
+    fields = attempt(_parse_role, role), attempt(_base_url, base_url), attempt(_parse_key, public_key, now)
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _refuse_client_id(client_id: str) -> None:
+    """A client ID kept from an import: well-formed, and nobody else's."""
+    if not CLIENT_ID_RE.match(client_id):
+        raise ValidationError({"client_id": "A client ID is 1 to 100 printable ASCII characters, no spaces."})
+    if Participant.objects.filter(client_id=client_id).exists():
+        raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
+
+
+def _initial_review(pending: ReviewStatus | None, user, now: dt.datetime) -> dict:
+    """Approved at once, unless four-eyes is on (UNDER_REVIEW) or the application is `pending`."""
+    if pending is None and not settings.OCEN_FOUR_EYES:
+        return {"review_status": ReviewStatus.APPROVED, "approved_by": user, "approved_at": now}
+    return {"review_status": pending or ReviewStatus.UNDER_REVIEW}
 
 
 def _locked(participant: Participant) -> Participant:
@@ -418,9 +439,8 @@ def _save_changes(instance, values: dict) -> dict:
 @transaction.atomic
 def create_organisation(*, actor: Actor, name: str, org_id: uuid.UUID | None = None, **fields) -> Organisation:
     """Register an organisation ahead of its participants (with `org_id`, the id it has elsewhere)."""
-    name = (name or "").strip()
-    if Organisation.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"An organisation named {name!r} already exists."})
+    name = Organisation.tidy_name(name)
+    _refuse_taken_name(name, "name")
     organisation = Organisation(name=name, **({"id": org_id} if org_id else {}), **fields)
     organisation.full_clean()
     organisation.save()
@@ -435,12 +455,10 @@ def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -
     if unknown:
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    new_name = fields.get("name", organisation.name)
-    if (
-        new_name != organisation.name
-        and Organisation.objects.filter(name__iexact=new_name).exclude(pk=organisation.pk).exists()
-    ):
-        raise ValidationError({"name": f"An organisation named {new_name!r} already exists."})
+    if "name" in fields:
+        fields["name"] = Organisation.tidy_name(fields["name"])
+        if fields["name"] != organisation.name:
+            _refuse_taken_name(fields["name"], "name", other_than=organisation)
     changed = _save_changes(organisation, fields)
     if not changed:
         return organisation
@@ -702,9 +720,6 @@ def offboard_participant(
         status=KeyStatus.REVOKED, revoked_at=now, revocation_reason="participant offboarded"
     )
     mappings = end_resource_mappings(participant=participant, actor=actor, now=now)
-    for receiver, summary in participant_offboarded.send(sender=Participant, participant=participant, actor=actor):
-        if summary:
-            mappings[getattr(receiver, "__qualname__", str(receiver))] = summary
     audit(
         actor,
         "participant.offboarded",

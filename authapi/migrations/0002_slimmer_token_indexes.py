@@ -9,7 +9,7 @@ grant and holds millions:
   the rows that have them, and nothing to write or store for the rows that do not.
 
 A grant then updates three indexes (primary key, token_checksum, application_id) instead of seven.
-django-oauth-toolkit's own model state is unchanged; docs/performance.md says what an upgrade of
+django-oauth-toolkit's own model state is unchanged; docs/decisions.md ("Fewer indexes") says what an upgrade of
 django-oauth-toolkit must check.
 """
 

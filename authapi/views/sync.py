@@ -4,7 +4,7 @@ import base64
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection
 from django.db.models import Q
@@ -76,6 +76,26 @@ class SyncCursor:
             raise exceptions.ValidationError({"cursor": "is not a cursor this registry issued (use nextCursor as is)."})
         return cursor
 
+    def matching(self, queryset):
+        """The walk's rows: those of its role, status and updatedSince."""
+        if self.role:
+            queryset = queryset.filter(role=self.role)
+        if self.status:
+            queryset = queryset.filter(status=self.status)
+        if self.since:
+            queryset = queryset.filter(updated_at__gte=self.since)
+        return queryset
+
+    def window(self, queryset, size: int, *, by_page: bool):
+        """The next `size` rows and one more (to tell whether more follow): by page number when
+        `by_page`, else just after the walk's position (updated_at, id)."""
+        if by_page:
+            return queryset[self.page * size : (self.page + 1) * size + 1]
+        if self.after is None:
+            return queryset[: size + 1]
+        moment, pk = self.after
+        return queryset.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, id__gt=pk))[: size + 1]
+
 
 def _aware(value: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(value)
@@ -101,6 +121,13 @@ def settled_before() -> dt.datetime | None:
         )
         (oldest,) = cursor.fetchone()
     return oldest - SETTLE if oldest else None
+
+
+def settled(positions: list, size: int, *, walking: bool) -> tuple[list, bool]:
+    """Of a window's positions, the page a walk may pass (see settled_before), and whether more follow."""
+    horizon = settled_before() if positions and walking else None
+    passable = [p for p in positions if horizon is None or p[0] < horizon]
+    return passable[:size], len(positions) > size or len(passable) < len(positions)
 
 
 class ParticipantListView(RegistryView):
@@ -146,52 +173,33 @@ class ParticipantListView(RegistryView):
         params = request.query_params
         size = parse_int(params.get("size", "20"), "size", 1, MAX_PAGE_SIZE)
         cursor = self.cursor(params)
-        if cursor is None:
-            role = self.role(params.get("role"))
-            status = self.status(params.get("status"))
-            since = parse_instant(params["updatedSince"], "updatedSince") if "updatedSince" in params else None
-            page = parse_int(params.get("page", "0"), "page", 0, MAX_PAGE)
-        else:
-            role, status, since, page = cursor.role, cursor.status, cursor.since, cursor.page
-        queryset = Participant.objects.order_by("updated_at", "id")
-        if role:
-            queryset = queryset.filter(role=role)
-        if status:
-            queryset = queryset.filter(status=status)
-        if since:
-            queryset = queryset.filter(updated_at__gte=since)
+        walk = cursor or self.first_walk(params)
+        queryset = walk.matching(Participant.objects.order_by("updated_at", "id"))
         # Counting and paging read the (updated_at, id) index alone; only the page's rows are fetched.
         total = queryset.count()
-        if cursor is None:
-            window = queryset[page * size : (page + 1) * size + 1]
-        elif cursor.after:
-            moment, pk = cursor.after
-            window = queryset.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, id__gt=pk))[: size + 1]
-        else:
-            window = queryset[: size + 1]
-        positions = list(window.values_list("updated_at", "id")) if total else []
+        window = walk.window(queryset, size, by_page=cursor is None)
         # A walk (a cursor, or a first page with no page number) never passes a change still committing.
-        walking = cursor is not None or "page" not in params
-        horizon = settled_before() if positions and walking else None
-        settled = [p for p in positions if horizon is None or p[0] < horizon]
-        more = len(positions) > size or len(settled) < len(positions)
-        positions = settled[:size]
+        positions = list(window.values_list("updated_at", "id")) if total else []
+        positions, more = settled(positions, size, walking=cursor is not None or "page" not in params)
         rows = Participant.objects.with_records().in_bulk([pk for _, pk in positions])
-        switch_at = fresh_until([(p, list(p.keys.all())) for p in rows.values()])
-        after = positions[-1] if positions else cursor.after if cursor else None
-        next_cursor = SyncCursor(after, role, status, since, min(page + 1, MAX_PAGE)).encode() if more else None
-        return self.respond(
-            request,
-            {
-                "content": [participant_document(rows[pk]) for _, pk in positions],
-                "number": page,
-                "size": size,
-                "totalElements": total,
-                "totalPages": (total + size - 1) // size,
-                "nextCursor": next_cursor,
-            },
-            switch_at,
-        )
+        after = positions[-1] if positions else walk.after
+        next_cursor = replace(walk, after=after, page=min(walk.page + 1, MAX_PAGE)).encode() if more else None
+        document = {
+            "content": [participant_document(rows[pk]) for _, pk in positions],
+            "number": walk.page,
+            "size": size,
+            "totalElements": total,
+            "totalPages": (total + size - 1) // size,
+            "nextCursor": next_cursor,
+        }
+        return self.respond(request, document, fresh_until([(p, list(p.keys.all())) for p in rows.values()]))
+
+    @classmethod
+    def first_walk(cls, params) -> SyncCursor:
+        """A walk from its query parameters: role, status, updatedSince and page."""
+        since = parse_instant(params["updatedSince"], "updatedSince") if "updatedSince" in params else None
+        page = parse_int(params.get("page", "0"), "page", 0, MAX_PAGE)
+        return SyncCursor(None, cls.role(params.get("role")), cls.status(params.get("status")), since, page)
 
     @staticmethod
     def cursor(params) -> SyncCursor | None:

@@ -343,16 +343,9 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def confirm_view(self, request, operation):
         spec = self.CONFIRMED.get(operation)
-        if spec is None:
+        if spec is None or not getattr(self, spec["permission"])(request):
             raise PermissionDenied
-        if not getattr(self, spec["permission"])(request):
-            raise PermissionDenied
-        ids = request.POST.getlist("ids") if request.method == "POST" else request.GET.get("ids", "").split(",")
-        participants = list(
-            Participant.objects.current()
-            .select_related("organisation", "application")
-            .filter(pk__in=[i for i in ids if _is_uuid(i)])
-        )
+        participants = self._chosen_current(request)
         changelist = reverse("admin:participants_participant_changelist")
         if not participants:
             self.message_user(request, "No participant to act on (already offboarded?).", messages.WARNING)
@@ -360,39 +353,51 @@ class ParticipantAdmin(admin.ModelAdmin):
         form = ReasonForm(
             request.POST if request.POST.get("confirmed") else None, reason_required=spec["reason_required"]
         )
-        if form.is_bound and form.is_valid():
-            actor = services.Actor.from_request(request)
-            if operation == "rotate_secret":
-                issued = apply_each(
-                    self, request, participants, lambda p: services.rotate_client_secret(participant=p, actor=actor)
-                )
-                return (
-                    self._show_credentials_once(request, issued, "rotated")
-                    if issued
-                    else HttpResponseRedirect(changelist)
-                )
-            reason = form.cleaned_data["reason"]
-            done = apply_each(
-                self,
-                request,
-                participants,
-                lambda p: services.offboard_participant(participant=p, actor=actor, reason=reason),
-            )
-            if done:
-                self.message_user(request, f"Offboarded: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
-            return HttpResponseRedirect(changelist)
-        plans = [services.plan_offboarding(p) for p in participants] if operation == "offboard" else []
+        if not (form.is_bound and form.is_valid()):
+            return self._confirmation_page(request, operation, participants, form)
+        confirmed = self._rotate_confirmed if operation == "rotate_secret" else self._offboard_confirmed
+        return confirmed(request, participants, form.cleaned_data["reason"]) or HttpResponseRedirect(changelist)
+
+    def _confirmation_page(self, request, operation, participants, form):
+        """What the operation will do to each participant, and the button that does it."""
         context = {
             **self.admin_site.each_context(request),
-            "title": spec["title"],
+            "title": self.CONFIRMED[operation]["title"],
             "opts": self.opts,
             "operation": operation,
-            "spec": spec,
+            "spec": self.CONFIRMED[operation],
             "participants": participants,
-            "plans": plans,
+            "plans": [services.plan_offboarding(p) for p in participants] if operation == "offboard" else [],
             "form": form,
         }
         return TemplateResponse(request, "admin/participants/participant/confirm.html", context)
+
+    def _chosen_current(self, request) -> list[Participant]:
+        """The current (not offboarded) participants a confirmation page is about, from its ids."""
+        ids = request.POST.getlist("ids") if request.method == "POST" else request.GET.get("ids", "").split(",")
+        return list(
+            Participant.objects.current()
+            .select_related("organisation", "application")
+            .filter(pk__in=[i for i in ids if _is_uuid(i)])
+        )
+
+    def _rotate_confirmed(self, request, participants, reason):
+        actor = services.Actor.from_request(request)
+        issued = apply_each(
+            self, request, participants, lambda p: services.rotate_client_secret(participant=p, actor=actor)
+        )
+        return self._show_credentials_once(request, issued, "rotated") if issued else None
+
+    def _offboard_confirmed(self, request, participants, reason):
+        actor = services.Actor.from_request(request)
+        done = apply_each(
+            self,
+            request,
+            participants,
+            lambda p: services.offboard_participant(participant=p, actor=actor, reason=reason),
+        )
+        if done:
+            self.message_user(request, f"Offboarded: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -70,7 +70,6 @@ def test_certificate_gives_key_and_certificate_facts():
     assert parsed.cert_issuer == "C=IN,CN=lender.example.in"
     assert parsed.cert_serial == "1d2c3b4a"
     assert parsed.not_after == NOW + dt.timedelta(days=365)
-    assert parsed.source_format == "certificate"
 
 
 def test_reference_client_public_jwk_without_kid_is_accepted():

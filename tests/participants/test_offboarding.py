@@ -6,7 +6,6 @@ from oauth2_provider.models import AccessToken, Application
 
 from participants import services
 from participants.models import AuditEvent, KeyStatus, OperationalStatus, Participant, ParticipantKey
-from participants.signals import participant_offboarded
 from tests.dot import dot_token_request
 from tests.keys import public_pem, rsa_key
 
@@ -84,32 +83,16 @@ def test_offboarded_participant_cannot_be_changed(actor, lender):
             operation(participant=lender.participant, actor=actor)
 
 
-def test_resource_mapping_hooks_run_and_are_audited(actor, lender):
-    def remove_memberships(sender, participant, actor, **kwargs):
-        return {"memberships": 2}
-
-    participant_offboarded.connect(remove_memberships)
-    try:
-        services.offboard_participant(participant=lender.participant, actor=actor)
-    finally:
-        participant_offboarded.disconnect(remove_memberships)
-    event = AuditEvent.objects.get(action="participant.offboarded")
-    assert {"memberships": 2} in event.details["resourceMappingsRemoved"].values()
-
-
-def test_offboarding_failing_half_way_changes_nothing(actor, lender):
+def test_offboarding_failing_half_way_changes_nothing(actor, lender, monkeypatch):
     """If removing resource mappings fails, the client, tokens, keys and status are all as before."""
     assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 200
 
-    def broken_hook(sender, **kwargs):
+    def broken(**kwargs):
         raise RuntimeError("product registry unavailable")
 
-    participant_offboarded.connect(broken_hook)
-    try:
-        with pytest.raises(RuntimeError):
-            services.offboard_participant(participant=lender.participant, actor=actor)
-    finally:
-        participant_offboarded.disconnect(broken_hook)
+    monkeypatch.setattr(services, "end_resource_mappings", broken)
+    with pytest.raises(RuntimeError):
+        services.offboard_participant(participant=lender.participant, actor=actor)
     participant = Participant.objects.get()
     assert participant.status == OperationalStatus.ACTIVE and participant.application is not None
     assert AccessToken.objects.count() == 1
