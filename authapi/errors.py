@@ -7,7 +7,6 @@ error, including 401/403/404/405/429 and paths that match nothing. OAuth endpoin
 import datetime as dt
 import uuid
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found, server_error
@@ -15,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
 from .authentication import BEARER_CHALLENGE
+from .paths import is_api_path
 
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -29,8 +29,6 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
-REGISTRY_PREFIX = "/service/"
-API_PREFIXES = (REGISTRY_PREFIX, "/.well-known/", "/api/")
 
 
 OAUTH_DESCRIPTIONS = {
@@ -82,20 +80,6 @@ def registry_exception_handler(exc, context):
         )
     response.data = error_body(response.status_code, message, request)
     return response
-
-
-def is_api_path(path: str) -> bool:
-    """Paths whose answers are JSON in the API's shapes: the registry, discovery and OpenAPI, and the
-    OAuth endpoints at the issuer's path (OCEN_ISSUER)."""
-    return path.startswith((*API_PREFIXES, oauth_prefix()))
-
-
-def oauth_prefix() -> str:
-    return f"/{settings.OCEN_ISSUER_PATH}/" if settings.OCEN_ISSUER_PATH else "/protocol/"
-
-
-def is_token_path(path: str) -> bool:
-    return path.rstrip("/") in (f"{oauth_prefix()}token", f"{oauth_prefix()}protocol/openid-connect/token")
 
 
 def not_found(request, exception=None):

@@ -13,7 +13,8 @@ from django.http import HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import error_body, is_api_path, is_token_path
+from .errors import error_body
+from .paths import is_api_path, is_token_path
 
 UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 import logging
 
 from . import signing
-from .errors import REGISTRY_PREFIX
+from .paths import is_api_path, is_registry_path
 
 SIGNATURE_HEADER = "x-jws-signature"
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ class SignedRegistryResponses:
     def __call__(self, request):
         response = self.get_response(request)
         if (
-            request.path.startswith(REGISTRY_PREFIX)
+            is_registry_path(request.path)
             and SIGNATURE_HEADER not in response
             and not response.streaming
             and response.get("Content-Type", "").startswith("application/json")
@@ -52,3 +52,25 @@ class RefuseNulInQueryStrings:
 
             return bad_request(request)
         return self.get_response(request)
+
+
+class JsonNotFoundOnApiPaths:
+    """A path under the API that matches nothing answers the API's JSON 404 in development too, where
+    Django renders its HTML page instead of calling handler404 (authapi.errors.not_found). Innermost, so
+    the registry's signature and CommonMiddleware's APPEND_SLASH redirect still apply to the answer; and
+    no catch-all route, so an unmatched POST meets no view and so no CSRF check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and is_api_path(request.path)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            from .errors import not_found
+
+            return not_found(request)
+        return response

@@ -124,5 +124,5 @@ def network_participants_document(memberships) -> dict:
     """Members keyed by every role name (empty arrays included), each in the §5.1 shape."""
     document = {role: [] for role in wire_roles()}
     for membership in memberships:
-        document[wire_role(membership.role)].append(participant_document(membership.participant))
+        document.setdefault(wire_role(membership.role), []).append(participant_document(membership.participant))
     return document

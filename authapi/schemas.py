@@ -130,7 +130,7 @@ class Organisation(serializers.Serializer):
 class ParticipantDetails(serializers.Serializer):
     id = serializers.UUIDField()
     participantRole = serializers.ChoiceField(
-        choices=[*Role.values, "DERIVED_DATA_PROVIDER"], help_text="As OCEN_ROLE_SPELLING spells it."
+        choices=Role.accepted_names(), help_text="As OCEN_ROLE_SPELLING spells it."
     )
     baseUrl = serializers.URLField()
     publicKey = serializers.CharField(
@@ -233,6 +233,10 @@ class SignatureCheckResult(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     matchedKid = serializers.CharField(allow_null=True)
     steps = SignatureCheckStep(many=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why some verifiers may refuse a signature that verifies here (a key that is not primary).",
+    )
 
 
 # What any registry read may answer besides its own codes: no valid token, not found, rate limit, outage.

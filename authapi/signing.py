@@ -28,6 +28,7 @@ from django.utils import timezone
 from jwcrypto import jwk
 
 from participants.services import Actor, audit
+from participants.wire import rfc3339
 
 from . import compiled
 from .memory import memory
@@ -139,7 +140,7 @@ def rotate_signing_key(*, actor: Actor | None = None) -> tuple[SigningKey, Signi
         old.retired_at = now
         old.verify_until = now + dt.timedelta(seconds=settings.OCEN_ACCESS_TOKEN_TTL + settings.OCEN_CLOCK_LEEWAY)
         old.save(update_fields=["status", "retired_at", "verify_until"])
-        audit(actor or Actor.system(), "signing_key.retired", kid=old.kid, verifyUntil=old.verify_until.isoformat())
+        audit(actor or Actor.system(), "signing_key.retired", kid=old.kid, verifyUntil=rfc3339(old.verify_until))
     return create_signing_key(actor=actor), old
 
 

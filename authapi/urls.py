@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .paths import KEYCLOAK_ALIASES
 from .views import auth, discovery, participants, products, sync
 
 oauth_patterns = [
@@ -9,10 +10,7 @@ oauth_patterns = [
     path("revoke", auth.RevokeView.as_view(), name="revoke"),
     path(".well-known/openid-configuration", discovery.DiscoveryView.as_view(), name="openid-configuration"),
     # Where participants configured for a Keycloak-hosted registry look: the same views (KEYCLOAK_ALIASES).
-    *(
-        path(alias, discovery.alias_of(name), name=f"keycloak-{name}")
-        for name, alias in discovery.KEYCLOAK_ALIASES.items()
-    ),
+    *(path(alias, discovery.alias_of(name), name=f"keycloak-{name}") for name, alias in KEYCLOAK_ALIASES.items()),
 ]
 
 service_patterns = [

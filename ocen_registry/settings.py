@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "authapi.middleware.SignedRegistryResponses",
     "authapi.health.ServiceUnavailableOnOutage",
     "axes.middleware.AxesMiddleware",
+    "authapi.middleware.JsonNotFoundOnApiPaths",
 ]
 
 # Admin login lockout (django-axes): per user name and address, counted in the database.
@@ -236,7 +237,9 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"()": "ocen_registry.logs.UTCFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     # django-oauth-toolkit logs request bodies at DEBUG: keep it above that so secrets never reach logs.
@@ -250,12 +253,14 @@ LOGGING = {
 
 # --- OCEN registry -------------------------------------------------------------------------
 OCEN_ISSUER = env_str("OCEN_ISSUER", "http://localhost:8000/auth").rstrip("/")
-if urlsplit(OCEN_ISSUER).scheme not in ("http", "https") or not urlsplit(OCEN_ISSUER).hostname:
+_issuer = urlsplit(OCEN_ISSUER)
+if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
     raise ImproperlyConfigured(
-        f"OCEN_ISSUER must be an absolute http(s) URL, such as https://registry.example.in/auth, not {OCEN_ISSUER!r}"
+        "OCEN_ISSUER must be an absolute http(s) URL without query or fragment (RFC 8414 §2), such as "
+        f"https://registry.example.in/auth, not {OCEN_ISSUER!r}"
     )
 # Where the OAuth endpoints are served: the issuer's path (contract §4), e.g. "auth".
-OCEN_ISSUER_PATH = urlsplit(OCEN_ISSUER).path.strip("/")
+OCEN_ISSUER_PATH = _issuer.path.strip("/")
 OCEN_TOKEN_AUDIENCE = env_str("OCEN_TOKEN_AUDIENCE", "ocen").strip()
 if not OCEN_TOKEN_AUDIENCE:
     raise ImproperlyConfigured("OCEN_TOKEN_AUDIENCE must not be empty (default: ocen)")
@@ -266,7 +271,7 @@ OCEN_REGISTRY_NAME = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "
 OCEN_ROLE_SPELLING = env_choice("OCEN_ROLE_SPELLING", "registry", ("registry", "reference"))
 # Participant key types accepted: RSA (what every OCEN reference verifier reads), or RSA,EC (P-256 too).
 OCEN_PARTICIPANT_KEY_TYPES = [kind.upper() for kind in env_list("OCEN_PARTICIPANT_KEY_TYPES", ["RSA"])]
-if not OCEN_PARTICIPANT_KEY_TYPES or set(OCEN_PARTICIPANT_KEY_TYPES) - {"RSA", "EC"}:
+if sorted(set(OCEN_PARTICIPANT_KEY_TYPES)) not in (["RSA"], ["EC", "RSA"]):
     raise ImproperlyConfigured(f"OCEN_PARTICIPANT_KEY_TYPES must be RSA, or RSA,EC, not {OCEN_PARTICIPANT_KEY_TYPES!r}")
 OCEN_ACCESS_TOKEN_TTL = env_int("OCEN_ACCESS_TOKEN_TTL", 3600, minimum=60, maximum=86400)
 OCEN_ALLOW_LOOPBACK_HTTP = env_bool("OCEN_ALLOW_LOOPBACK_HTTP", DEBUG)
@@ -350,6 +355,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Role names as OCEN_ROLE_SPELLING spells them, then drf-spectacular's own enum components.
+    "POSTPROCESSING_HOOKS": [
+        "authapi.schema_extensions.role_spelling",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {"clientSecretBasic": {"type": "http", "scheme": "basic"}},
     },

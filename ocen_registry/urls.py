@@ -1,13 +1,11 @@
-import re
-
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from authapi import paths
 from authapi import urls as authapi_urls
-from authapi.errors import not_found
 from authapi.health import healthz
 from authapi.views.discovery import AuthorizationServerMetadataView, WellKnownJWKSView
 from participants.forms import AdminLoginForm
@@ -17,27 +15,23 @@ admin.site.site_header = "OCEN Registry"
 admin.site.site_title = "OCEN Registry"
 admin.site.index_title = "Participant registry"
 
-# The OAuth endpoints live at the issuer's path (contract §4: default /auth).
-ISSUER_PATH = settings.OCEN_ISSUER_PATH
-ISSUER_PREFIX = f"{ISSUER_PATH}/" if ISSUER_PATH else ""
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    path(ISSUER_PREFIX, include((authapi_urls.oauth_patterns, "auth"))),
-    path("service/", include((authapi_urls.service_patterns, "service"))),
-    path(".well-known/jwks.json", WellKnownJWKSView.as_view(), name="jwks"),
+    # The OAuth endpoints live at the issuer's path (contract §4: default /auth); the rest of the API's
+    # paths are authapi.paths' too. A path below them that matches nothing is the API's JSON 404
+    # (handler404, and authapi.middleware.JsonNotFoundOnApiPaths in development).
+    path(paths.issuer_prefix(), include((authapi_urls.oauth_patterns, "auth"))),
+    path(paths.REGISTRY, include((authapi_urls.service_patterns, "service"))),
+    path(f"{paths.WELL_KNOWN}jwks.json", WellKnownJWKSView.as_view(), name="jwks"),
     path(
-        f".well-known/oauth-authorization-server/{ISSUER_PATH}".rstrip("/"),
+        f"{paths.WELL_KNOWN}oauth-authorization-server/{settings.OCEN_ISSUER_PATH}".rstrip("/"),
         AuthorizationServerMetadataView.as_view(),
         name="oauth-authorization-server",
     ),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    # Anything else under the API's paths is the API's own JSON 404, also in development (DEBUG shows
-    # Django's HTML page instead of handler404).
-    re_path(rf"^(?:service|api|\.well-known{'|' + re.escape(ISSUER_PATH) if ISSUER_PATH else ''})/", not_found),
+    path(f"{paths.SCHEMA}schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(f"{paths.SCHEMA}docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
 handler400 = "authapi.errors.bad_request"

@@ -123,6 +123,8 @@ class Diagnosis:
     steps: list[dict] = field(default_factory=list)
     verified: VerifiedKey | None = None
     reason: str | None = None
+    # What may still go wrong elsewhere although the signature verifies here (set-aware verifiers accept it).
+    warnings: list[str] = field(default_factory=list)
 
     def check(self, name: str, ok: bool, detail: str) -> bool:
         self.steps.append({"check": name, "ok": ok, "detail": detail})
@@ -139,6 +141,7 @@ class Diagnosis:
             "reason": self.reason,
             "matchedKid": self.verified.kid if self.verified else None,
             "steps": self.steps,
+            "warnings": self.warnings,
         }
 
 
@@ -195,6 +198,12 @@ def _unusable_jwk(key: dict, now: dt.datetime) -> str:
         return unusable_because(**facts, valid_from=_NEVER, valid_until=None)
 
 
+_NOT_PRIMARY = (
+    "Key {kid!r} is not the signer's primary key (the record's publicKey): verifiers that read only publicKey, "
+    "as the OCEN reference client does, refuse this signature. Sign with the primary key, or make this one primary."
+)
+
+
 class _Refused(Exception):
     """A check failed: the signature does not verify, for `reason`."""
 
@@ -216,6 +225,8 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
         # RFC 7797: with b64 false the body bytes are signed as they are; otherwise base64url-encoded.
         signing_input = header_segment.encode("ascii") + b"." + (body if b64 is False else _b64encode(body))
         result.verified = _verifying_key(result, alg, usable, signing_input, signature_segment, header, len(body))
+        if result.verified.jwk.get("primary") is False:
+            result.warnings.append(_NOT_PRIMARY.format(kid=result.verified.kid))
     except _Refused as refusal:
         result.fail(refusal.reason, refusal.check, refusal.detail)
     return result

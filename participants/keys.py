@@ -43,6 +43,14 @@ class KeyRejected(ValueError):
     """The input is not an acceptable participant public key; the message says why."""
 
 
+class UnsupportedKeyType(KeyRejected):
+    """A key of a type or curve no registry accepts (`found` names it)."""
+
+    def __init__(self, message: str, found: str):
+        super().__init__(message)
+        self.found = found
+
+
 @dataclass(frozen=True)
 class ParsedKey:
     """A participant public key, checked against policy and normalised to a public JWK."""
@@ -66,14 +74,23 @@ KEY_TYPES = ("RSA", "EC")
 def parse_public_key(data: str | bytes, *, now: dt.datetime | None = None, key_types=KEY_TYPES) -> ParsedKey:
     """Parse a certificate, public key PEM/DER or public JWK of one of `key_types` ("RSA", "EC"); raise
     KeyRejected with a clear message."""
-    parsed = _parse(data, now or dt.datetime.now(dt.UTC))
+    try:
+        parsed = _parse(data, now or dt.datetime.now(dt.UTC))
+    except UnsupportedKeyType as exc:
+        if "EC" in key_types:
+            raise
+        raise _type_not_accepted(exc.found, key_types) from None
     if parsed.key_type not in key_types:
-        raise KeyRejected(
-            f"{parsed.key_type} keys are not accepted by this registry (OCEN_PARTICIPANT_KEY_TYPES allows "
-            f"{', '.join(key_types)}): the OCEN reference verifier reads RSA keys only. Register an RSA key of "
-            f"{MIN_RSA_BITS} bits or more."
-        )
+        raise _type_not_accepted(parsed.key_type, key_types)
     return parsed
+
+
+def _type_not_accepted(found: str, key_types) -> KeyRejected:
+    return KeyRejected(
+        f"{found} keys are not accepted by this registry (OCEN_PARTICIPANT_KEY_TYPES allows "
+        f"{', '.join(key_types)}): the OCEN reference verifier reads RSA keys only. Register an RSA key of "
+        f"{MIN_RSA_BITS} bits or more."
+    )
 
 
 def _parse(data: str | bytes, now: dt.datetime) -> ParsedKey:
@@ -233,10 +250,13 @@ def _check_policy(public_key) -> tuple[str, str, int]:
         return "RSA", "RS256", size
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ec.SECP256R1):
-            raise KeyRejected(f"EC keys must use the P-256 curve (ES256); this one uses {public_key.curve.name}.")
+            raise UnsupportedKeyType(
+                f"EC keys must use the P-256 curve (ES256); this one uses {public_key.curve.name}.",
+                f"EC {public_key.curve.name}",
+            )
         return "EC", "ES256", 256
     kind = type(public_key).__name__.removeprefix("_").replace("PublicKey", "") or "unknown"
-    raise KeyRejected(f"Unsupported key type ({kind}). Use RSA (2048 bits or more) or EC P-256.")
+    raise UnsupportedKeyType(f"Unsupported key type ({kind}). Use RSA (2048 bits or more) or EC P-256.", kind)
 
 
 def _check_kid(kid) -> None:
@@ -273,9 +293,14 @@ def _public_key_of_jwk(document: dict):
     """The cryptography key of a public JWK of a supported type (RSA, or EC on P-256)."""
     kty = document.get("kty")
     if kty not in {"RSA", "EC"}:
-        raise KeyRejected(f"Unsupported JWK key type {kty!r}. Use RSA (2048 bits or more) or EC P-256.")
+        raise UnsupportedKeyType(
+            f"Unsupported JWK key type {kty!r}. Use RSA (2048 bits or more) or EC P-256.", str(kty)
+        )
     if kty == "EC" and document.get("crv") != "P-256":
-        raise KeyRejected(f"EC keys must use the P-256 curve (ES256); this one uses {document.get('crv')!r}.")
+        raise UnsupportedKeyType(
+            f"EC keys must use the P-256 curve (ES256); this one uses {document.get('crv')!r}.",
+            f"EC {document.get('crv')}",
+        )
     try:
         key = jwk.JWK(**{k: v for k, v in document.items() if k in {"kty", "n", "e", "crv", "x", "y"}})
         return key.get_op_key("verify")

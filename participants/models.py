@@ -22,11 +22,31 @@ class Role(models.TextChoices):
 
     @classmethod
     def parse(cls, value: str) -> "Role":
-        """The wire value of a role; the older spelling DERIVED_DATA_PROVIDER is accepted."""
+        """The role a name means: its own name, or the OCEN reference client's spelling (ROLE_ALIASES)."""
         normalised = (value or "").strip().upper()
-        if normalised == "DERIVED_DATA_PROVIDER":
-            normalised = cls.DERIVED_DATA_PARTNER
-        return cls(normalised)
+        return cls(ROLE_ALIASES.get(normalised, normalised))
+
+    @classmethod
+    def accepted_names(cls) -> list[str]:
+        """Every name input accepts for a role."""
+        return [*cls.values, *ROLE_ALIASES]
+
+
+# The OCEN reference client's enum spells one role differently; its name is accepted everywhere, and is
+# what the wire says under OCEN_ROLE_SPELLING=reference (participants/wire.py).
+ROLE_ALIASES = {"DERIVED_DATA_PROVIDER": Role.DERIVED_DATA_PARTNER}
+# The roles the reference client's enum has: it refuses any other.
+REFERENCE_ROLES = tuple(
+    role.value
+    for role in (
+        Role.LENDER,
+        Role.LOAN_AGENT,
+        Role.DISBURSEMENT_PARTNER,
+        Role.COLLECTIONS_PARTNER,
+        Role.DERIVED_DATA_PARTNER,
+        Role.KYC_PARTNER,
+    )
+)
 
 
 class ReviewStatus(models.TextChoices):
@@ -269,20 +289,26 @@ class ParticipantKey(models.Model):
         )
 
 
+def _may_be_primary(key) -> bool:
+    """An ACTIVE key of a type OCEN_PARTICIPANT_KEY_TYPES allows, with a switch to it at some time."""
+    return (
+        key.status == KeyStatus.ACTIVE
+        and key.primary_from is not None
+        and key.key_type in settings.OCEN_PARTICIPANT_KEY_TYPES
+    )
+
+
 def primary_key(keys, moment) -> ParticipantKey | None:
-    """A participant's primary key at `moment`, of its `keys`: among the ACTIVE keys whose switch time has
-    come, the one switched to last. It is what the record's publicKey names (the OCEN reference client
-    reads no other key); the others stay published in publicKeys for verifiers that read the set."""
-    switched = [k for k in keys if k.status == KeyStatus.ACTIVE and k.primary_from and k.primary_from <= moment]
+    """A participant's primary key at `moment`, of its `keys`: of those that may be primary and whose switch
+    time has come, the one switched to last. It is what the record's publicKey names (the OCEN reference
+    client reads no other key); the others stay published in publicKeys for verifiers that read the set."""
+    switched = [k for k in keys if _may_be_primary(k) and k.primary_from <= moment]
     return max(switched, key=lambda k: (k.primary_from, k.created_at), default=None)
 
 
 def next_primary_switch(keys, moment):
     """When the next scheduled switch of primary key happens after `moment`, or None."""
-    return min(
-        (k.primary_from for k in keys if k.status == KeyStatus.ACTIVE and k.primary_from and k.primary_from > moment),
-        default=None,
-    )
+    return min((k.primary_from for k in keys if _may_be_primary(k) and k.primary_from > moment), default=None)
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -12,6 +12,7 @@ import gets a new client secret, returned once in the result.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def export_registry() -> dict:
                 "website": o.website,
                 "email": o.email,
                 "phone": o.phone,
+                "logo": base64.b64encode(bytes(o.logo)).decode() if o.logo else None,
             }
             for o in Organisation.objects.order_by("id")
         ],
@@ -299,9 +301,21 @@ class Importer:
         organisation = self.call(
             where, services.create_organisation, actor=self.actor, name=self.text(row, "name"), org_id=org_id, **fields
         )
-        if organisation is not None:
-            self.organisations[org_id] = organisation
-            self.result.created["organisations"] += 1
+        if organisation is None:
+            return
+        self.organisations[org_id] = organisation
+        self.result.created["organisations"] += 1
+        if row.get("logo"):
+            self.logo(where, organisation, row["logo"])
+
+    def logo(self, where: str, organisation: Organisation, encoded) -> None:
+        """An organisation's logo from the file (base64), set through the service that checks it."""
+        try:
+            logo = base64.b64decode(str(encoded), validate=True)
+        except ValueError:
+            self.errors.append(f"{where}.logo: must be base64.")
+            return
+        self.call(where, services.set_organisation_logo, organisation=organisation, logo=logo, actor=self.actor)
 
     def participant(self, where: str, participant_id: uuid.UUID, row: dict) -> None:
         if participant_id in self.participants:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
@@ -491,6 +491,14 @@ def set_organisation_logo(*, organisation: Organisation, actor: Actor, logo: byt
     return organisation
 
 
+def _lock_fingerprint(fingerprint: str) -> None:
+    """Serialise registrations of one public key until the transaction ends, so "one key, one
+    organisation" holds between concurrent onboardings (PostgreSQL; SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(fingerprint[:15], 16)])
+
+
 def _create_key(
     participant: Participant,
     parsed: keylib.ParsedKey,
@@ -499,6 +507,7 @@ def _create_key(
     *,
     primary_from: dt.datetime | None = None,
 ) -> ParticipantKey:
+    _lock_fingerprint(parsed.fingerprint)
     elsewhere = (
         ParticipantKey.objects.filter(fingerprint=parsed.fingerprint)
         .exclude(participant__organisation_id=participant.organisation_id)
@@ -593,7 +602,11 @@ def promote_participant_key(
     key = _locked_key(key)
     if key.status != KeyStatus.ACTIVE:
         raise ValidationError({"kid": f"Only an active key can become primary; {kid} is {key.get_status_display()}."})
-    if primary_key(participant.keys.all(), now) == key and at <= now:
+    if key.key_type not in settings.OCEN_PARTICIPANT_KEY_TYPES:
+        raise ValidationError(
+            {"kid": f"{kid} is an {key.key_type} key, which OCEN_PARTICIPANT_KEY_TYPES does not allow as primary."}
+        )
+    if primary_key(participant.keys.all(), now) == key:  # a later switch to it would take it out of publicKey now
         raise ValidationError({"kid": f"{kid} is the primary key already."})
     key.primary_from = max(at, now)
     key.save(update_fields=["primary_from"])
@@ -642,7 +655,7 @@ def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = N
     key.save(update_fields=["status", "retired_at", "valid_until"])
     Participant.objects.filter(pk=key.participant_id).update(updated_at=now)
     audit(
-        actor, "key.retired", participant=key.participant, key=_key_facts(key), validUntil=key.valid_until.isoformat()
+        actor, "key.retired", participant=key.participant, key=_key_facts(key), validUntil=wire.rfc3339(key.valid_until)
     )
     return key
 

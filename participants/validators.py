@@ -1,6 +1,7 @@
 """Input rules for participant records that are not key material (see keys.py for keys)."""
 
 import ipaddress
+import zlib
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -66,16 +67,51 @@ def json_problem(value) -> str | None:
     return None
 
 
-LOGO_MAX_BYTES = 256 * 1024
-LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+# Every record of the organisation's participants carries its logo inline (base64), and a list page holds
+# up to 200 records: 64 KiB is a generous logo and keeps a full page of them under 18 MB.
+LOGO_MAX_BYTES = 64 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def logo_content_type(data: bytes) -> str:
-    """The content type of an organisation logo, judged by its bytes (never its name): PNG or JPEG, at most
-    LOGO_MAX_BYTES. SVG, being a document that can carry scripts, is refused with everything else."""
+    """The content type of an organisation logo, judged by its bytes (never its name): a well-formed PNG or
+    JPEG, at most LOGO_MAX_BYTES. SVG, being a document that can carry scripts, is refused with everything
+    else, as is a file that only starts like an image."""
     if len(data) > LOGO_MAX_BYTES:
         raise ValidationError(f"A logo may be at most {LOGO_MAX_BYTES // 1024} KB; this one is {len(data) // 1024} KB.")
-    for signature, content_type in LOGO_TYPES.items():
-        if data.startswith(signature):
-            return content_type
-    raise ValidationError("A logo must be a PNG or JPEG image (this file's contents are neither).")
+    if data.startswith(PNG_SIGNATURE) and _is_png(data):
+        return "image/png"
+    if data.startswith(b"\xff\xd8") and _is_jpeg(data):
+        return "image/jpeg"
+    raise ValidationError("A logo must be a PNG or JPEG image (this file's contents are not one).")
+
+
+def _is_png(data: bytes) -> bool:
+    """PNG's chunk structure (RFC 2083): IHDR first, IEND last, every chunk's CRC right, nothing after."""
+    position, names = len(PNG_SIGNATURE), []
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        chunk = data[position + 4 : position + 8 + length]
+        crc = data[position + 8 + length : position + 12 + length]
+        if len(chunk) != 4 + length or len(crc) != 4 or zlib.crc32(chunk).to_bytes(4, "big") != crc:
+            return False
+        names.append(chunk[:4])
+        position += 12 + length
+        if names[-1] == b"IEND":
+            break
+    return position == len(data) and len(names) >= 2 and names[0] == b"IHDR" and names[-1] == b"IEND"
+
+
+def _is_jpeg(data: bytes) -> bool:
+    """JPEG's marker structure: SOI, length-prefixed segments up to the start of scan, then the scan, and
+    EOI as the last two bytes."""
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if length < 2:
+            return False
+        if marker == 0xDA:  # start of scan: entropy-coded data runs to EOI
+            return position + 2 + length < len(data) - 2 and data.endswith(b"\xff\xd9")
+        position += 2 + length
+    return False

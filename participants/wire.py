@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from .models import KeyStatus, OperationalStatus, Role, next_primary_switch, primary_key
+from .models import (
+    REFERENCE_ROLES,
+    ROLE_ALIASES,
+    KeyStatus,
+    OperationalStatus,
+    Role,
+    next_primary_switch,
+    primary_key,
+)
 
-REFERENCE_SPELLING = {Role.DERIVED_DATA_PARTNER: "DERIVED_DATA_PROVIDER"}
+REFERENCE_SPELLING = {role: alias for alias, role in ROLE_ALIASES.items()}
 
 
 def rfc3339(moment: dt.datetime | None) -> str | None:
@@ -31,7 +39,10 @@ def wire_role(role: str) -> str:
 
 
 def wire_roles() -> list[str]:
-    return [wire_role(role) for role in Role.values]
+    """The roles the wire names (a network listing's keys): all of them, or under the reference spelling
+    those of the reference client's enum, which refuses any other."""
+    roles = REFERENCE_ROLES if settings.OCEN_ROLE_SPELLING == "reference" else Role.values
+    return [wire_role(role) for role in roles]
 
 
 def public_jwk(key) -> dict:

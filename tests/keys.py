@@ -3,6 +3,7 @@
 import datetime as dt
 import functools
 import json
+import zlib
 from pathlib import Path
 
 from cryptography import x509
@@ -85,3 +86,31 @@ def reference_private_key():
     import jwt
 
     return jwt.PyJWK.from_dict(reference_key_set()["keys"][0]).key
+
+
+def png(width: int = 2, height: int = 2, padding: int = 0) -> bytes:
+    """A well-formed PNG (greyscale, 8 bits), optionally with `padding` bytes of an ancillary chunk."""
+
+    def chunk(name: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + name + data + zlib.crc32(name + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * width for _ in range(height)))
+    extra = chunk(b"tEXt", b"Comment\x00" + b"x" * padding) if padding else b""
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def jpeg(padding: int = 0) -> bytes:
+    """Bytes with JPEG's marker structure (SOI, APP0 JFIF, a start of scan, scan data, EOI)."""
+    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    scan_header = b"\x01\x01\x00\x00\x3f\x00"
+    return (
+        b"\xff\xd8\xff\xe0"
+        + (len(app0) + 2).to_bytes(2, "big")
+        + app0
+        + b"\xff\xda"
+        + (len(scan_header) + 2).to_bytes(2, "big")
+        + scan_header
+        + b"\x12\x34" * (1 + padding // 2)
+        + b"\xff\xd9"
+    )

@@ -46,6 +46,8 @@ def load_settings(expression: str = "settings.OCEN_ACCESS_TOKEN_TTL", **env) -> 
         ({"OCEN_TOKEN_AUDIENCE": " "}, "OCEN_TOKEN_AUDIENCE must not be empty"),
         ({"OCEN_ROLE_SPELLING": "jackson"}, "OCEN_ROLE_SPELLING must be one of registry, reference"),
         ({"OCEN_PARTICIPANT_KEY_TYPES": "RSA,Ed25519"}, "OCEN_PARTICIPANT_KEY_TYPES must be RSA, or RSA,EC"),
+        ({"OCEN_PARTICIPANT_KEY_TYPES": "EC"}, "OCEN_PARTICIPANT_KEY_TYPES must be RSA, or RSA,EC"),
+        ({"OCEN_ISSUER": "https://registry.example.in/auth?x=1"}, "without query or fragment"),
     ],
 )
 def test_bad_configuration_is_refused_at_start_up(env, message):

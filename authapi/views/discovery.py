@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from .. import schemas, signing
+from ..paths import KEYCLOAK_ALIASES
 from .auth import IntrospectView, RevokeView, TokenView
 
 
@@ -69,15 +70,6 @@ class AuthorizationServerMetadataView(DiscoveryView):
     )
     def get(self, request):
         return super().get(request)
-
-
-# Keycloak's paths under the issuer for the same endpoints (name: path below the issuer).
-KEYCLOAK_ALIASES = {
-    "token": "protocol/openid-connect/token",
-    "certs": "protocol/openid-connect/certs",
-    "introspect": "protocol/openid-connect/token/introspect",
-    "revoke": "protocol/openid-connect/revoke",
-}
 
 
 def alias_of(name: str):

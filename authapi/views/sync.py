@@ -138,7 +138,7 @@ class ParticipantListView(RegistryView):
         operation_id="ListParticipants",
         tags=["registry"],
         parameters=[
-            OpenApiParameter("role", str, enum=Role.values, description="Only this role."),
+            OpenApiParameter("role", str, enum=Role.accepted_names(), description="Only this role (either spelling)."),
             OpenApiParameter("status", str, enum=OperationalStatus.values, description="Only this status."),
             OpenApiParameter(
                 "updatedSince",

@@ -4,9 +4,11 @@ import datetime as dt
 import uuid
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Subquery
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,6 +22,20 @@ from ..keys import format_fingerprint
 EXPIRY_WARNING = dt.timedelta(days=30)
 FAILURE_SIGNAL_WINDOW = dt.timedelta(hours=24)
 EXPIRY_NOTICE = dt.timedelta(days=90)
+
+
+def object_for(model_admin, request, object_id, permission: str):
+    """The object a custom admin view acts on: PermissionDenied without `permission` ("view" or
+    "change"), 404 when there is no such object."""
+    check = getattr(model_admin, f"has_{permission}_permission")
+    if not check(request):
+        raise PermissionDenied
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} with id {object_id!r}.")
+    if not check(request, obj):
+        raise PermissionDenied
+    return obj
 
 
 def expiry_badge(moment):
@@ -84,7 +100,7 @@ def switch_note(key) -> str:
     """What a key's primary switch is, in words."""
     if key.primary_from is None:
         return "published for verifiers that read publicKeys; not primary until promoted."
-    when = timezone.localtime(key.primary_from).strftime("%Y-%m-%d %H:%M %Z")
+    when = timezone.localtime(key.primary_from).strftime("%Y-%m-%d %H:%M:%S %Z")
     if key.primary_from > timezone.now():
         return f"it becomes the primary key (publicKey) at {when}."
     return f"primary key (publicKey) since {when}."

@@ -1,8 +1,7 @@
 """Participant keys: read-only records; retire, revoke and make primary."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +16,7 @@ from .common import (
     apply_each,
     confirm_revocation,
     expiry_badge,
+    object_for,
     short_fingerprint,
     switch_note,
 )
@@ -63,9 +63,7 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def promote_view(self, request, object_id):
         """Make a key the participant's primary key (publicKey), now or at a time."""
-        key = self.get_object(request, unquote(object_id))
-        if key is None or not self.has_change_permission(request, key):
-            raise PermissionDenied
+        key = object_for(self, request, object_id, "change")
         form = PromoteKeyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

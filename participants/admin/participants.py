@@ -4,7 +4,6 @@ import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
@@ -32,6 +31,7 @@ from .common import (
     _is_uuid,
     apply_each,
     expiry_badge,
+    object_for,
     short_fingerprint,
     switch_note,
 )
@@ -279,9 +279,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/participants/participant/credentials.html", context)
 
     def add_key_view(self, request, object_id):
-        participant = self.get_object(request, unquote(object_id))
-        if participant is None or not self.has_change_permission(request, participant):
-            raise PermissionDenied
+        participant = object_for(self, request, object_id, "change")
         form = AddKeyForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -307,9 +305,7 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def signature_check_view(self, request, object_id):
         """Paste a body and its x-jws-signature: the toolkit's own check explains each step."""
-        participant = self.get_object(request, unquote(object_id))
-        if participant is None or not self.has_view_permission(request, participant):
-            raise PermissionDenied
+        participant = object_for(self, request, object_id, "view")
         form = SignatureCheckForm(request.POST or None)
         diagnosis = None
         if request.method == "POST" and form.is_valid():

@@ -114,3 +114,33 @@ def test_docs_page_works_offline(client, db):
     assert "swagger-ui" in html and "https://" not in html.replace("https://swagger.io", "")
     asset = next(part.split('"')[0] for part in html.split('src="')[1:] if "sidecar" in part)
     assert client.get(asset).status_code == 200
+
+
+def test_under_the_reference_spelling_the_document_names_roles_as_the_answers_do(
+    client, settings, actor, lender, loan_agent, network
+):
+    settings.OCEN_ROLE_SPELLING = "reference"
+    partner = services.onboard_participant(
+        org_name="Insight Data",
+        role="DERIVED_DATA_PARTNER",
+        base_url="https://insight.example.in",
+        public_key=public_pem(rsa_key("insight")),
+        actor=actor,
+    ).participant
+    services.add_network_member(network=network, participant=partner, actor=actor)
+    document = json.loads(client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    token = post_form(
+        client,
+        "/auth/token",
+        {"client_id": loan_agent.participant.client_id, "client_secret": loan_agent.client_secret},
+    ).json()["access_token"]
+    listing = client.get(f"/service/product-networks/{network.id}/participants", **bearer(token))
+    assert set(listing.json()) == set(document["components"]["schemas"]["NetworkParticipants"]["required"])
+    assert "DERIVED_DATA_PROVIDER" in listing.json() and "ADMIN" not in listing.json()
+    openapi = OpenAPI.from_dict(document)
+    for response in (listing, client.get(f"/service/participant-roles/{partner.id}", **bearer(token))):
+        openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
+    role_parameter = next(
+        p for p in document["paths"]["/service/participant-roles"]["get"]["parameters"] if p["name"] == "role"
+    )
+    assert "DERIVED_DATA_PROVIDER" in role_parameter["schema"]["enum"]

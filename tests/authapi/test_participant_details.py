@@ -10,7 +10,7 @@ from django.utils import timezone
 from participants import services
 from participants.models import Participant
 from tests.authapi.conftest import bearer, get_token
-from tests.keys import certificate_pem, public_pem, rsa_key
+from tests.keys import certificate_pem, png, public_pem, rsa_key
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -304,8 +304,8 @@ def test_a_suspended_participant_names_no_public_key_and_its_keys_are_withheld(c
 def test_the_organisation_logo_is_published_in_its_participants_records(client, actor, agent_token, lender):
     import base64
 
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    services.set_organisation_logo(organisation=lender.participant.organisation, logo=png, actor=actor)
+    logo = png()
+    services.set_organisation_logo(organisation=lender.participant.organisation, logo=logo, actor=actor)
     organisation = details(client, agent_token, lender.participant.id).json()["participant"]
-    assert base64.b64decode(organisation["participantLogo"]) == png
+    assert base64.b64decode(organisation["participantLogo"]) == logo
     assert organisation["participantLogoContentType"] == "image/png"

@@ -61,6 +61,24 @@ def test_signature_check_explains_a_good_signature(client, agent_token, lender):
     ).json()
     assert result["valid"] is True and result["matchedKid"] == key.kid and result["reason"] is None
     assert [s["check"] for s in result["steps"]][-1] == "signature"
+    assert result["warnings"] == []
+
+
+def test_signature_check_warns_when_the_key_is_not_the_one_reference_verifiers_read(client, actor, agent_token, lender):
+    """A published key that is not primary verifies for set-aware verifiers, and is refused by those that
+    read only publicKey: the check says valid, and warns."""
+    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
+    later = lender.participant.keys.get(primary_from__isnull=True)
+    body = '{"a": 1}'
+    result = check(
+        client,
+        agent_token,
+        body=body,
+        participantId=str(lender.participant.id),
+        signature=jose4j_detached_signature(body.encode(), rsa_key("l2")),  # no kid: every key is tried
+    ).json()
+    assert result["valid"] is True and result["matchedKid"] == later.kid
+    assert len(result["warnings"]) == 1 and "not the signer's primary key" in result["warnings"][0]
 
 
 def test_signature_check_defaults_to_the_callers_keys_and_says_why_it_fails(client, loan_agent, agent_token):

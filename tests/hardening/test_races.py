@@ -160,3 +160,23 @@ def test_a_token_row_left_over_from_a_suspension_is_refused_after_reinstatement(
     )
     services.reinstate_participant(participant=lender.participant, actor=actor)
     assert compiled.caller_for_token(raw, kid=signing.active_kid()) is None
+
+
+@pytest.mark.parametrize("iteration", range(3))
+def test_one_public_key_goes_to_one_organisation_even_when_two_onboard_it_at_once(actor, iteration):
+    contested = public_pem(rsa_key("contested"))  # made before the threads: the key cache is not thread-safe
+
+    def onboard(i):
+        return services.onboard_participant(
+            org_name=f"Race Org {i}",
+            role="LENDER",
+            base_url=f"https://race{i}.example.in",
+            public_key=contested,
+            actor=actor,
+        )
+
+    results = race(4, onboard)
+    assert sum(isinstance(r, services.Credentials) for r in results) == 1, results
+    assert all(isinstance(r, (services.Credentials, ValidationError)) for r in results), results
+    owners = ParticipantKey.objects.values_list("participant__organisation", flat=True).distinct()
+    assert owners.count() == 1

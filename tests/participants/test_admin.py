@@ -25,7 +25,7 @@ from participants.models import (
 )
 from tests.conftest import make_staff
 from tests.dot import dot_token_request
-from tests.keys import private_pem, public_pem, reference_key_set, rsa_key
+from tests.keys import jpeg, png, private_pem, public_pem, reference_key_set, rsa_key
 
 CHANGELIST = reverse("admin:participants_participant_changelist")
 ADD = reverse("admin:participants_participant_add")
@@ -451,13 +451,19 @@ def test_a_logo_is_uploaded_checked_by_content_and_published(admin_client, lende
     svg = SimpleUploadedFile("logo.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/png")
     refused = admin_client.post(url, {**form, "logo_file": svg})
     assert refused.status_code == 200 and "must be a PNG or JPEG" in refused.content.decode()
-    big = SimpleUploadedFile("logo.jpg", b"\xff\xd8\xff" + b"0" * (300 * 1024), content_type="image/jpeg")
-    assert "at most 256 KB" in admin_client.post(url, {**form, "logo_file": big}).content.decode()
-    jpeg = SimpleUploadedFile("anything.bin", b"\xff\xd8\xff\xe0" + b"0" * 100)
-    assert admin_client.post(url, {**form, "logo_file": jpeg}).status_code == 302
+    looks_like = SimpleUploadedFile("logo.png", b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>")
+    assert "must be a PNG or JPEG" in admin_client.post(url, {**form, "logo_file": looks_like}).content.decode()
+    big = SimpleUploadedFile("logo.jpg", jpeg(padding=70 * 1024), content_type="image/jpeg")
+    assert "at most 64 KB" in admin_client.post(url, {**form, "logo_file": big}).content.decode()
+    assert (
+        admin_client.post(url, {**form, "logo_file": SimpleUploadedFile("x.png", png(padding=65_000))}).status_code
+        == 302
+    )
+    logo = SimpleUploadedFile("anything.bin", jpeg())
+    assert admin_client.post(url, {**form, "logo_file": logo}).status_code == 302
     organisation.refresh_from_db()
     assert organisation.logo_content_type == "image/jpeg" and bytes(organisation.logo).startswith(b"\xff\xd8\xff")
-    assert AuditEvent.objects.filter(action="organisation.logo_set").count() == 1
+    assert AuditEvent.objects.filter(action="organisation.logo_set").count() == 2  # the PNG, then the JPEG
     assert admin_client.post(url, {**form, "remove_logo": "on"}).status_code == 302
     organisation.refresh_from_db()
     assert organisation.logo is None and organisation.logo_content_type == ""
@@ -481,3 +487,15 @@ def test_a_key_is_added_for_a_later_switch_and_made_primary_in_the_admin(admin_c
     assert admin_client.post(promote, {"switch": "now"}).status_code == 302
     assert primary_key(list(participant.keys.all()), timezone.now()) == new
     assert AuditEvent.objects.filter(action="key.promoted").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "participants_participantkey_promote",
+        "participants_participant_add_key",
+        "participants_participant_signature_check",
+    ],
+)
+def test_a_custom_page_for_something_that_does_not_exist_is_404(admin_client, name):
+    assert admin_client.get(reverse(f"admin:{name}", args=["8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11"])).status_code == 404

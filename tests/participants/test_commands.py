@@ -173,3 +173,27 @@ def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key
     assert rfc3339.fullmatch(added["validFrom"]) and added["primaryFrom"] == "2099-01-01T00:00:00.000Z"
     with pytest.raises(CommandError, match="--primary-from must be 'now' or an RFC 3339 time"):
         run("add_participant_key", created["participantId"], "--public-key", str(second), "--primary-from", "soon")
+    for beyond in ("9999-12-31T23:00:00-05:00", "2099-01-01T00:00:00"):  # past the last day in UTC; no zone
+        with pytest.raises(CommandError, match="--primary-from must be 'now' or an RFC 3339 time"):
+            run("add_participant_key", created["participantId"], "--public-key", str(second), "--primary-from", beyond)
+
+
+def test_a_key_added_without_a_switch_says_publickey_has_not_changed(db, key_file, tmp_path):
+    created = run(
+        "onboard_participant",
+        "--org-name",
+        "Bharat Lending Bank",
+        "--role",
+        "LENDER",
+        "--base-url",
+        "https://lender.example.in/ocen",
+        "--public-key",
+        str(key_file),
+    )
+    second = tmp_path / "second.pem"
+    second.write_bytes(public_pem(rsa_key("command-second")))
+    out, err = StringIO(), StringIO()
+    call_command("add_participant_key", created["participantId"], "--public-key", str(second), stdout=out, stderr=err)
+    kid = json.loads(out.getvalue())["kid"]
+    assert "publicKey still names the current primary key" in err.getvalue()
+    assert f"promote_participant_key {created['participantId']} -- {kid}" in err.getvalue()

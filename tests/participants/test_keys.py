@@ -203,3 +203,20 @@ def test_a_jwk_nested_deeper_than_python_can_parse_is_refused_plainly():
     deep = '{"kty": "RSA", "x": ' + "[" * 1500 + "]" * 1500 + "}"
     with pytest.raises(KeyRejected, match="not valid JSON"):
         parse_public_key(deep, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "make_input, found",
+    [
+        (lambda: public_pem(ec_key("p256", "secp256r1")), "EC keys"),
+        (lambda: public_pem(ec_key("p384", "secp384r1")), "EC secp384r1 keys"),
+        (lambda: public_pem(ed25519.Ed25519PrivateKey.generate()), "Ed25519 keys"),
+        (lambda: json.dumps({"kty": "OKP", "crv": "Ed25519", "x": "AA"}), "OKP keys"),
+    ],
+    ids=["p256", "p384", "ed25519", "okp-jwk"],
+)
+def test_a_registry_that_accepts_rsa_only_says_so_whatever_the_other_key(make_input, found):
+    with pytest.raises(KeyRejected) as excinfo:
+        parse_public_key(make_input(), now=NOW, key_types=("RSA",))
+    assert f"{found} are not accepted by this registry" in str(excinfo.value)
+    assert "Register an RSA key" in str(excinfo.value) and "P-256" not in str(excinfo.value)

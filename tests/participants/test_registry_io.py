@@ -1,5 +1,6 @@
 """import_registry / export_registry: round trip, idempotence, all-or-nothing, no secrets."""
 
+import base64
 import copy
 import json
 import uuid
@@ -19,7 +20,7 @@ from participants.models import (
     ProductNetwork,
 )
 from tests.dot import dot_token_request
-from tests.keys import reference_key_set
+from tests.keys import png, reference_key_set
 
 
 def export() -> dict:
@@ -133,6 +134,15 @@ def test_import_then_export_round_trips(tmp_path, db):
     assert counts() == before and export() == exported
 
 
+def test_an_organisation_logo_travels_with_the_export(tmp_path, db):
+    with_logo = copy.deepcopy(document())
+    with_logo["organisations"][0]["logo"] = base64.b64encode(png()).decode()
+    import_file(tmp_path, with_logo)
+    organisation = Organisation.objects.get()
+    assert bytes(organisation.logo) == png() and organisation.logo_content_type == "image/png"
+    assert export()["organisations"][0]["logo"] == with_logo["organisations"][0]["logo"]
+
+
 def test_export_of_a_live_registry_imports_as_a_no_op(tmp_path, actor, network, kyc_partner):
     services.add_network_member(network=network, participant=kyc_partner.participant, actor=actor)
     exported = export()
@@ -159,6 +169,8 @@ def test_import_is_idempotent(tmp_path, db):
         (lambda d: d["productNetworks"][0].update(createdBy=LENDER), "productNetworks[0].createdBy"),
         (lambda d: d["participants"][0].update(role="BORROWER"), "participants[0].role"),
         (lambda d: d["participants"][0].update(id="not-a-uuid"), "participants[0].id"),
+        (lambda d: d["organisations"][0].update(logo=base64.b64encode(b"<svg/>").decode()), "organisations[0].logo"),
+        (lambda d: d["organisations"][0].update(logo="not base64!"), "organisations[0].logo: must be base64"),
     ],
 )
 def test_one_bad_row_imports_nothing(tmp_path, db, breakage, message):

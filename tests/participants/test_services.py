@@ -24,7 +24,7 @@ from participants.models import (
     next_primary_switch,
     primary_key,
 )
-from tests.keys import certificate_pem, private_pem, public_pem, reference_public_jwk, rsa_key
+from tests.keys import certificate_pem, ec_key, private_pem, public_pem, reference_public_jwk, rsa_key
 
 
 def row_counts():
@@ -396,3 +396,32 @@ def test_the_primary_key_switches_when_scheduled_and_cannot_be_retired(actor, le
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) == second
     services.retire_key(key=first, actor=actor)  # no longer primary: it may go
     assert AuditEvent.objects.filter(action__in=["key.promoted", "key.retired"]).count() == 2
+
+
+def test_the_primary_key_cannot_be_rescheduled_out_of_publickey(actor, lender):
+    """A later switch to the key that is primary now would leave publicKey to an older key (or null) at once."""
+    first = lender.participant.keys.get()
+    second = services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("p2")), actor=actor, primary_from=timezone.now()
+    )
+    for at in (None, timezone.now() + dt.timedelta(minutes=10)):
+        with pytest.raises(ValidationError, match="primary key already"):
+            services.promote_participant_key(participant=lender.participant, kid=second.kid, actor=actor, at=at)
+    assert primary_key(list(lender.participant.keys.all()), timezone.now()) == second
+    services.promote_participant_key(participant=lender.participant, kid=first.kid, actor=actor)  # back: allowed
+    assert primary_key(list(lender.participant.keys.all()), timezone.now()) == first
+
+
+def test_only_a_key_of_an_allowed_type_can_be_primary(actor, lender, settings):
+    settings.OCEN_PARTICIPANT_KEY_TYPES = ["RSA", "EC"]
+    ec = services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(ec_key("p256")), actor=actor
+    )
+    rsa_primary = lender.participant.keys.get(key_type="RSA")
+    settings.OCEN_PARTICIPANT_KEY_TYPES = ["RSA"]  # the registry's providers run the reference verifier again
+    with pytest.raises(ValidationError, match="does not allow as primary"):
+        services.promote_participant_key(participant=lender.participant, kid=ec.kid, actor=actor)
+    ParticipantKey.objects.filter(pk=ec.pk).update(primary_from=timezone.now())  # switched to while EC was allowed
+    assert primary_key(list(lender.participant.keys.all()), timezone.now()) == rsa_primary
+    services.revoke_key(key=rsa_primary, actor=actor, reason="compromised")
+    assert primary_key(list(lender.participant.keys.all()), timezone.now()) is None  # never the EC key

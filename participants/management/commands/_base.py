@@ -1,5 +1,6 @@
 """Shared plumbing for the registry's management commands: JSON out, one-line errors, actors."""
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -61,9 +62,14 @@ class RegistryCommand(BaseCommand):
             moment = parse_datetime(value.strip())
         except ValueError:
             moment = None
-        if moment is None or moment.tzinfo is None:
-            raise CommandError(f"{flag} must be 'now' or an RFC 3339 time with its zone, such as 2026-12-01T10:00:00Z.")
-        return moment
+        try:
+            if moment.tzinfo is None:
+                raise ValueError("a time without its zone")
+            return moment.astimezone(dt.UTC)  # in UTC, as every time the registry keeps and prints
+        except (AttributeError, ValueError, OverflowError):  # none, no zone, or past the last representable day
+            raise CommandError(
+                f"{flag} must be 'now' or an RFC 3339 time with its zone, such as 2026-12-01T10:00:00Z."
+            ) from None
 
     def call(self, service, **kwargs):
         try:

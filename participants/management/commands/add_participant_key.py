@@ -38,3 +38,8 @@ class Command(RegistryCommand):
                 "primaryFrom": rfc3339(key.primary_from),
             }
         )
+        if key.primary_from is None:  # the contract §3 form: published, but publicKey does not change
+            self.stderr.write(
+                f"Note: publicKey still names the current primary key; verifiers that read only publicKey refuse "
+                f"signatures by {key.kid} until `promote_participant_key {key.participant_id} -- {key.kid}`."
+            )
