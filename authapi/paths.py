@@ -8,7 +8,13 @@ from django.conf import settings
 REGISTRY = "service/"  # the registry API (contract §5)
 SCHEMA = "api/"  # the OpenAPI document and its browsable docs
 WELL_KNOWN = ".well-known/"  # JWKS and RFC 8414 metadata at the host's root
-OAUTH_ENDPOINTS = ("token", "certs", "introspect", "revoke")
+# The OAuth endpoints below the issuer (name: their RFC 8414 metadata member).
+OAUTH_ENDPOINTS = {
+    "token": "token_endpoint",
+    "certs": "jwks_uri",
+    "introspect": "introspection_endpoint",
+    "revoke": "revocation_endpoint",
+}
 # Keycloak's paths below the issuer for the same endpoints (name: path below the issuer).
 KEYCLOAK_ALIASES = {
     "token": "protocol/openid-connect/token",
@@ -27,7 +33,15 @@ def oauth_prefixes() -> tuple[str, ...]:
     """Path prefixes of the OAuth endpoints: the issuer's path, or each endpoint when the issuer is the root."""
     if settings.OCEN_ISSUER_PATH:
         return (f"/{issuer_prefix()}",)
-    return (*(f"/{name}" for name in OAUTH_ENDPOINTS), "/protocol/")
+    keycloak_roots = {alias.split("/")[0] for alias in KEYCLOAK_ALIASES.values()}
+    return (*(f"/{name}" for name in OAUTH_ENDPOINTS), *(f"/{root}/" for root in sorted(keycloak_roots)))
+
+
+def oauth_metadata(issuer: str, *, keycloak: bool = False) -> dict[str, str]:
+    """RFC 8414 members naming each OAuth endpoint's URL below `issuer` (or its Keycloak alias)."""
+    return {
+        member: f"{issuer}/{KEYCLOAK_ALIASES[name] if keycloak else name}" for name, member in OAUTH_ENDPOINTS.items()
+    }
 
 
 def is_registry_path(path: str) -> bool:

@@ -132,6 +132,11 @@ class ParticipantQuerySet(models.QuerySet):
         """Approved and active: the participants that may obtain tokens and call the registry."""
         return self.filter(may_authenticate())
 
+    def republished(self, now=None) -> int:
+        """Their published records changed (organisation, logo, keys, primary key): move updatedOn, the
+        change stamp that renderings, ETags and incremental sync follow."""
+        return self.update(updated_at=now or timezone.now())
+
     def with_records(self):
         """With what a published record shows: the organisation, and the keys newest first."""
         return self.select_related("organisation").prefetch_related(

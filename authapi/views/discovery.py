@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from .. import schemas, signing
-from ..paths import KEYCLOAK_ALIASES
+from ..paths import oauth_metadata
 from .auth import IntrospectView, RevokeView, TokenView
 
 
@@ -81,13 +81,6 @@ def alias_of(name: str):
 # The claims of an access token (contract §4.2).
 CLAIMS = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope"]
 OCEN_CLAIMS = ["participantId", "orgId", "participantRole"]
-# Metadata names of the endpoints that have a Keycloak alias.
-ALIASED_METADATA = {
-    "token": "token_endpoint",
-    "certs": "jwks_uri",
-    "introspect": "introspection_endpoint",
-    "revoke": "revocation_endpoint",
-}
 
 
 def discovery_document() -> dict:
@@ -95,10 +88,7 @@ def discovery_document() -> dict:
     client_auth = ["client_secret_basic", "client_secret_post"]
     return {
         "issuer": issuer,
-        "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/certs",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "revocation_endpoint": f"{issuer}/revoke",
+        **oauth_metadata(issuer),
         "grant_types_supported": ["client_credentials"],
         # No authorization endpoint, so no response types; the member is REQUIRED by RFC 8414 and OpenID
         # Discovery, so it is present and empty.
@@ -114,7 +104,5 @@ def discovery_document() -> dict:
         "access_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": CLAIMS + OCEN_CLAIMS,
         # Not RFC 8414: the same endpoints where a client set up for a Keycloak-hosted registry looks for them.
-        "keycloak_endpoint_aliases": {
-            metadata: f"{issuer}/{KEYCLOAK_ALIASES[name]}" for name, metadata in ALIASED_METADATA.items()
-        },
+        "keycloak_endpoint_aliases": oauth_metadata(issuer, keycloak=True),
     }
