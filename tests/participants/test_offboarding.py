@@ -6,6 +6,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from participants import services
 from participants.models import AuditEvent, KeyStatus, OperationalStatus, Participant, ParticipantKey
+from participants.services import lifecycle
 from tests.dot import dot_token_request
 from tests.keys import public_pem, rsa_key
 
@@ -90,7 +91,7 @@ def test_offboarding_failing_half_way_changes_nothing(actor, lender, monkeypatch
     def broken(**kwargs):
         raise RuntimeError("product registry unavailable")
 
-    monkeypatch.setattr(services, "end_resource_mappings", broken)
+    monkeypatch.setattr(lifecycle, "end_resource_mappings", broken)
     with pytest.raises(RuntimeError):
         services.offboard_participant(participant=lender.participant, actor=actor)
     participant = Participant.objects.get()

@@ -1,0 +1,209 @@
+"""Participant keys: adding, the primary-key switch, retiring and revoking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .. import keys as keylib
+from .. import wire
+from ..models import (
+    KeyStatus,
+    Participant,
+    ParticipantKey,
+    primary_key,
+)
+from .common import Actor, _key_facts, _locked, _parse_key, _refuse_if_offboarded, audit
+
+
+def _lock_fingerprint(fingerprint: str) -> None:
+    """Serialise registrations of one public key until the transaction ends, so "one key, one
+    organisation" holds between concurrent onboardings (PostgreSQL; SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(fingerprint[:15], 16)])
+
+
+def _create_key(
+    participant: Participant,
+    parsed: keylib.ParsedKey,
+    now: dt.datetime,
+    valid_until: dt.datetime | None = None,
+    *,
+    primary_from: dt.datetime | None = None,
+) -> ParticipantKey:
+    _lock_fingerprint(parsed.fingerprint)
+    elsewhere = (
+        ParticipantKey.objects.filter(fingerprint=parsed.fingerprint)
+        .exclude(participant__organisation_id=participant.organisation_id)
+        .select_related("participant__organisation")
+        .first()
+    )
+    if elsewhere is not None:
+        raise ValidationError(
+            {
+                "public_key": f"This key is registered to another organisation ({elsewhere.participant.organisation}): "
+                "a key identifies one organisation. Ask for a key of this organisation's own."
+            }
+        )
+    if participant.keys.filter(kid=parsed.kid).exists():
+        raise ValidationError({"public_key": f"This participant already has a key with kid {parsed.kid!r}."})
+    if participant.keys.filter(fingerprint=parsed.fingerprint).exists():
+        raise ValidationError({"public_key": "This key is already registered for this participant."})
+    try:
+        with transaction.atomic():
+            return ParticipantKey.objects.create(
+                participant=participant,
+                kid=parsed.kid,
+                jwk=parsed.jwk,
+                key_type=parsed.key_type,
+                alg=parsed.alg,
+                key_size=parsed.key_size,
+                fingerprint=parsed.fingerprint,
+                cert_subject=parsed.cert_subject,
+                cert_issuer=parsed.cert_issuer,
+                cert_serial=parsed.cert_serial,
+                valid_from=parsed.not_before or now,
+                valid_until=min(filter(None, (parsed.not_after, keylib.expiry(valid_until))), default=None),
+                primary_from=primary_from,
+            )
+    except IntegrityError:
+        raise ValidationError({"public_key": "This key is already registered for this participant."}) from None
+
+
+@transaction.atomic
+def add_participant_key(
+    *,
+    participant: Participant,
+    public_key: str | bytes,
+    actor: Actor,
+    valid_until: dt.datetime | None = None,
+    primary_from: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> ParticipantKey:
+    """Register another public key (for rotation with overlap): it is ACTIVE and published at once in
+    publicKeys, for verifiers that read the set, and becomes the participant's primary key (the one
+    publicKey names) at `primary_from` (now, or a time to come; see promote_participant_key) — or only
+    when promoted. `valid_until` is an end the key carries from elsewhere (an imported record), when its
+    own input (a JWK) cannot say it."""
+    now = now or timezone.now()
+    parsed = _parse_key(public_key, now)
+    valid_until = keylib.expiry(valid_until)
+    if valid_until is not None and valid_until <= now:
+        raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
+    _refuse_switch_in_the_past(primary_from, now)
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    key = _create_key(participant, parsed, now, valid_until, primary_from=primary_from)
+    Participant.objects.filter(pk=participant.pk).republished(now)
+    audit(actor, "key.added", participant=participant, key=_key_facts(key), primaryFrom=wire.rfc3339(primary_from))
+    return key
+
+
+def _refuse_switch_in_the_past(moment: dt.datetime | None, now: dt.datetime) -> None:
+    if moment is not None and moment < now - SWITCH_TOLERANCE:
+        raise ValidationError({"primary_from": "A switch of primary key is now or later, not in the past."})
+
+
+SWITCH_TOLERANCE = dt.timedelta(seconds=5)  # "now" typed by an operator arrives a moment later
+
+
+@transaction.atomic
+def promote_participant_key(
+    *, participant: Participant, kid: str, actor: Actor, at: dt.datetime | None = None
+) -> ParticipantKey:
+    """Make an ACTIVE key the participant's primary key (the one publicKey names) now, or schedule it for
+    `at`. Until then its record's Cache-Control max-age never runs past the switch, so providers that read
+    only publicKey (the OCEN reference client) refetch exactly then. The old primary stays ACTIVE — it
+    still verifies for verifiers that read publicKeys — until it is retired."""
+    now = timezone.now()
+    at = at or now
+    _refuse_switch_in_the_past(at, now)
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    key = participant.keys.filter(kid=kid).first()
+    if key is None:
+        raise ValidationError({"kid": f"{participant} has no key {kid!r}."})
+    key = _locked_key(key)
+    if key.status != KeyStatus.ACTIVE:
+        raise ValidationError({"kid": f"Only an active key can become primary; {kid} is {key.get_status_display()}."})
+    if key.key_type not in settings.OCEN_PARTICIPANT_KEY_TYPES:
+        raise ValidationError(
+            {"kid": f"{kid} is an {key.key_type} key, which OCEN_PARTICIPANT_KEY_TYPES does not allow as primary."}
+        )
+    if primary_key(participant.keys.all(), now) == key:  # a later switch to it would take it out of publicKey now
+        raise ValidationError({"kid": f"{kid} is the primary key already."})
+    key.primary_from = max(at, now)
+    key.save(update_fields=["primary_from"])
+    Participant.objects.filter(pk=participant.pk).republished(now)
+    audit(
+        actor,
+        "key.primary_scheduled" if at > now else "key.promoted",
+        participant=participant,
+        key=_key_facts(key),
+        primaryFrom=wire.rfc3339(key.primary_from),
+    )
+    return key
+
+
+def _locked_key(key: ParticipantKey) -> ParticipantKey:
+    return (
+        ParticipantKey.objects.select_for_update(of=("self",))
+        .select_related("participant__organisation")
+        .get(pk=key.pk)
+    )
+
+
+@transaction.atomic
+def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = None) -> ParticipantKey:
+    """Stop using a key for new signatures; it still verifies for the retirement grace period."""
+    now = now or timezone.now()
+    _locked(key.participant)
+    key = _locked_key(key)
+    if key.status != KeyStatus.ACTIVE:
+        raise ValidationError(f"Only an active key can be retired; {key.kid} is {key.get_status_display()}.")
+    others = key.participant.keys.filter(status=KeyStatus.ACTIVE).exclude(pk=key.pk)
+    if not others.exists():
+        raise ValidationError(
+            f"{key.kid} is the participant's only active key: add its replacement before retiring it "
+            "(or revoke it if it is compromised)."
+        )
+    if primary_key(key.participant.keys.all(), now) == key:
+        raise ValidationError(
+            f"{key.kid} is the participant's primary key (publicKey): make its successor primary before retiring it "
+            "(or revoke it if it is compromised)."
+        )
+    grace_end = now + dt.timedelta(seconds=settings.OCEN_KEY_RETIREMENT_GRACE)
+    key.status = KeyStatus.RETIRED
+    key.retired_at = now
+    key.valid_until = max(min(key.valid_until or grace_end, grace_end), key.valid_from + dt.timedelta(seconds=1))
+    key.save(update_fields=["status", "retired_at", "valid_until"])
+    Participant.objects.filter(pk=key.participant_id).republished(now)
+    audit(
+        actor, "key.retired", participant=key.participant, key=_key_facts(key), validUntil=wire.rfc3339(key.valid_until)
+    )
+    return key
+
+
+@transaction.atomic
+def revoke_key(*, key: ParticipantKey, actor: Actor, reason: str, now: dt.datetime | None = None) -> ParticipantKey:
+    """Mark a key compromised or withdrawn: no signature by it verifies any more. Kept for the record."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the key is revoked (for the audit trail)."})
+    _locked(key.participant)
+    key = _locked_key(key)
+    if key.status == KeyStatus.REVOKED:
+        raise ValidationError(f"{key.kid} is already revoked.")
+    key.status = KeyStatus.REVOKED
+    key.revoked_at = now
+    key.revocation_reason = reason[:500]
+    key.save(update_fields=["status", "revoked_at", "revocation_reason"])
+    Participant.objects.filter(pk=key.participant_id).republished(now)
+    audit(actor, "key.revoked", participant=key.participant, key=_key_facts(key), reason=reason)
+    return key

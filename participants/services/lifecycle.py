@@ -1,0 +1,303 @@
+"""A participant's lifecycle: onboarding, review, suspension, credentials, offboarding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import (
+    KeyStatus,
+    OperationalStatus,
+    Organisation,
+    Participant,
+    ReviewStatus,
+)
+from .common import (
+    CLIENT_ID_RE,
+    AccessToken,
+    Actor,
+    Application,
+    Credentials,
+    _base_url,
+    _key_facts,
+    _locked,
+    _new_client_secret,
+    _parse_key,
+    _parse_role,
+    _refuse_if_offboarded,
+    _revoke_tokens,
+    audit,
+    create_client,
+)
+from .keys import _create_key
+from .organisations import _resolve_organisation
+from .products import end_resource_mappings
+
+PENDING = (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW)
+
+
+@transaction.atomic
+def onboard_participant(
+    *,
+    role: str,
+    base_url: str,
+    public_key: str | bytes,
+    actor: Actor,
+    org_name: str = "",
+    org_id=None,
+    organisation: Organisation | None = None,
+    pending: ReviewStatus | None = None,
+    participant_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+    key_valid_until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Credentials:
+    """Register a participant role with its first key and issue its OAuth client credentials.
+
+    Without the four-eyes setting the participant is approved at once; with it, it waits
+    UNDER_REVIEW for a different administrator. `pending` (APPLIED or UNDER_REVIEW) records an
+    application that nobody has approved yet. An import keeps its record's `participant_id` and
+    `client_id`. The secret is returned here and nowhere else.
+    """
+    now = now or timezone.now()
+    role_value, url, parsed = _application_fields(role, base_url, public_key, now)
+    if pending is not None and pending not in PENDING:
+        raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
+    org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
+    if Participant.objects.current().filter(organisation=org, role=role_value).exists():
+        raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
+    if client_id is not None:
+        _refuse_client_id(client_id)
+
+    application, secret = create_client(organisation=org, role=role_value, client_id=client_id)
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                **({"id": participant_id} if participant_id else {}),
+                organisation=org,
+                role=role_value,
+                base_url=url,
+                application=application,
+                client_id=application.client_id,
+                recorded_by=actor.db_user,
+                created_at=now,
+                **_initial_review(pending, actor.db_user, now),
+            )
+    except IntegrityError:
+        raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."}) from None
+    key = _create_key(participant, parsed, now, key_valid_until, primary_from=now)  # the first key is primary
+
+    if org_created:
+        audit(actor, "organisation.created", organisation=org, name=org.name)
+    audit(
+        actor,
+        "participant.onboarded",
+        participant=participant,
+        role=participant.role,
+        baseUrl=participant.base_url,
+        clientId=participant.client_id,
+        reviewStatus=participant.review_status,
+        key=_key_facts(key),
+    )
+    return Credentials(participant=participant, client_secret=secret)
+
+
+def _application_fields(role: str, base_url: str, public_key, now: dt.datetime):
+    """The role, base URL and key of an application, each checked; every field's errors at once."""
+    errors: dict = {}
+
+    def attempt(parse, *args):
+        try:
+            return parse(*args)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            return None
+
+    fields = attempt(_parse_role, role), attempt(_base_url, base_url), attempt(_parse_key, public_key, now)
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _refuse_client_id(client_id: str) -> None:
+    """A client ID kept from an import: well-formed, and nobody else's."""
+    if not CLIENT_ID_RE.match(client_id):
+        raise ValidationError({"client_id": "A client ID is 1 to 100 printable ASCII characters, no spaces."})
+    if Participant.objects.filter(client_id=client_id).exists():
+        raise ValidationError({"client_id": f"Client ID {client_id!r} belongs to another participant."})
+
+
+def _initial_review(pending: ReviewStatus | None, user, now: dt.datetime) -> dict:
+    """Approved at once, unless four-eyes is on (UNDER_REVIEW) or the application is `pending`."""
+    if pending is None and not settings.OCEN_FOUR_EYES:
+        return {"review_status": ReviewStatus.APPROVED, "approved_by": user, "approved_at": now}
+    return {"review_status": pending or ReviewStatus.UNDER_REVIEW}
+
+
+@transaction.atomic
+def approve_participant(*, participant: Participant, actor: Actor, now: dt.datetime | None = None) -> Participant:
+    """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.review_status == ReviewStatus.APPROVED:
+        raise ValidationError("This participant is already approved.")
+    if settings.OCEN_FOUR_EYES:
+        if actor.db_user is None:
+            raise ValidationError("Four-eyes approval needs a named administrator.")
+        if actor.db_user.pk == participant.recorded_by_id:
+            raise ValidationError("Four-eyes rule: the administrator who recorded this participant cannot approve it.")
+    previous = participant.review_status
+    participant.review_status = ReviewStatus.APPROVED
+    participant.approved_by = actor.db_user
+    participant.approved_at = now or timezone.now()
+    participant.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
+    audit(actor, "participant.approved", participant=participant, previousReviewStatus=previous)
+    return participant
+
+
+@transaction.atomic
+def reject_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
+    """Reject an application that has not been approved; it can never obtain tokens."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.review_status not in (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW):
+        raise ValidationError(
+            f"Only applications under review can be rejected (this one is {participant.get_review_status_display()}); "
+            "suspend or offboard an approved participant instead."
+        )
+    participant.review_status = ReviewStatus.REJECTED
+    participant.status_reason = reason
+    participant.save(update_fields=["review_status", "status_reason", "updated_at"])
+    audit(actor, "participant.rejected", participant=participant, reason=reason)
+    return participant
+
+
+@transaction.atomic
+def suspend_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
+    """Stop an active participant from authenticating and revoke its tokens; reinstating undoes it."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.status != OperationalStatus.ACTIVE:
+        raise ValidationError("Only an active participant can be suspended.")
+    participant.status = OperationalStatus.SUSPENDED
+    participant.status_reason = reason
+    participant.save(update_fields=["status", "status_reason", "updated_at"])
+    revoked = _revoke_tokens(participant)
+    audit(actor, "participant.suspended", participant=participant, reason=reason, tokensRevoked=revoked)
+    return participant
+
+
+@transaction.atomic
+def reinstate_participant(*, participant: Participant, actor: Actor) -> Participant:
+    """Return a suspended participant to service with its existing credentials and keys."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.status != OperationalStatus.SUSPENDED:
+        raise ValidationError("Only a suspended participant can be reinstated.")
+    participant.status = OperationalStatus.ACTIVE
+    participant.status_reason = ""
+    participant.tokens_valid_from = timezone.now()
+    participant.save(update_fields=["status", "status_reason", "tokens_valid_from", "updated_at"])
+    audit(actor, "participant.reinstated", participant=participant)
+    return participant
+
+
+@transaction.atomic
+def rotate_client_secret(*, participant: Participant, actor: Actor) -> Credentials:
+    """Issue a new client secret; the old one stops working at once. Issued tokens run to expiry."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    secret = _new_client_secret()
+    application = participant.application
+    application.client_secret = secret
+    application.save(update_fields=["client_secret", "updated"])
+    audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id)
+    return Credentials(participant=participant, client_secret=secret)
+
+
+@transaction.atomic
+def update_participant(*, participant: Participant, actor: Actor, base_url: str) -> Participant:
+    """Change a participant's API base URL."""
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    url = _base_url(base_url)
+    if url == participant.base_url:
+        return participant
+    previous = participant.base_url
+    participant.base_url = url
+    participant.save(update_fields=["base_url", "updated_at"])
+    audit(actor, "participant.updated", participant=participant, baseUrl=url, previousBaseUrl=previous)
+    return participant
+
+
+@dataclass(frozen=True)
+class OffboardingPlan:
+    """What offboarding a participant will do, for the confirmation page."""
+
+    participant: Participant
+    client_id: str
+    live_tokens: int
+    keys_to_revoke: list
+    resource_mappings_note: str = "All product-network memberships (resource mappings) are removed."
+
+
+def plan_offboarding(participant: Participant) -> OffboardingPlan:
+    return OffboardingPlan(
+        participant=participant,
+        client_id=participant.client_id,
+        live_tokens=AccessToken.objects.filter(application_id=participant.application_id).count()
+        if participant.application_id
+        else 0,
+        keys_to_revoke=list(participant.keys.exclude(status=KeyStatus.REVOKED)),
+    )
+
+
+@transaction.atomic
+def offboard_participant(
+    *, participant: Participant, actor: Actor, reason: str = "", now: dt.datetime | None = None
+) -> Participant:
+    """Withdraw a participant for good (contract §3).
+
+    Its OAuth client is deleted, so the token endpoint answers invalid_client; every access token
+    it holds goes with it; its keys are REVOKED but kept so past signatures can still be checked;
+    its resource mappings are removed; the record stays as a tombstone with status OFFBOARDED.
+    """
+    now = now or timezone.now()
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    application = participant.application
+    if application is not None:
+        # Token grants racing this one reference the client row; locking it makes them wait, then fail
+        # (the client is gone) instead of slipping a token in between the revocation and the deletion.
+        Application.objects.select_for_update().filter(pk=application.pk).exists()
+    tokens_revoked = _revoke_tokens(participant)
+    participant.status = OperationalStatus.OFFBOARDED
+    participant.status_reason = reason
+    participant.offboarded_at = now
+    participant.application = None
+    participant.save(update_fields=["status", "status_reason", "offboarded_at", "application", "updated_at"])
+    if application is not None:
+        application.delete()
+    revoked_kids = list(participant.keys.exclude(status=KeyStatus.REVOKED).values_list("kid", flat=True))
+    participant.keys.exclude(status=KeyStatus.REVOKED).update(
+        status=KeyStatus.REVOKED, revoked_at=now, revocation_reason="participant offboarded"
+    )
+    mappings = end_resource_mappings(participant=participant, actor=actor, now=now)
+    audit(
+        actor,
+        "participant.offboarded",
+        participant=participant,
+        reason=reason,
+        clientId=participant.client_id,
+        clientDeleted=application is not None,
+        tokensRevoked=tokens_revoked,
+        keysRevoked=revoked_kids,
+        resourceMappingsRemoved=mappings,
+    )
+    return participant
