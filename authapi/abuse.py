@@ -2,9 +2,9 @@
 Abuse limits with counters in the shared cache (Redis through REDIS_URL; local memory when unset).
 
 Client authentication (token, introspection, revocation): failures are counted per source — the
-caller's address as the trusted proxies report it, IPv6 by /64 — and per source and client ID. Past
-OCEN_TOKEN_FAILURE_LIMIT failures for one client ID from one source, or
-OCEN_TOKEN_ADDRESS_FAILURE_LIMIT from one source for any, that source's failures are answered 429
+caller's address as the trusted proxies report it, IPv6 by /64 — and per source and client ID. From the
+OCEN_TOKEN_FAILURE_LIMIT-th failure for one client ID from one source, or the
+OCEN_TOKEN_ADDRESS_FAILURE_LIMIT-th from one source for any, that source's failures are answered 429
 with Retry-After (OCEN_TOKEN_LOCKOUT_SECONDS) instead of 401: a signal to back off. The right
 credentials are never refused: client IDs are public, and client secrets are 256-bit random values
 that no number of guesses finds, so a throttle that locked the correct secret out would only let

@@ -21,7 +21,7 @@ class ProcessMemory:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything (tests, whose databases roll back under the process; the benchmark's cold runs)."""
+        """Forget everything (tests, whose databases roll back under the process)."""
         self.private_keys: dict[str, rsa.RSAPrivateKey] = {}
         self.public_keys: dict[str, rsa.RSAPublicKey] = {}
         # The latest reading of the active kid: which key to try first when signing a token. A hint only,

@@ -1,6 +1,6 @@
 """
 In-process measurements the benchmark runs inside the served configuration (`manage.py shell`):
-queries per request for each endpoint (the second of two identical requests, through the whole
+queries per request for each endpoint (first, cold and warm requests, through the whole
 middleware stack with Django's test client), the admin changelist at scale, and EXPLAIN plans.
 
     DJANGO_SETTINGS_MODULE=bench.settings python manage.py shell -c "import bench.probe as p; p.main()" < spec.json

@@ -3,7 +3,8 @@ Client-secret check cost, measured side by side in one run.
 
 Times django.contrib.auth.hashers.check_password — the call django-oauth-toolkit makes for every
 token request — with the production client-secret hasher, against Django's default PBKDF2 (what
-django-oauth-toolkit uses out of the box) and a plain SHA-256 floor. Prints µs per check and ratios.
+django-oauth-toolkit uses out of the box). Prints µs per check, the ratio, and the < 100 µs target
+(docs/performance.md).
 
     .venv/bin/python bench/secret_hash.py
 """
@@ -47,8 +48,8 @@ def main():
     print(f"{label:<34}{production_us:>12.2f}{1e6 / production_us:>12.0f}")
     print(f"{'pbkdf2_sha256 (Django default)':<34}{pbkdf2_us:>12.1f}{1e6 / pbkdf2_us:>12.1f}")
     print(
-        f"production check is {pbkdf2_us / production_us:,.0f}x cheaper than PBKDF2; target < 1000 µs: "
-        f"{'met' if production_us < 1000 else 'MISSED'}"
+        f"production check is {pbkdf2_us / production_us:,.0f}x cheaper than PBKDF2; target < 100 µs: "
+        f"{'met' if production_us < 100 else 'MISSED'}"
     )
 
 

@@ -2,7 +2,8 @@
 Settings for the OCEN Registry: one file, driven by environment variables.
 
 Every variable is listed in the README. Development defaults work out of the box
-(SQLite, DEBUG on); with DEBUG off, DJANGO_SECRET_KEY and DATABASE_URL must be given.
+(SQLite, DEBUG on); with DEBUG off, DJANGO_SECRET_KEY, DATABASE_URL and
+OCEN_SIGNING_KEY_ENCRYPTION_KEYS must be given.
 """
 
 import os

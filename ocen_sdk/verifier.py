@@ -45,7 +45,10 @@ class Verifier:
         try:
             record = self.registry.participant(participant_id)
         except RegistryError as exc:
-            raise VerificationError("participant_not_active", f"The registry has no usable record: {exc}") from None
+            if exc.status == 404:  # no such participant: nobody the registry vouches for
+                raise VerificationError("participant_not_active", f"The registry has no record: {exc}") from None
+            # Unreachable, failing or unverifiable: an outage, not a verdict on the caller.
+            raise VerificationError("registry_unavailable", f"The registry's record could not be read: {exc}") from None
         except TokenError as exc:  # this provider's own credentials are refused: it cannot ask the registry
             raise VerificationError(
                 "registry_unavailable", f"The registry refused this provider's token: {exc}"

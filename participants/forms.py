@@ -130,10 +130,12 @@ class AdminLoginForm(AdminAuthenticationForm):
 
 
 class OrganisationForm(forms.ModelForm):
-    """An organisation's fields, and its logo (uploaded, checked by content: PNG or JPEG, ≤ 256 KB)."""
+    """An organisation's fields, and its logo (uploaded, checked by content: PNG or JPEG, at most LOGO_MAX_BYTES)."""
 
     website = forms.URLField(required=False, max_length=200, assume_scheme="https")
-    logo_file = forms.FileField(label="Upload a logo", required=False, help_text="PNG or JPEG, at most 256 KB.")
+    logo_file = forms.FileField(
+        label="Upload a logo", required=False, help_text=f"PNG or JPEG, at most {LOGO_MAX_BYTES // 1024} KB."
+    )
     remove_logo = forms.BooleanField(label="Remove the logo", required=False)
 
     class Meta:

@@ -42,7 +42,7 @@ class OrganisationAdmin(admin.ModelAdmin):
             "Logo",
             {
                 "fields": ("logo_preview", "logo_file", "remove_logo"),
-                "description": "Published as participantLogo in its participants' records: PNG or JPEG, ≤ 256 KB.",
+                "description": "Published as participantLogo in its participants' records (PNG or JPEG).",
             },
         ),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),

@@ -255,6 +255,19 @@ def test_an_unreachable_registry_is_a_verification_error_not_a_crash(registry, a
         TokenClient(f"{nowhere}/auth/token", "id", "secret").token()
 
 
+def test_a_registry_that_cannot_be_asked_about_the_caller_is_an_outage_not_a_suspension(registry, agent, tokens):
+    from ocen_sdk import VerificationError, Verifier
+
+    token = tokens.token()
+    nowhere = "http://127.0.0.1:9"  # nothing listens on the discard port
+    verifier = Verifier(
+        registry["issuer"], RegistryClient(f"{nowhere}/service", tokens, keys=RegistryKeys(registry["issuer"]))
+    )
+    with pytest.raises(VerificationError) as failed:
+        verifier.verify_request({"Authorization": f"Bearer {token}", "x-jws-signature": "a..b"}, b"{}")
+    assert failed.value.reason == "registry_unavailable"
+
+
 def test_a_token_endpoint_answering_a_non_object_is_a_token_error(serve):
     def app(environ, start_response):
         start_response("502 Bad Gateway", [("Content-Type", "application/json")])
