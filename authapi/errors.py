@@ -42,6 +42,18 @@ OAUTH_DESCRIPTIONS = {
 }
 
 
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_error_response(error: str, status: int, description: str | None = None, headers=None) -> JsonResponse:
+    """An RFC 6749 §5.2 error body (the OAuth endpoints' shape), never cached."""
+    body = {"error": error, "error_description": description or OAUTH_DESCRIPTIONS.get(error, error)}
+    response = JsonResponse(body, status=status, headers={**NO_STORE, **(headers or {})})
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="ocen-registry", error="invalid_client"'
+    return response
+
+
 def trace_id(request) -> str:
     supplied = request.headers.get("X-Trace-Id", "") if request is not None else ""
     return supplied[:64] if supplied.isprintable() and supplied else uuid.uuid4().hex

@@ -13,7 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import error_body
+from .errors import error_body, oauth_error_response
 from .paths import is_api_path, is_token_path
 
 UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
@@ -60,8 +60,9 @@ class ServiceUnavailableOnOutage:
         logger.warning("%s %s: unreachable (%s: %s)", request.method, request.path, type(exception).__name__, exception)
         headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
         if is_token_path(request.path):
-            body = {"error": "temporarily_unavailable", "error_description": "The registry is temporarily unavailable."}
-            return JsonResponse(body, status=503, headers=headers)
+            return oauth_error_response(
+                "temporarily_unavailable", 503, "The registry is temporarily unavailable.", {"Retry-After": RETRY_AFTER}
+            )
         if is_api_path(request.path):
             return JsonResponse(
                 error_body(503, "The registry is temporarily unavailable.", request), status=503, headers=headers

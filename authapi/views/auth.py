@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from .. import compiled, schemas, signing
 from ..abuse import ClientAuthenticationThrottle
 from ..authentication import token_kid
-from ..errors import OAUTH_DESCRIPTIONS
+from ..errors import NO_STORE, OAUTH_DESCRIPTIONS, oauth_error_response
 from ..oauth import oauthlib_core
 from ..parsers import StrictJSONParser
 from .base import JSONOnly
@@ -27,21 +27,12 @@ class OAuthError(Exception):
         self.description = description or OAUTH_DESCRIPTIONS.get(error, error)
 
 
-def oauth_error_response(error: str, status: int, description: str | None = None) -> JsonResponse:
-    body = {"error": error, "error_description": description or OAUTH_DESCRIPTIONS.get(error, error)}
-    response = JsonResponse(body, status=status, headers=NO_STORE)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Basic realm="ocen-registry", error="invalid_client"'
-    return response
-
-
 ALIASES = {"clientId": "client_id", "clientSecret": "client_secret", "grantType": "grant_type"}
 MIXED_CREDENTIALS = (
     "Send the client credentials once: in the Authorization header or in the body, not both (RFC 6749 §2.3)."
 )
 
 MAX_OAUTH_BODY = 8 * 1024
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def short_string(name: str, value) -> str:
