@@ -111,6 +111,10 @@ class Organisation(models.Model):
         return (name or "").strip()
 
 
+# Who may authenticate (obtain tokens, use them, call the registry), field by field.
+MAY_AUTHENTICATE = {"review_status": ReviewStatus.APPROVED, "status": OperationalStatus.ACTIVE}
+
+
 def may_authenticate(via: str = "") -> Q:
     """The registry's one rule for who may authenticate (obtain tokens, use them, call the registry):
     an approved participant that is active (neither suspended nor offboarded). `via` is the lookup path
@@ -120,7 +124,7 @@ def may_authenticate(via: str = "") -> Q:
     `Participant.can_authenticate` is the same rule for one loaded row; tests hold the two together,
     and the registry's compiled hot statements (authapi/compiled.py) are built from this filter.
     """
-    return Q(**{f"{via}review_status": ReviewStatus.APPROVED, f"{via}status": OperationalStatus.ACTIVE})
+    return Q(**{f"{via}{field}": value for field, value in MAY_AUTHENTICATE.items()})
 
 
 class ParticipantQuerySet(models.QuerySet):
@@ -236,7 +240,12 @@ class Participant(models.Model):
     def can_authenticate(self) -> bool:
         """`may_authenticate()` for this row: only an approved, active participant may obtain tokens or
         call the registry API."""
-        return self.review_status == ReviewStatus.APPROVED and self.status == OperationalStatus.ACTIVE
+        return all(getattr(self, field) == value for field, value in MAY_AUTHENTICATE.items())
+
+    @property
+    def keys_withheld(self) -> bool:
+        """While suspended, its keys are published withheld (and publicKey is null): no verifier accepts them."""
+        return self.status == OperationalStatus.SUSPENDED
 
     @property
     def is_offboarded(self) -> bool:
@@ -286,12 +295,19 @@ class ParticipantKey(models.Model):
     def __str__(self):
         return f"{self.kid} ({self.get_status_display()})"
 
-    def is_usable_at(self, moment) -> bool:
-        """A verifier may accept signatures by this key at `moment`: the toolkit's rule (not revoked, inside
-        its validity window), which verifiers apply to the published copy of this row."""
-        return not unusable_because(
-            status=self.status, valid_from=self.valid_from, valid_until=self.valid_until, now=moment
+    def unusable_at(self, moment) -> str:
+        """Why a verifier refuses signatures by this key at `moment` ("" when it accepts them): the toolkit's
+        rule (ocen_sdk.jws.unusable_because), applied to this row as it is published."""
+        return unusable_because(
+            status=self.status,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            now=moment,
+            withheld=self.participant.keys_withheld,
         )
+
+    def is_usable_at(self, moment) -> bool:
+        return not self.unusable_at(moment)
 
 
 def _may_be_primary(key) -> bool:

@@ -84,7 +84,7 @@ def publication(participant, keys, now: dt.datetime | None = None) -> KeyPublica
     now = now or timezone.now()
     current = participant.status == OperationalStatus.ACTIVE
     primary = primary_key(keys, now) if current else None
-    withheld = participant.status == OperationalStatus.SUSPENDED
+    withheld = participant.keys_withheld
     items = [
         key_item(key, primary=key is primary, withheld=withheld)
         for key in sorted(keys, key=lambda k: k.created_at, reverse=True)

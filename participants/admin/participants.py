@@ -65,20 +65,47 @@ class OperationalStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=value)
 
 
+VERIFIES = {
+    "": "yes",
+    "key_revoked": "no: revoked",
+    "key_withheld": "no: withheld while suspended",
+    "key_expired": "no: outside its validity",
+}
+
+
 class ParticipantKeyInline(admin.TabularInline):
     model = ParticipantKey
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("kid", "status", "primary", "alg", "key_size", short_fingerprint, "valid_from", "expiry", "revoked_at")
+    fields = (
+        "kid",
+        "status",
+        "primary",
+        "verifies_now",
+        "alg",
+        "key_size",
+        short_fingerprint,
+        "valid_from",
+        "expiry",
+        "revoked_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("participant")
+
     @admin.display(description="valid until")
     def expiry(self, key):
         return expiry_badge(key.valid_until)
+
+    @admin.display(description="verifies now")
+    def verifies_now(self, key):
+        """What a verifier does with this key's signatures now (ocen_sdk's rule on the published row)."""
+        return VERIFIES.get(key.unusable_at(timezone.now()), "no")
 
     @admin.display(description="primary")
     def primary(self, key):

@@ -284,6 +284,23 @@ def test_add_key_and_revoke_key_in_the_admin(admin_client, lender):
     assert revoked.status == KeyStatus.REVOKED and revoked.revocation_reason == "leaked"
 
 
+def test_the_key_table_says_whether_a_verifier_accepts_each_key_now(admin_client, actor, lender):
+    participant = lender.participant
+    second = services.add_participant_key(participant=participant, public_key=public_pem(rsa_key("l-2")), actor=actor)
+    change = reverse("admin:participants_participant_change", args=[participant.pk])
+
+    def verdicts():
+        page = admin_client.get(change).content.decode()
+        cells = re.findall(r'<td class="field-verifies_now">(.*?)</td>', page, re.S)
+        return [re.sub(r"<[^>]+>|\s+", " ", cell).strip() for cell in cells]
+
+    assert verdicts() == ["yes", "yes"]
+    services.revoke_key(key=second, actor=actor, reason="leaked")
+    assert verdicts() == ["no: revoked", "yes"]  # newest first
+    services.suspend_participant(participant=participant, actor=actor, reason="audit")
+    assert verdicts() == ["no: revoked", "no: withheld while suspended"]
+
+
 def test_retire_key_action(admin_client, actor, lender):
     services.add_participant_key(
         participant=lender.participant,
