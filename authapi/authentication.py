@@ -2,21 +2,28 @@ import base64
 import json
 import uuid
 
+from django.conf import settings
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 
-def token_kid(token: str) -> str | None:
-    """The `kid` in a JWT's header, unverified. Trustworthy only for a token the registry finds stored
-    under its checksum: the header is part of the exact string the registry issued and signed."""
-    segment = token.partition(".")[0]
+def _unverified(token: str, index: int, name: str):
+    """Member `name` of a JWT's header (index 0) or claims (1), unverified. Trustworthy only for a token the
+    registry finds stored under its checksum: it is part of the exact string the registry issued and signed."""
+    segments = token.split(".")
+    segment = segments[index] if len(segments) > index else ""
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError):
+        decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    kid = header.get("kid") if isinstance(header, dict) else None
+    return decoded.get(name) if isinstance(decoded, dict) else None
+
+
+def token_kid(token: str) -> str | None:
+    """The `kid` in a JWT's header, unverified (see _unverified)."""
+    kid = _unverified(token, 0, "kid")
     return kid if isinstance(kid, str) else None
 
 
@@ -45,7 +52,11 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         if scheme.lower() != "bearer" or not token or len(token) > 4096:
             return None
         caller = caller_for_token(token, kid=token_kid(token), subject_id=subject_of(request))
-        return (None, caller) if caller else None
+        # A token bound to a provider (authapi.audience) is for that provider: the registry API takes only
+        # tokens with the shared audience, so a provider cannot replay a caller's token here.
+        if caller is None or _unverified(token, 1, "aud") != settings.OCEN_TOKEN_AUDIENCE:
+            return None
+        return (None, caller)
 
     def authenticate_header(self, request):
         return BEARER_CHALLENGE

@@ -26,7 +26,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 
-from participants.models import Participant, may_authenticate
+from participants.models import KeyStatus, Participant, ParticipantKey, may_authenticate
 
 from .models import SigningKey
 
@@ -97,18 +97,29 @@ class Statement:
         return params
 
     def fetchone(self, **values) -> tuple | None:
+        rows = self._fetch(values, one=True)
+        return rows[0] if rows else None
+
+    def fetchall(self, **values) -> list[tuple]:
+        return self._fetch(values, one=False)
+
+    def _fetch(self, values: dict, *, one: bool) -> list[tuple]:
         db = connections[DEFAULT_DB_ALIAS]
         compiled = self.compiled(db)
         with db.cursor() as cursor:
             cursor.execute(compiled.sql, self.params(db, **values))
-            row = cursor.fetchone()
-        if row is None or not compiled.converters:
-            return row
-        row = list(row)
-        for index, converters, expression in compiled.converters:
-            for convert in converters:
-                row[index] = convert(row[index], expression, db)
-        return tuple(row)
+            rows = [row for row in [cursor.fetchone()] if row is not None] if one else cursor.fetchall()
+        if not compiled.converters:
+            return rows
+        return [_converted(row, compiled.converters, db) for row in rows]
+
+
+def _converted(row: tuple, converters, db) -> tuple:
+    row = list(row)
+    for index, functions, expression in converters:
+        for convert in functions:
+            row[index] = convert(row[index], expression, db)
+    return tuple(row)
 
 
 def _positions_of(params, expected: dict) -> tuple[tuple[int, str], ...]:
@@ -188,6 +199,56 @@ def client_that_may_authenticate(client_id: str):
 def _from_row(model, attnames: tuple[str, ...], values) -> models.Model:
     """A model instance from converted column values, `attnames` in the model's field order."""
     return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
+
+
+# --- Client assertions (private_key_jwt) -------------------------------------------------------------
+
+# A client assertion's check reads the client (as CLIENT does) and its participant's keys for the assertion's
+# algorithm in one statement: a row per ACTIVE or RETIRED key. Usability itself is the model's rule
+# (ParticipantKey.unusable_at), judged on the loaded rows (authapi/assertions.py).
+KEY_FIELDS = _in_model_order(
+    ParticipantKey, {"id", "participant_id", "kid", "jwk", "key_type", "alg", "status", "valid_from", "valid_until"}
+)
+CLIENT_WITH_KEYS = Statement(
+    lambda client_id, alg: (
+        ParticipantKey.objects.filter(
+            may_authenticate("participant__"),
+            participant__application__client_id=client_id,
+            alg=alg,
+            status__in=(KeyStatus.ACTIVE, KeyStatus.RETIRED),
+        )
+        .order_by("-created_at")
+        .values_list(
+            *KEY_FIELDS,
+            *(f"participant__application__{name}" for name in CLIENT_FIELDS),
+            *(f"participant__{name}" for name in PARTICIPANT_FIELDS),
+        )
+    ),
+    client_id=_CLIENT_ID,
+    alg=ParticipantKey._meta.get_field("alg"),
+)
+
+
+def client_with_keys(client_id: str, alg: str):
+    """(client, keys): `client_that_may_authenticate(client_id)`, and its participant's ACTIVE and RETIRED
+    keys for `alg`, newest first, each carrying the participant; (None, []) when there is no such client or
+    it has no such key. One statement."""
+    if not client_id or "\x00" in client_id:
+        return None, []
+    rows = CLIENT_WITH_KEYS.fetchall(client_id=client_id, alg=alg)
+    if not rows:
+        return None, []
+    keys_end, client_end = len(KEY_FIELDS), len(KEY_FIELDS) + len(CLIENT_FIELDS)
+    client = _from_row(Application, CLIENT_FIELDS, rows[0][keys_end:client_end])
+    participant = client._state.fields_cache["participant"] = _from_row(
+        Participant, PARTICIPANT_FIELDS, rows[0][client_end:]
+    )
+    keys = []
+    for row in rows:
+        key = _from_row(ParticipantKey, KEY_FIELDS, row[:keys_end])
+        key._state.fields_cache["participant"] = participant
+        keys.append(key)
+    return client, keys
 
 
 # --- Token issuance ----------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ OAUTH_DESCRIPTIONS = {
     "invalid_grant": "The grant is invalid.",
     "unauthorized_client": "This client may not use this grant.",
     "temporarily_unavailable": "The service is temporarily unavailable; try again shortly.",
+    # RFC 8707 §2: the resource (or audience) the token request names cannot be a token's audience.
+    "invalid_target": (
+        "The token's audience must be an approved, active participant other than the caller: "
+        "resource is its API base URL, audience its participantId."
+    ),
 }
 
 

@@ -25,7 +25,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from participants.wire import wire_role
 
-from . import compiled, signing
+from . import assertions, audience, compiled, signing
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -40,6 +40,23 @@ class RegistryOAuth2Validator(OAuth2Validator):
     every authentication (token, introspection, revocation alike); nothing about it is remembered
     between requests.
     """
+
+    def authenticate_client(self, request, *args, **kwargs):
+        """client_secret_basic and client_secret_post as django-oauth-toolkit does them, or private_key_jwt
+        (`authapi.assertions`) when the request carries a client assertion."""
+        assertion_type = getattr(request, "client_assertion_type", None)
+        assertion = getattr(request, "client_assertion", None)
+        if assertion_type is None and assertion is None:
+            return super().authenticate_client(request, *args, **kwargs)
+        return assertions.authenticate(request, assertion_type, assertion)
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        """django-oauth-toolkit's check, then the token's audience (RFC 8707): the provider the request
+        names, by `resource` (its base URL) or `audience` (its participantId), once the caller is known."""
+        if not super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
+            return False
+        audience.bind(request)
+        return True
 
     def _load_application(self, client_id, request):
         cached = request.client
@@ -91,7 +108,8 @@ def token_claims(request) -> dict:
     return {
         "iss": settings.OCEN_ISSUER,
         "sub": str(participant.id),
-        "aud": settings.OCEN_TOKEN_AUDIENCE,
+        # The provider the request named (authapi.audience), else the shared audience.
+        "aud": getattr(request, "ocen_audience", None) or settings.OCEN_TOKEN_AUDIENCE,
         "iat": now,
         "nbf": now,
         "exp": now + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,

@@ -9,13 +9,38 @@ from rest_framework import serializers
 from participants.models import KeyStatus, OperationalStatus, ReviewStatus, Role
 
 
-class TokenRequest(serializers.Serializer):
+class ClientAuthentication(serializers.Serializer):
+    """client_secret_post, or private_key_jwt (RFC 7523); or HTTP Basic (client_secret_basic) instead."""
+
+    client_id = serializers.CharField(required=False, help_text="Or HTTP Basic authentication.")
+    client_secret = serializers.CharField(required=False)
+    client_assertion_type = serializers.ChoiceField(
+        choices=["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+        required=False,
+        help_text="private_key_jwt: instead of a secret.",
+    )
+    client_assertion = serializers.CharField(
+        required=False,
+        help_text=(
+            "private_key_jwt: a JWT signed (RS256; ES256 where EC keys are allowed) by one of the participant's "
+            "registered keys, iss = sub = client ID, aud = the issuer or the token endpoint, exp at most 5 "
+            "minutes ahead, a jti used once."
+        ),
+    )
+
+
+class TokenRequest(ClientAuthentication):
     grant_type = serializers.ChoiceField(
         choices=["client_credentials"], required=False, help_text="Defaults to client_credentials."
     )
-    client_id = serializers.CharField(required=False, help_text="Or HTTP Basic authentication.")
-    client_secret = serializers.CharField(required=False)
     scope = serializers.CharField(required=False)
+    resource = serializers.CharField(
+        required=False,
+        help_text="RFC 8707: the API base URL of the provider the token is for; its aud is then that participantId.",
+    )
+    audience = serializers.CharField(
+        required=False, help_text="The participantId of the provider the token is for (the token's aud)."
+    )
 
 
 class TokenRequestJson(TokenRequest):
@@ -35,11 +60,9 @@ class OAuthErrorSerializer(serializers.Serializer):
     error_description = serializers.CharField()
 
 
-class RevokeRequest(serializers.Serializer):
+class RevokeRequest(ClientAuthentication):
     token = serializers.CharField()
     token_type_hint = serializers.CharField(required=False)
-    client_id = serializers.CharField(required=False)
-    client_secret = serializers.CharField(required=False)
 
 
 class IntrospectRequest(RevokeRequest):

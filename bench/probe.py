@@ -29,11 +29,14 @@ def queries(spec: dict) -> dict:
         kwargs = {"content_type": request["content_type"]} if request.get("content_type") else {}
         headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in request.get("headers", {}).items()}
         counted = {}
-        for state in ("first", "cold", "warm"):  # first: loads the signing key, which the process keeps
+        # One body per state when they must differ (single-use client assertions), else the same body.
+        bodies = request.get("bodies") or [request.get("body", "")] * 3
+        for state, body in zip(("first", "cold", "warm"), bodies, strict=True):
+            # first: loads the signing key, which the process keeps
             if state == "cold":  # the rendering this process kept is forgotten
                 memory.renderings.clear()
             with CaptureQueriesContext(connection) as captured:
-                response = method(request["path"], request.get("body", ""), **kwargs, **headers)
+                response = method(request["path"], body, **kwargs, **headers)
             assert response.status_code == request["status"], (name, response.status_code, response.content[:200])
             counted[state] = len(captured.captured_queries)
         del counted["first"]

@@ -4,9 +4,10 @@ The registry's performance, as ratios of a trivial view measured on the same ser
 One command runs the whole set (docs/performance.md explains the method):
 
 1. throughput: interleaved wrk rounds of a trivial plain view, the token endpoint (production hasher,
-   and the same app with an unhashed secret), GetParticipantDetails and its 304 revalidation, and
-   stock django-oauth-toolkit (bench/stock_settings.py: PBKDF2 secret, and a plain one) served side
-   by side; with queries per request counted in process;
+   the same app with an unhashed secret, and private_key_jwt with a fresh assertion per request),
+   GetParticipantDetails and its 304 revalidation, and stock django-oauth-toolkit
+   (bench/stock_settings.py: PBKDF2 secret, and a plain one) served side by side;
+   with queries per request counted in process;
 2. the ocen_sdk Verifier in process against two raw RSA verifications;
 3. memory: a worker's RSS after 1,000 and after 100,000 mixed requests;
 4. scale: 100,000 participants and 10 million tokens seeded in bulk SQL, then throughput again,
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -80,11 +82,14 @@ def onboard(name, role, key):
         public_key=(keys / (key + ".pem")).read_bytes(), actor=actor)
 agent, lender = onboard("Bench Agent", Role.LOAN_AGENT, "agent"), onboard("Bench Lender", Role.LENDER, "lender")
 plain = onboard("Bench Plain", Role.KYC_PARTNER, "plain")
+keyonly = services.onboard_participant(org_name="Bench Keyonly", role=Role.COLLECTIONS_PARTNER,
+    base_url="https://keyonly.example.in", public_key=(keys / "keyonly.pem").read_bytes(), actor=actor, key_only=True)
 # The same app with an unhashed secret: django-oauth-toolkit compares it as stored.
 Application.objects.filter(pk=plain.participant.application_id).update(client_secret=plain.client_secret,
                                                                        hash_client_secret=False)
 get_user_model().objects.create_superuser("bench-admin", "bench@example.in", "bench-admin-password-0123")
-print(json.dumps({{"agent": agent.as_json(), "lender": lender.as_json(), "plain": plain.as_json()}}))
+print(json.dumps({{"agent": agent.as_json(), "lender": lender.as_json(), "plain": plain.as_json(),
+                  "keyonly": keyonly.as_json()}}))
 """
 
 STOCK_SEED = """
@@ -324,7 +329,7 @@ def serve(env, port) -> subprocess.Popen:
     return server
 
 
-def request_queries(agent_form, plain, stock, details, bearer, etag) -> dict:
+def request_queries(agent_form, plain, stock, details, bearer, etag, keyonly, keyonly_key) -> dict:
     """Statements per request for each measured endpoint, counted inside the served configuration."""
     form_request = {"method": "POST", "content_type": FORM["Content-Type"], "status": 200}
     queries = probe(
@@ -336,6 +341,11 @@ def request_queries(agent_form, plain, stock, details, bearer, etag) -> dict:
                     **form_request,
                     "path": "/auth/token",
                     "body": token_form(plain["clientId"], plain["clientSecret"]),
+                },
+                "POST /auth/token (private_key_jwt)": {
+                    **form_request,
+                    "path": "/auth/token",
+                    "bodies": [assertion_form(keyonly["clientId"], keyonly_key) for _ in range(3)],
                 },
                 "GetParticipantDetails": {"method": "GET", "path": details, "headers": bearer, "status": 200},
                 "GetParticipantDetails 304": {
@@ -400,6 +410,51 @@ def mixed_script(mixed) -> str:
     return "\n".join(lines) + "\n"
 
 
+def assertion_form(client_id: str, key, lifetime: int = 290) -> str:
+    """A private_key_jwt token request with a fresh single-use assertion signed by `key`."""
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{BASE}/auth/token",
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    assertion = jwt.encode(claims, key, algorithm="RS256")
+    return urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        }
+    )
+
+
+def assertion_script(directory: str, client_id: str, key, options) -> str:
+    """A wrk script sending each pre-signed assertion once; wrk's threads take alternate lines. The pool
+    outlasts every round at 2,000 requests/s per second of load (an exhausted pool fails the run loudly:
+    a replayed assertion is a 401, which wrk() refuses)."""
+    pool = Path(directory) / "assertions.txt"
+    count = options.rounds * options.seconds * 2000
+    pool.write_text("\n".join(assertion_form(client_id, key) for _ in range(count)) + "\n")
+    headers = "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in FORM.items()) + "}"
+    body = f"""
+local threads, requests, i = 0, {{}}, 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function init(args)
+  local n = 0
+  for line in io.lines({json.dumps(str(pool))}) do
+    if n % 2 == id then requests[#requests + 1] = wrk.format("POST", "/auth/token", {headers}, line) end
+    n = n + 1
+  end
+end
+function request() i = i + 1; return requests[((i - 1) % #requests) + 1] end
+"""
+    return lua(directory, "private_key_jwt", body)
+
+
 def token_form(client_id, secret):
     return urlencode({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
 
@@ -420,7 +475,8 @@ def main():
     scripts = tempfile.mkdtemp(prefix="ocen-bench-")
     keys_dir = Path(scripts)
     private = {
-        name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in ("agent", "lender", "plain")
+        name: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for name in ("agent", "lender", "plain", "keyonly")
     }
     for name, key in private.items():
         (keys_dir / f"{name}.pem").write_bytes(
@@ -428,6 +484,7 @@ def main():
         )
     seeded = prepare_database(keys_dir)
     agent, lender, plain, stock = seeded["agent"], seeded["lender"], seeded["plain"], seeded["stock"]
+    keyonly = seeded["keyonly"]
     small = 100
     clone_participants(DATABASE_URL, lender["participantId"], small - 3, "small-")
 
@@ -445,6 +502,11 @@ def main():
             "POST /auth/token (unhashed secret)": (
                 f"{BASE}/auth/token",
                 request_script(scripts, "plain", "POST", FORM, token_form(plain["clientId"], plain["clientSecret"])),
+            ),
+            # private_key_jwt: every request carries a fresh assertion (single-use jti), from a pre-signed pool.
+            "POST /auth/token (private_key_jwt)": (
+                f"{BASE}/auth/token",
+                assertion_script(scripts, keyonly["clientId"], private["keyonly"], options),
             ),
             "GetParticipantDetails": (BASE + details, request_script(scripts, "details", headers=bearer)),
             "GetParticipantDetails 304": (
@@ -476,7 +538,7 @@ def main():
         wrk(f"{STOCK}/bench/trivial", 2, options.connections)
         samples = rounds(endpoints, options)
 
-        queries = request_queries(agent_form, plain, stock, details, bearer, etag)
+        queries = request_queries(agent_form, plain, stock, details, bearer, etag, keyonly, private["keyonly"])
         results["throughput"] = table(
             samples,
             queries,
@@ -488,6 +550,9 @@ def main():
         unhashed = statistics.median(s["rps"] for s in samples["POST /auth/token (unhashed secret)"])
         print(f"token throughput with the production hasher / unhashed secret: {hashed / unhashed:.3f}")
         results["hasher_ratio"] = hashed / unhashed
+        by_key = statistics.median(s["rps"] for s in samples["POST /auth/token (private_key_jwt)"])
+        print(f"token throughput with private_key_jwt / with a client secret: {by_key / hashed:.3f}")
+        results["private_key_jwt_ratio"] = by_key / hashed
 
         results["verifier"] = verifier = verifier_bench(seeded, private["agent"])
         print(

@@ -34,6 +34,13 @@ def _registry_options(parser):
     parser.add_argument("--registry", default=os.environ.get("OCEN_REGISTRY_URL"))
     parser.add_argument("--client-id", default=os.environ.get("OCEN_CLIENT_ID"))
     parser.add_argument("--client-secret", default=os.environ.get("OCEN_CLIENT_SECRET"))
+    parser.add_argument(
+        "--client-key",
+        default=os.environ.get("OCEN_CLIENT_KEY"),
+        metavar="PEM",
+        help="private key file: authenticate with private_key_jwt instead of a client secret",
+    )
+    parser.add_argument("--client-kid", default=os.environ.get("OCEN_CLIENT_KID"), help="default: its thumbprint")
 
 
 def _require(options, *names):
@@ -44,8 +51,13 @@ def _require(options, *names):
 
 
 def _token_client(options) -> TokenClient:
-    _require(options, "issuer", "client_id", "client_secret")
-    return TokenClient(f"{options.issuer.rstrip('/')}/token", options.client_id, options.client_secret)
+    _require(options, "issuer", "client_id")
+    token_url = f"{options.issuer.rstrip('/')}/token"
+    if options.client_key:  # key-only: private_key_jwt
+        key = Path(options.client_key).read_bytes()
+        return TokenClient(token_url, options.client_id, private_key=key, kid=options.client_kid)
+    _require(options, "client_secret")
+    return TokenClient(token_url, options.client_id, options.client_secret)
 
 
 def _registry(options) -> RegistryClient:
@@ -76,7 +88,7 @@ def keygen(options):
 
 
 def token(options):
-    print(_token_client(options).token())
+    print(_token_client(options).token(audience=options.audience))
 
 
 def sign_file(options):
@@ -117,6 +129,7 @@ def main(argv=None) -> int:
     p.add_argument("--kid")
     p.set_defaults(run=keygen)
     p = commands.add_parser("token", help="get an access token")
+    p.add_argument("--audience", help="the participantId of the provider the token is for (RFC 8707)")
     _registry_options(p)
     p.set_defaults(run=token)
     p = commands.add_parser("sign", help="sign a file's exact bytes")

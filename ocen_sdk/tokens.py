@@ -1,34 +1,57 @@
-"""Access tokens from the registry: client credentials, cached until shortly before they expire."""
+"""Access tokens from the registry: client credentials (a secret, or private_key_jwt), cached until shortly
+before they expire."""
 
 import threading
 import time
+import uuid
 
 import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .errors import TokenError
 
 
 class TokenClient:
-    """Gets and caches the participant's access token; thread-safe, one request in flight at a time."""
+    """Gets and caches the participant's access tokens, one per audience; thread-safe, one request in
+    flight at a time.
+
+    The client authenticates with its secret (client_secret_post), or, given `private_key` (PEM, bytes or
+    str) instead, with private_key_jwt: a fresh assertion signed by that key (RS256 for RSA, ES256 for
+    P-256) for each request; `kid` names the registered key (without it the registry tries each of the
+    participant's usable keys)."""
 
     def __init__(
-        self, token_url: str, client_id: str, client_secret: str, *, margin: int = 60, session=None, timeout: float = 10
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        private_key: bytes | str | None = None,
+        kid: str | None = None,
+        margin: int = 60,
+        session=None,
+        timeout: float = 10,
     ):
+        if (client_secret is None) == (private_key is None):
+            raise ValueError("Give either client_secret or private_key (private_key_jwt), not both.")
         self.token_url, self.client_id, self._secret = token_url, client_id, client_secret
+        self._signer = _AssertionSigner(private_key, kid) if private_key is not None else None
         self.margin, self.timeout = margin, timeout
         self.session = session or requests.Session()
         self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
+        self._tokens: dict[str | None, tuple[str, float]] = {}
         self.requests_made = 0
 
-    def token(self) -> str:
-        """A valid access token: the cached one, or a new one (only one thread fetches)."""
+    def token(self, audience: str | None = None) -> str:
+        """A valid access token, for `audience` (a provider's participantId: RFC 8707, the token's `aud`)
+        or for the shared audience: the cached one, or a new one (only one thread fetches)."""
         with self._lock:
-            if self._token is None or time.time() >= self._expires_at - self.margin:
-                self._token, self._expires_at = self._fetch()
-            return self._token
+            cached = self._tokens.get(audience)
+            if cached is None or time.time() >= cached[1] - self.margin:
+                cached = self._tokens[audience] = self._fetch(audience)
+            return cached[0]
 
     def close(self) -> None:
         """Release pooled HTTP connections."""
@@ -36,16 +59,24 @@ class TokenClient:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._token, self._expires_at = None, 0.0
+            self._tokens.clear()
 
-    def _fetch(self) -> tuple[str, float]:
+    def _credentials(self) -> dict:
+        if self._signer is None:
+            return {"client_id": self.client_id, "client_secret": self._secret}
+        return {
+            "client_id": self.client_id,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self._signer.assertion(self.client_id, self.token_url),
+        }
+
+    def _fetch(self, audience: str | None) -> tuple[str, float]:
         self.requests_made += 1
+        data = {"grant_type": "client_credentials", **self._credentials()}
+        if audience is not None:
+            data["audience"] = audience
         try:
-            response = self.session.post(
-                self.token_url,
-                data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret},
-                timeout=self.timeout,
-            )
+            response = self.session.post(self.token_url, data=data, timeout=self.timeout)
         except requests.RequestException as exc:
             raise TokenError("unreachable", f"{self.token_url}: {type(exc).__name__}") from None
         try:
@@ -65,3 +96,34 @@ class TokenClient:
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             expires_at = time.time() + float(body.get("expires_in", 60))
         return token, expires_at
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 60  # seconds; the registry accepts at most 300
+
+
+class _AssertionSigner:
+    """RFC 7523 client assertions signed with the participant's private key."""
+
+    def __init__(self, private_key: bytes | str, kid: str | None):
+        pem = private_key.encode() if isinstance(private_key, str) else private_key
+        self._key = load_pem_private_key(pem, password=None)
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            self.alg = "RS256"
+        elif isinstance(self._key, ec.EllipticCurvePrivateKey) and self._key.curve.name == "secp256r1":
+            self.alg = "ES256"
+        else:
+            raise ValueError("private_key must be an RSA or P-256 key (PEM).")
+        self.kid = kid  # without one, the registry tries each of the participant's usable keys
+
+    def assertion(self, client_id: str, audience: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm=self.alg, headers={"kid": self.kid} if self.kid else None)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 from .errors import RegistryError, TokenError, VerificationError
-from .jws import _b64decode, header_of, public_key_of, signature_verifies
+from .jws import compact_jwt, public_key_of, signature_verifies
 from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
 
 
 class Verifier:
-    """Checks a caller's token (registry JWKS via discovery) and body signature (caller's keys from the registry)."""
+    """Checks a caller's token (registry JWKS via discovery) and body signature (caller's keys from the registry).
+
+    `participant_id` is this provider's own: a token bound to it (`aud` = that ID, RFC 8707) is accepted, one
+    bound to another provider never is. A token with the shared `audience` (what reference clients get) is
+    accepted while `accept_shared_audience` is True; turn it off once every caller binds its tokens."""
 
     def __init__(
         self,
@@ -19,10 +24,18 @@ class Verifier:
         registry_client: RegistryClient,
         *,
         audience: str = "ocen",
+        participant_id: str | None = None,
+        accept_shared_audience: bool = True,
         leeway: int = 30,
         keys: RegistryKeys | None = None,
     ):
-        self.issuer, self.audience, self.leeway = issuer.rstrip("/"), audience, leeway
+        if participant_id is None and not accept_shared_audience:
+            raise ValueError("accept_shared_audience=False needs this provider's participant_id.")
+        self.issuer, self.leeway = issuer.rstrip("/"), leeway
+        self.audiences = {
+            *([_canonical_id(participant_id)] if participant_id else []),
+            *([audience] if accept_shared_audience else []),
+        }
         self.registry = registry_client
         self.keys = keys or registry_client.keys
 
@@ -72,19 +85,14 @@ class Verifier:
         scheme, _, token = (authorization if isinstance(authorization, str) else "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise VerificationError("token_missing", "No bearer token.")
-        parts = token.split(".")
-        header = header_of(token) if len(parts) == 3 else None
-        if header is None:
+        parsed = compact_jwt(token)
+        if parsed is None:
             raise VerificationError("token_invalid", "The token is not a JWT.")
+        header, claims, signing_input, signature = parsed
         if header.get("alg") != "RS256":
             raise VerificationError("token_invalid", f"The token's alg {header.get('alg')!r} is not RS256.")
-        kid = header.get("kid")
-        public = self._registry_key(kid)
-        try:
-            signature, claims = _b64decode(parts[2]), json.loads(_b64decode(parts[1]))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise VerificationError("token_invalid", "The token is not a JWT.") from None
-        if not signature_verifies("RS256", public, f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
+        public = self._registry_key(header.get("kid"))
+        if not signature_verifies("RS256", public, signing_input, signature):
             raise VerificationError("token_invalid", "Signature verification failed.")
         if not isinstance(claims, dict):
             raise VerificationError("token_invalid", "The token's payload is not a JSON object.")
@@ -111,11 +119,15 @@ class Verifier:
         self._check_times(claims)
         if claims["iss"] != self.issuer:
             raise VerificationError("token_invalid", "Invalid issuer")
-        audience = claims["aud"]
-        if not (audience == self.audience or (isinstance(audience, list) and self.audience in audience)):
-            raise VerificationError("token_invalid", "Audience doesn't match")
+        self._check_audience(claims["aud"])
         if not isinstance(claims.get("participantId"), str) or not claims["participantId"]:
             raise VerificationError("token_invalid", "The token carries no participantId.")
+
+    def _check_audience(self, audience) -> None:
+        """`aud` (a string or a list) names this provider, or the shared audience while it is accepted."""
+        named = audience if isinstance(audience, list) else [audience]
+        if not any(isinstance(name, str) and name in self.audiences for name in named):
+            raise VerificationError("token_invalid", "Audience doesn't match")
 
     def _check_times(self, claims: dict) -> None:
         """exp, nbf and iat are numbers, and now is inside them, give or take `leeway` seconds."""
@@ -127,6 +139,14 @@ class Verifier:
             raise VerificationError("token_expired", "The token has expired.")
         if claims.get("nbf", now) > now + self.leeway or claims.get("iat", now) > now + self.leeway:
             raise VerificationError("token_invalid", "The token is not yet valid.")
+
+
+def _canonical_id(participant_id: str) -> str:
+    """A participantId as the registry writes it in `aud` (a lower-case UUID), however it was configured."""
+    try:
+        return str(uuid.UUID(participant_id))
+    except ValueError:
+        return participant_id
 
 
 def _signature_of(headers) -> str:

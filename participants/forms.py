@@ -69,7 +69,21 @@ class OnboardingForm(PublicKeyInputForm):
         widget=forms.URLInput(attrs={"class": "vURLField", "placeholder": "https://lender.example.in/ocen"}),
     )
 
-    field_order = ["organisation", "new_organisation_name", "role", "base_url", "public_key", "public_key_file"]
+    key_only = forms.BooleanField(
+        label="Key only (no client secret)",
+        required=False,
+        help_text="Issue no client secret: the participant gets tokens with private_key_jwt, signed by its key.",
+    )
+
+    field_order = [
+        "organisation",
+        "new_organisation_name",
+        "role",
+        "base_url",
+        "public_key",
+        "public_key_file",
+        "key_only",
+    ]
     SERVICE_FIELDS = {"org_name": "new_organisation_name", "org_id": "organisation"}
 
     def clean(self):

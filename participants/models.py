@@ -192,6 +192,8 @@ class Participant(models.Model):
     # Tokens issued before this moment are never honoured again. Set at reinstatement: a suspension revokes
     # every token, including one a grant was writing while the suspension committed.
     tokens_valid_from = models.DateTimeField(null=True, blank=True)
+    # Key-only since then: the client secret was withdrawn (or never issued); only private_key_jwt works.
+    secret_withdrawn_at = models.DateTimeField(null=True, blank=True, verbose_name="client secret withdrawn")
     offboarded_at = models.DateTimeField(null=True, blank=True)
     # Set by the onboarding service with the same instant as approved_at, so approval never precedes creation.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -241,6 +243,16 @@ class Participant(models.Model):
         """`may_authenticate()` for this row: only an approved, active participant may obtain tokens or
         call the registry API."""
         return all(getattr(self, field) == value for field, value in MAY_AUTHENTICATE.items())
+
+    @property
+    def key_only(self) -> bool:
+        return self.secret_withdrawn_at is not None
+
+    @property
+    def client_auth_methods(self) -> list[str]:
+        """How this participant's client may authenticate at the token endpoint (RFC 8414 names)."""
+        secret = [] if self.key_only else ["client_secret_basic", "client_secret_post"]
+        return [*secret, "private_key_jwt"]
 
     @property
     def keys_withheld(self) -> bool:

@@ -95,6 +95,7 @@ def export_registry() -> dict:
                 "participantRoleStatus": p.review_status,
                 "status": p.status,
                 "clientId": p.client_id,
+                **({"clientAuthentication": "private_key_jwt"} if p.key_only else {}),
                 "keys": keys_by_participant.get(p.id, []),
             }
             for p in Participant.objects.order_by("id")
@@ -340,6 +341,7 @@ class Importer:
             participant_id=participant_id,
             client_id=client_id,
             key_valid_until=first["until"],
+            key_only=row.get("clientAuthentication") == "private_key_jwt",
         )
         if credentials is None:
             return
@@ -453,13 +455,7 @@ class Importer:
         if status == OperationalStatus.OFFBOARDED:
             self.to_offboard.append((where, participant))
             return
-        self.result.credentials.append(
-            {
-                "participantId": str(participant.id),
-                "clientId": participant.client_id,
-                "clientSecret": credentials.client_secret,
-            }
-        )
+        self.result.credentials.append({k: v for k, v in credentials.as_json().items() if k != "orgId"})
         if review == ReviewStatus.APPROVED and not participant.is_approved:
             self.result.awaiting_approval.append(str(participant.id))  # four-eyes: a second administrator approves
 

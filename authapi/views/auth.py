@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from .. import compiled, schemas, signing
+from .. import assertions, compiled, schemas, signing
 from ..abuse import ClientAuthenticationThrottle
 from ..authentication import token_kid
 from ..errors import NO_STORE, OAUTH_DESCRIPTIONS, oauth_error_response
@@ -28,17 +28,21 @@ class OAuthError(Exception):
 
 
 ALIASES = {"clientId": "client_id", "clientSecret": "client_secret", "grantType": "grant_type"}
+# The parameters a client authenticates with: a secret (client_secret_post) or an assertion (private_key_jwt).
+CLIENT_AUTHENTICATION = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
 MIXED_CREDENTIALS = (
-    "Send the client credentials once: in the Authorization header or in the body, not both (RFC 6749 §2.3)."
+    "Send the client credentials once: in the Authorization header, or in the body as a secret or as a client "
+    "assertion, never two of them (RFC 6749 §2.3)."
 )
 
 MAX_OAUTH_BODY = 8 * 1024
 
 
 def short_string(name: str, value) -> str:
-    """An OAuth parameter: a string of at most 2048 characters without NUL (a JSON body's strings are
-    UTF-8 text already: StrictJSONParser)."""
-    if not isinstance(value, str) or len(value) > 2048 or "\x00" in value:
+    """An OAuth parameter: a string of at most 2048 characters without NUL (a client assertion: up to the
+    body's limit, for large keys and kids); a JSON body's strings are UTF-8 text already (StrictJSONParser)."""
+    limit = MAX_OAUTH_BODY if name == "client_assertion" else 2048
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
         raise OAuthError("invalid_request", description=f"{name} must be a short string.")
     return value
 
@@ -96,6 +100,13 @@ class OAuthEndpoint(APIView):
         """Move HTTP Basic credentials into the parameters, so that what is throttled is exactly what
         django-oauth-toolkit authenticates; refuse a request that sends credentials both ways."""
         credentials = basic_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
+        if "client_assertion" in params or "client_assertion_type" in params:
+            if credentials is not None or "client_secret" in params:
+                raise OAuthError("invalid_request", description=MIXED_CREDENTIALS)
+            # private_key_jwt: the client is the assertion's subject unless client_id names it (RFC 7523 §3).
+            if "client_id" not in params and (subject := assertions.client_id_of(params.get("client_assertion", ""))):
+                params["client_id"] = short_string("client_id", subject)
+            return
         if credentials is None:
             return
         client_id, secret = short_string("client_id", credentials[0]), short_string("client_secret", credentials[1])
@@ -156,10 +167,13 @@ class Throttled429(Exception):
 class TokenView(OAuthEndpoint):
     """GenerateAccessToken (contract §4.1): client credentials, via django-oauth-toolkit."""
 
-    allowed_fields = frozenset({"grant_type", "client_id", "client_secret", "scope"})
+    allowed_fields = frozenset({"grant_type", "scope", "resource", "audience", *CLIENT_AUTHENTICATION})
 
     def parameters(self, data) -> dict:
         params = super().parameters(data)
+        # One audience per token: a repeated resource or audience (RFC 8707 allows several) is refused.
+        if hasattr(data, "getlist") and any(len(data.getlist(name)) > 1 for name in ("resource", "audience")):
+            raise OAuthError("invalid_target")
         params.setdefault("grant_type", "client_credentials")
         if params["grant_type"] != "client_credentials":
             raise OAuthError("unsupported_grant_type")
@@ -181,7 +195,9 @@ class TokenView(OAuthEndpoint):
         },
         responses={
             200: schemas.TokenResponse,
-            400: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_request, unsupported_grant_type"),
+            400: OpenApiResponse(
+                schemas.OAuthErrorSerializer, description="invalid_request, unsupported_grant_type, invalid_target"
+            ),
             401: OpenApiResponse(schemas.OAuthErrorSerializer, description="invalid_client"),
             429: OpenApiResponse(
                 schemas.OAuthErrorSerializer, description="too many failures from this address (Retry-After)"
@@ -199,7 +215,7 @@ class TokenView(OAuthEndpoint):
 class RevokeView(OAuthEndpoint):
     """RFC 7009: a participant revokes one of its own tokens; other clients' tokens are left alone."""
 
-    allowed_fields = frozenset({"token", "token_type_hint", "client_id", "client_secret"})
+    allowed_fields = frozenset({"token", "token_type_hint", *CLIENT_AUTHENTICATION})
 
     @extend_schema(
         operation_id="RevokeToken",
@@ -226,7 +242,7 @@ class RevokeView(OAuthEndpoint):
 class IntrospectView(OAuthEndpoint):
     """RFC 7662 for participants: the caller authenticates with its client credentials."""
 
-    allowed_fields = frozenset({"token", "token_type_hint", "client_id", "client_secret"})
+    allowed_fields = frozenset({"token", "token_type_hint", *CLIENT_AUTHENTICATION})
 
     @extend_schema(
         operation_id="IntrospectToken",

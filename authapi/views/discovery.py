@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from .. import schemas, signing
+from .. import assertions, schemas, signing
 from ..paths import oauth_metadata
 from .auth import IntrospectView, RevokeView, TokenView
 
@@ -85,7 +85,8 @@ OCEN_CLAIMS = ["participantId", "orgId", "participantRole"]
 
 def discovery_document() -> dict:
     issuer = settings.OCEN_ISSUER
-    client_auth = ["client_secret_basic", "client_secret_post"]
+    client_auth = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    assertion_algs = assertions.signing_algorithms()
     return {
         "issuer": issuer,
         **oauth_metadata(issuer),
@@ -96,8 +97,11 @@ def discovery_document() -> dict:
         "subject_types_supported": ["public"],
         "scopes_supported": ["ocen"],
         "token_endpoint_auth_methods_supported": client_auth,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         # REQUIRED by OpenID Discovery (Spring and Nimbus refuse a document without it). No ID token is
         # issued; RS256 is what every token the registry signs uses, so no client is told of another.
         "id_token_signing_alg_values_supported": ["RS256"],

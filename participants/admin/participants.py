@@ -146,6 +146,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "status",
         "status_reason",
         "client_id",
+        "client_authentication",
         "authentication_failures",
         "recorded_by",
         "approved_by",
@@ -160,14 +161,14 @@ class ParticipantAdmin(admin.ModelAdmin):
         (
             "Credentials",
             {
-                "fields": ("client_id", "authentication_failures"),
+                "fields": ("client_id", "client_authentication", "authentication_failures"),
                 "description": "The client secret is shown once, when issued.",
             },
         ),
         ("Record", {"fields": ("recorded_by", "approved_by", "approved_at", "created_at", "updated_at")}),
     )
     inlines = [ParticipantKeyInline]
-    actions = ["approve", "reject", "suspend", "reinstate", "rotate_secret", "offboard"]
+    actions = ["approve", "reject", "suspend", "reinstate", "rotate_secret", "withdraw_secret", "offboard"]
 
     # --- changelist -------------------------------------------------------------------------
 
@@ -196,6 +197,15 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="nearest key expiry", ordering="_key_expiry")
     def key_expiry(self, participant):
         return expiry_badge(participant._key_expiry)
+
+    @admin.display(description="client authentication")
+    def client_authentication(self, participant):
+        """The token endpoint's methods this participant can use (withdraw_client_secret makes it key-only)."""
+        methods = ", ".join(participant.client_auth_methods)
+        if participant.key_only:
+            withdrawn = timezone.localtime(participant.secret_withdrawn_at).strftime("%Y-%m-%d %H:%M")
+            return f"{methods} (key only: no client secret since {withdrawn})"
+        return methods
 
     @admin.display(description="failed client authentications")
     def authentication_failures(self, participant):
@@ -265,6 +275,7 @@ class ParticipantAdmin(admin.ModelAdmin):
                     base_url=form.cleaned_data["base_url"],
                     public_key=form.key_input(),
                     actor=services.Actor.from_request(request),
+                    key_only=form.cleaned_data["key_only"],
                 )
             except ValidationError as exc:
                 form.add_service_errors(exc, OnboardingForm.SERVICE_FIELDS)
@@ -301,8 +312,9 @@ class ParticipantAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Client credentials",
             "opts": self.opts,
-            "credentials": one_time.take(request),
         }
+        context["credentials"] = credentials = one_time.take(request)
+        context["has_secret"] = any(c.get("clientSecret") for c in credentials or [])
         return TemplateResponse(request, "admin/participants/participant/credentials.html", context)
 
     def add_key_view(self, request, object_id):
@@ -362,6 +374,12 @@ class ParticipantAdmin(admin.ModelAdmin):
             "permission": "has_rotate_permission",
             "reason_required": False,
         },
+        "withdraw_secret": {
+            "title": "Withdraw client secrets (key only from now on)",
+            "button": "Yes, withdraw the secrets",
+            "permission": "has_rotate_permission",
+            "reason_required": True,
+        },
     }
 
     def confirm_view(self, request, operation):
@@ -378,7 +396,11 @@ class ParticipantAdmin(admin.ModelAdmin):
         )
         if not (form.is_bound and form.is_valid()):
             return self._confirmation_page(request, operation, participants, form)
-        confirmed = self._rotate_confirmed if operation == "rotate_secret" else self._offboard_confirmed
+        confirmed = {
+            "rotate_secret": self._rotate_confirmed,
+            "withdraw_secret": self._withdraw_confirmed,
+            "offboard": self._offboard_confirmed,
+        }[operation]
         return confirmed(request, participants, form.cleaned_data["reason"]) or HttpResponseRedirect(changelist)
 
     def _confirmation_page(self, request, operation, participants, form):
@@ -410,6 +432,18 @@ class ParticipantAdmin(admin.ModelAdmin):
             self, request, participants, lambda p: services.rotate_client_secret(participant=p, actor=actor)
         )
         return self._show_credentials_once(request, issued, "rotated") if issued else None
+
+    def _withdraw_confirmed(self, request, participants, reason):
+        actor = services.Actor.from_request(request)
+        done = apply_each(
+            self,
+            request,
+            participants,
+            lambda p: services.withdraw_client_secret(participant=p, actor=actor, reason=reason),
+        )
+        if done:
+            names = ", ".join(str(p) for p in done)
+            self.message_user(request, f"Key only from now on (client secret withdrawn): {names}.", messages.SUCCESS)
 
     def _offboard_confirmed(self, request, participants, reason):
         actor = services.Actor.from_request(request)
@@ -449,6 +483,10 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate client secret of selected participants…", permissions=["rotate"])
     def rotate_secret(self, request, queryset):
         return self._confirm_redirect("rotate_secret", queryset)
+
+    @admin.action(description="Withdraw client secret of selected participants (key only)…", permissions=["rotate"])
+    def withdraw_secret(self, request, queryset):
+        return self._confirm_redirect("withdraw_secret", queryset)
 
     @admin.action(description="Offboard selected participants…", permissions=["offboard"])
     def offboard(self, request, queryset):

@@ -22,6 +22,7 @@ from .lifecycle import (
     rotate_client_secret,
     suspend_participant,
     update_participant,
+    withdraw_client_secret,
 )
 from .organisations import ORGANISATION_FIELDS, create_organisation, set_organisation_logo, update_organisation
 from .products import (
@@ -77,5 +78,6 @@ __all__ = [
     "update_organisation",
     "update_participant",
     "update_product",
+    "withdraw_client_secret",
     "withdraw_product",
 ]

@@ -72,18 +72,21 @@ class Actor:
 
 @dataclass(frozen=True)
 class Credentials:
-    """A participant with its client secret, which exists in clear only in this object."""
+    """A participant with its client secret, which exists in clear only in this object; None for a
+    key-only participant (private_key_jwt), which has no secret to show."""
 
     participant: Participant
-    client_secret: str
+    client_secret: str | None
 
     def as_json(self) -> dict:
-        return {
+        identity = {
             "participantId": str(self.participant.id),
             "orgId": str(self.participant.organisation_id),
             "clientId": self.participant.client_id,
-            "clientSecret": self.client_secret,
         }
+        if self.client_secret is None:
+            return {**identity, "clientAuthentication": "private_key_jwt"}
+        return {**identity, "clientSecret": self.client_secret}
 
 
 def audit(actor: Actor, action: str, *, participant=None, organisation=None, **details) -> AuditEvent:

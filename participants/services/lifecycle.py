@@ -17,6 +17,7 @@ from ..models import (
     Organisation,
     Participant,
     ReviewStatus,
+    Role,
 )
 from .common import (
     CLIENT_ID_RE,
@@ -56,6 +57,7 @@ def onboard_participant(
     participant_id: uuid.UUID | None = None,
     client_id: str | None = None,
     key_valid_until: dt.datetime | None = None,
+    key_only: bool = False,
     now: dt.datetime | None = None,
 ) -> Credentials:
     """Register a participant role with its first key and issue its OAuth client credentials.
@@ -63,17 +65,15 @@ def onboard_participant(
     Without the four-eyes setting the participant is approved at once; with it, it waits
     UNDER_REVIEW for a different administrator. `pending` (APPLIED or UNDER_REVIEW) records an
     application that nobody has approved yet. An import keeps its record's `participant_id` and
-    `client_id`. The secret is returned here and nowhere else.
+    `client_id`. The secret is returned here and nowhere else; a `key_only` participant gets none and
+    authenticates with private_key_jwt, signed by its registered keys.
     """
     now = now or timezone.now()
     role_value, url, parsed = _application_fields(role, base_url, public_key, now)
     if pending is not None and pending not in PENDING:
         raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
-    if Participant.objects.current().filter(organisation=org, role=role_value).exists():
-        raise ValidationError({"role": f"{org.name} already has a {role_value.label} participant."})
-    if client_id is not None:
-        _refuse_client_id(client_id)
+    _refuse_taken_place(org, role_value, client_id)
 
     application, secret = create_client(organisation=org, role=role_value, client_id=client_id)
     try:
@@ -87,6 +87,7 @@ def onboard_participant(
                 client_id=application.client_id,
                 recorded_by=actor.db_user,
                 created_at=now,
+                secret_withdrawn_at=now if key_only else None,
                 **_initial_review(pending, actor.db_user, now),
             )
     except IntegrityError:
@@ -103,9 +104,18 @@ def onboard_participant(
         baseUrl=participant.base_url,
         clientId=participant.client_id,
         reviewStatus=participant.review_status,
+        clientAuthentication=participant.client_auth_methods,
         key=_key_facts(key),
     )
-    return Credentials(participant=participant, client_secret=secret)
+    return Credentials(participant=participant, client_secret=None if key_only else secret)
+
+
+def _refuse_taken_place(org: Organisation, role: Role, client_id: str | None) -> None:
+    """An organisation has one current participant per role; an imported client ID must be free and valid."""
+    if Participant.objects.current().filter(organisation=org, role=role).exists():
+        raise ValidationError({"role": f"{org.name} already has a {role.label} participant."})
+    if client_id is not None:
+        _refuse_client_id(client_id)
 
 
 def _application_fields(role: str, base_url: str, public_key, now: dt.datetime):
@@ -213,12 +223,44 @@ def rotate_client_secret(*, participant: Participant, actor: Actor) -> Credentia
     """Issue a new client secret; the old one stops working at once. Issued tokens run to expiry."""
     participant = _locked(participant)
     _refuse_if_offboarded(participant)
+    if participant.key_only:
+        raise ValidationError(
+            "This participant authenticates with its registered keys only (private_key_jwt): it has no client "
+            "secret to rotate. Rotate its key instead (add a key, make it primary, retire the old one)."
+        )
     secret = _new_client_secret()
     application = participant.application
     application.client_secret = secret
     application.save(update_fields=["client_secret", "updated"])
     audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id)
     return Credentials(participant=participant, client_secret=secret)
+
+
+@transaction.atomic
+def withdraw_client_secret(*, participant: Participant, actor: Actor, reason: str) -> Participant:
+    """Make a participant key-only: its client secret stops working at once (the stored hash is replaced
+    by one of a secret nobody is shown); from now on it authenticates with private_key_jwt. Issued tokens
+    run to expiry, as after a rotation. Allowed while suspended (a leaked secret is withdrawn before
+    reinstating), so its keys count here if they are usable but for being withheld."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason for the audit trail (why the secret is withdrawn).")
+    participant = _locked(participant)
+    _refuse_if_offboarded(participant)
+    if participant.key_only:
+        raise ValidationError("This participant's client secret was already withdrawn.")
+    now = timezone.now()
+    if not any(key.unusable_at(now) in ("", "key_withheld") for key in participant.keys.all()):
+        raise ValidationError(
+            "This participant has no key that is active and inside its validity: add one before withdrawing the secret."
+        )
+    application = participant.application
+    application.client_secret = _new_client_secret()  # hashed on save; never shown, so it matches nothing sent
+    application.save(update_fields=["client_secret", "updated"])
+    participant.secret_withdrawn_at = now
+    participant.save(update_fields=["secret_withdrawn_at", "updated_at"])
+    audit(actor, "participant.secret_withdrawn", participant=participant, clientId=participant.client_id, reason=reason)
+    return participant
 
 
 @transaction.atomic

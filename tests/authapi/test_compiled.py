@@ -66,6 +66,26 @@ def test_the_client_lookup_matches_the_orm_for_every_state(participants):
     assert compiled.client_that_may_authenticate("nul\x00byte") is None
 
 
+def test_the_client_and_keys_lookup_matches_the_orm_for_every_state(participants, actor):
+    approved = participants[("APPROVED", "ACTIVE")].participant
+    services.add_participant_key(participant=approved, public_key=public_pem(rsa_key("compiled-2")), actor=actor)
+    for (review, status), credentials in participants.items():
+        client_id = credentials.participant.client_id
+        for alg in ("RS256", "ES256"):
+            orm = list(compiled.CLIENT_WITH_KEYS.queryset(client_id=client_id, alg=alg))
+            assert compiled.CLIENT_WITH_KEYS.fetchall(client_id=client_id, alg=alg) == orm
+            client, keys = compiled.client_with_keys(client_id, alg)
+            may = review == "APPROVED" and status == "ACTIVE" and alg == "RS256"
+            assert (client is not None) is may
+            if may:
+                assert client.client_id == client_id and client.participant.can_authenticate
+                expected = credentials.participant.keys.filter(alg=alg).order_by("-created_at")
+                assert [key.kid for key in keys] == [key.kid for key in expected]
+                assert all(key.participant is client.participant for key in keys)
+    assert len(compiled.client_with_keys(approved.client_id, "RS256")[1]) == 2
+    assert compiled.client_with_keys("nul\x00byte", "RS256") == (None, [])
+
+
 def test_the_bearer_check_matches_the_orm_for_every_state(participants):
     kid = signing.active_kid()
     for index, credentials in enumerate(participants.values()):

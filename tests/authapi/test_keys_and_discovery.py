@@ -82,7 +82,12 @@ def test_discovery_document(client, db, url):
     assert body["introspection_endpoint"] == "http://localhost:8000/auth/introspect"
     assert body["revocation_endpoint"] == "http://localhost:8000/auth/revoke"
     assert body["grant_types_supported"] == ["client_credentials"]
-    assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+    assert set(body["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    }
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS256"]  # RSA keys only by default
     assert body["id_token_signing_alg_values_supported"] == ["RS256"]
 
 

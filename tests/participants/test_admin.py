@@ -236,6 +236,30 @@ def test_rotate_secret_through_confirmation_shows_the_new_secret_once(admin_clie
     assert new_secret not in admin_client.get(CREDENTIALS).content.decode()
 
 
+def test_onboarding_key_only_in_the_admin_shows_no_secret_and_says_how_it_authenticates(admin_client):
+    page = admin_client.post(ADD, onboarding_data(key_only="on"), follow=True).content.decode()
+    participant = Participant.objects.get()
+    assert secret_on(page) == "" and "Copy the client secret now" not in page and "Key only" in page
+    assert participant.key_only
+    change = admin_client.get(reverse("admin:participants_participant_change", args=[participant.pk]))
+    assert "private_key_jwt (key only: no client secret since" in change.content.decode()
+
+
+def test_withdrawing_a_secret_in_the_admin_asks_for_a_reason_and_stops_the_secret(admin_client, lender):
+    admin_client.post(CHANGELIST, {"action": "withdraw_secret", ACTION_CHECKBOX_NAME: [lender.participant.pk]})
+    url = confirm_url("withdraw_secret", lender.participant)
+    assert "stops working at once, for good" in admin_client.get(url).content.decode()
+    unexplained = admin_client.post(url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": ""})
+    assert unexplained.status_code == 200 and not Participant.objects.get().key_only  # a reason is required
+    admin_client.post(url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": "moving to keys"})
+    assert Participant.objects.get().key_only
+    assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 401
+    event = AuditEvent.objects.get(action="participant.secret_withdrawn")
+    assert event.details["reason"] == "moving to keys" and event.actor_user.username == "asha"
+    change = admin_client.get(reverse("admin:participants_participant_change", args=[lender.participant.pk]))
+    assert "client_secret_basic" not in change.content.decode()
+
+
 def test_offboard_confirmation_page_lists_what_will_happen(admin_client, lender):
     dot_token_request(lender.participant.client_id, lender.client_secret)
     page = admin_client.get(confirm_url("offboard", lender.participant)).content.decode()

@@ -134,6 +134,18 @@ def test_import_then_export_round_trips(tmp_path, db):
     assert counts() == before and export() == exported
 
 
+def test_a_key_only_participant_is_imported_key_only_and_gets_no_secret(tmp_path, db):
+    key_only = copy.deepcopy(document())
+    key_only["participants"][0]["clientAuthentication"] = "private_key_jwt"
+    result = import_file(tmp_path, key_only)
+    issued = {entry["participantId"]: entry for entry in result["credentials"]}
+    first = key_only["participants"][0]["id"]
+    assert "clientSecret" not in issued[first] and issued[first]["clientAuthentication"] == "private_key_jwt"
+    assert all("clientSecret" in entry for pid, entry in issued.items() if pid != first)
+    assert Participant.objects.get(pk=first).key_only
+    assert next(p for p in export()["participants"] if p["id"] == first)["clientAuthentication"] == "private_key_jwt"
+
+
 def test_an_organisation_logo_travels_with_the_export(tmp_path, db):
     with_logo = copy.deepcopy(document())
     with_logo["organisations"][0]["logo"] = base64.b64encode(png()).decode()

@@ -4,7 +4,10 @@ from ._base import RegistryCommand
 
 
 class Command(RegistryCommand):
-    help = "Onboard a participant role and print its participantId, orgId, clientId and (once) clientSecret."
+    help = (
+        "Onboard a participant role and print its participantId, orgId, clientId and (once) clientSecret, "
+        "or with --key-only no secret."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--org-name", required=True, help="Organisation name (found or created).")
@@ -12,6 +15,11 @@ class Command(RegistryCommand):
         parser.add_argument("--role", required=True, help="LENDER, LOAN_AGENT, KYC_PARTNER, …")
         parser.add_argument("--base-url", required=True, help="The participant's API base URL (https).")
         parser.add_argument("--public-key", required=True, metavar="FILE", help="Certificate, public key or JWK.")
+        parser.add_argument(
+            "--key-only",
+            action="store_true",
+            help="Issue no client secret: the participant authenticates with private_key_jwt (its keys).",
+        )
         self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
@@ -23,5 +31,6 @@ class Command(RegistryCommand):
             base_url=options["base_url"],
             public_key=self.read_key_file(options["public_key"]),
             actor=self.actor(options),
+            key_only=options["key_only"],
         )
         self.emit(credentials.as_json())
