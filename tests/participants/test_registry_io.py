@@ -146,6 +146,17 @@ def test_a_key_only_participant_is_imported_key_only_and_gets_no_secret(tmp_path
     assert next(p for p in export()["participants"] if p["id"] == first)["clientAuthentication"] == "private_key_jwt"
 
 
+def test_export_to_a_file_says_what_it_wrote(tmp_path, db):
+    created = import_file(tmp_path, document())["created"]
+    out = StringIO()
+    call_command("export_registry", "--output", str(tmp_path / "out.json"), stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary == {"output": str(tmp_path / "out.json"), "exportedAt": summary["exportedAt"], **created}
+    assert summary["exportedAt"].endswith("Z") and json.loads((tmp_path / "out.json").read_text()) == export()
+    with pytest.raises(CommandError, match=r"^Cannot write .*nowhere"):
+        call_command("export_registry", "--output", str(tmp_path / "nowhere" / "out.json"))
+
+
 def test_an_organisation_logo_travels_with_the_export(tmp_path, db):
     with_logo = copy.deepcopy(document())
     with_logo["organisations"][0]["logo"] = base64.b64encode(png()).decode()
