@@ -7,15 +7,20 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocen_registry
 
 .PHONY: run test lint check install bench
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt ocen_sdk/requirements.txt
+# Running the registry needs requirements.txt only; tests and tooling add requirements-dev.txt.
+$(VENV)/.runtime: requirements.txt ocen_sdk/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed
+run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py quickstart_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
