@@ -20,10 +20,13 @@ $(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# One origin everywhere: the issuer and registry URLs the quickstart prints are where the server listens.
+QUICKSTART_ORIGIN := http://127.0.0.1:8000
+
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py quickstart_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	OCEN_ISSUER=$(QUICKSTART_ORIGIN)/auth $(PY) manage.py quickstart_demo
+	OCEN_ISSUER=$(QUICKSTART_ORIGIN)/auth $(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.installed
 	bash .ci/prepare
