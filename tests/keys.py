@@ -81,6 +81,33 @@ def jose4j_detached_signature(body: bytes, private_key) -> str:
     return (header + b".." + b64(signature)).decode()
 
 
+def _b64decode(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def jose4j_header(signature: str) -> dict:
+    """The protected header of a detached JWS, decoded as a jose4j provider reads it."""
+    return json.loads(_b64decode(signature.split(".")[0]))
+
+
+def jose4j_verifies(signature: str, body: bytes, public_key) -> bool:
+    """What a jose4j provider checks on a detached JWS: RS256 over `header.` + the raw body (no base64 of
+    the payload, as with b64 false)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    header_b64, _, signature_b64 = signature.split(".")
+    try:
+        public_key.verify(
+            _b64decode(signature_b64), header_b64.encode() + b"." + body, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
 def reference_private_key():
     """The reference loan agent's private key (published sample; tests only)."""
     import jwt

@@ -13,14 +13,13 @@ import time
 import jwt as pyjwt
 import pytest
 import requests
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.utils import timezone
 from jwcrypto import jwk
 
 from participants import services
-from tests.keys import ec_key, jose4j_detached_signature, public_pem, rsa_key
+from tests.keys import ec_key, jose4j_detached_signature, jose4j_header, jose4j_verifies, public_pem, rsa_key
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -135,20 +134,9 @@ class ReferenceProvider:
         key = jwk.JWK.from_json(public_key_json).get_op_key("verify")
         if not isinstance(key, rsa.RSAPublicKey):
             raise ClassCastException(f"{type(key).__name__} cannot be cast to java.security.interfaces.RSAPublicKey")
-        header_b64, payload, signature_b64 = signature.split(".")
-        header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
-        if payload or header.get("alg") != "RS256":
+        if signature.split(".")[1] or jose4j_header(signature).get("alg") != "RS256":
             return False
-        try:
-            key.verify(
-                base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4)),
-                header_b64.encode() + b"." + body,
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
-        except InvalidSignature:
-            return False
-        return True
+        return jose4j_verifies(signature, body, key)
 
 
 def reference_signature(body: bytes, private_key, kid: str | None = None) -> str:

@@ -63,31 +63,24 @@ def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
     tampered = cli("verify", str(body), signature, "--participant-id", str(agent.participant.id), env=env)
     assert tampered.returncode == 1 and json.loads(tampered.stdout)["reason"] == "signature_mismatch"
 
+    def sign_with_the_new_key():
+        return cli(
+            "sign",
+            str(body),
+            "--key",
+            str(private),
+            "--kid",
+            "agent-2026-11",
+            "--participant-id",
+            str(agent.participant.id),
+            env=env,
+        )
+
     # The new key is published, but not yet primary: signing names the participant, and is warned.
-    warned = cli(
-        "sign",
-        str(body),
-        "--key",
-        str(private),
-        "--kid",
-        "agent-2026-11",
-        "--participant-id",
-        str(agent.participant.id),
-        env=env,
-    )
+    warned = sign_with_the_new_key()
     assert warned.returncode == 0 and "is not" in warned.stderr and "primary key" in warned.stderr
     call_command("promote_participant_key", str(agent.participant.id), "agent-2026-11", stdout=StringIO())
-    quiet = cli(
-        "sign",
-        str(body),
-        "--key",
-        str(private),
-        "--kid",
-        "agent-2026-11",
-        "--participant-id",
-        str(agent.participant.id),
-        env=env,
-    )
+    quiet = sign_with_the_new_key()
     assert quiet.returncode == 0 and quiet.stderr == ""
 
     whois = cli("whois", str(agent.participant.id), env=env)

@@ -23,6 +23,21 @@ def run(*args) -> dict:
     return json.loads(out.getvalue())
 
 
+def onboarding(public_key, *, org_name="Bharat Lending Bank", base_url="https://lender.example.in/ocen") -> list:
+    """The onboard_participant command line for a LENDER with this key file."""
+    return [
+        "onboard_participant",
+        "--org-name",
+        org_name,
+        "--role",
+        "LENDER",
+        "--base-url",
+        base_url,
+        "--public-key",
+        str(public_key),
+    ]
+
+
 @pytest.fixture
 def key_file(tmp_path):
     path = tmp_path / "lender.pem"
@@ -31,17 +46,7 @@ def key_file(tmp_path):
 
 
 def test_onboard_prints_credentials_that_work(db, key_file):
-    output = run(
-        "onboard_participant",
-        "--org-name",
-        "Bharat Lending Bank",
-        "--role",
-        "LENDER",
-        "--base-url",
-        "https://lender.example.in/ocen",
-        "--public-key",
-        str(key_file),
-    )
+    output = run(*onboarding(key_file))
     assert set(output) == {"participantId", "orgId", "clientId", "clientSecret"}
     participant = Participant.objects.get(pk=output["participantId"])
     assert str(participant.organisation_id) == output["orgId"] and participant.can_authenticate
@@ -50,17 +55,7 @@ def test_onboard_prints_credentials_that_work(db, key_file):
 
 
 def test_the_full_lifecycle_from_the_command_line(db, key_file, tmp_path):
-    created = run(
-        "onboard_participant",
-        "--org-name",
-        "Bharat Lending Bank",
-        "--role",
-        "LENDER",
-        "--base-url",
-        "https://lender.example.in/ocen",
-        "--public-key",
-        str(key_file),
-    )
+    created = run(*onboarding(key_file))
     pid = created["participantId"]
     jwk_file = tmp_path / "agent.jwk.json"
     jwk_file.write_text(json.dumps(reference_public_jwk()))
@@ -80,31 +75,11 @@ def test_command_errors_are_one_line(db, key_file, tmp_path):
     private = tmp_path / "private.pem"
     private.write_bytes(private_pem(rsa_key("lender")))
     with pytest.raises(CommandError, match=r"^public_key: This input contains private key material"):
-        call_command(
-            "onboard_participant",
-            "--org-name",
-            "X",
-            "--role",
-            "LENDER",
-            "--base-url",
-            "https://x.example.in",
-            "--public-key",
-            str(private),
-        )
+        call_command(*onboarding(private, org_name="X", base_url="https://x.example.in"))
     with pytest.raises(CommandError, match="No participant with id 'nope'"):
         call_command("offboard_participant", "nope")
     with pytest.raises(CommandError, match="Cannot read public key file"):
-        call_command(
-            "onboard_participant",
-            "--org-name",
-            "X",
-            "--role",
-            "LENDER",
-            "--base-url",
-            "https://x.example.in",
-            "--public-key",
-            str(tmp_path / "missing.pem"),
-        )
+        call_command(*onboarding(tmp_path / "missing.pem", org_name="X", base_url="https://x.example.in"))
     assert Participant.objects.count() == 0
 
 
@@ -122,15 +97,7 @@ def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
         [
             sys.executable,
             "manage.py",
-            "onboard_participant",
-            "--org-name",
-            "X",
-            "--role",
-            "LENDER",
-            "--base-url",
-            "https://x.example.in",
-            "--public-key",
-            str(garbage),
+            *onboarding(garbage, org_name="X", base_url="https://x.example.in"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -148,17 +115,7 @@ def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
 def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key_file, tmp_path):
     import re
 
-    created = run(
-        "onboard_participant",
-        "--org-name",
-        "Bharat Lending Bank",
-        "--role",
-        "LENDER",
-        "--base-url",
-        "https://lender.example.in/ocen",
-        "--public-key",
-        str(key_file),
-    )
+    created = run(*onboarding(key_file))
     second = tmp_path / "second.pem"
     second.write_bytes(public_pem(rsa_key("command-second")))
     added = run(
@@ -179,17 +136,7 @@ def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key
 
 
 def test_a_key_added_without_a_switch_says_publickey_has_not_changed(db, key_file, tmp_path):
-    created = run(
-        "onboard_participant",
-        "--org-name",
-        "Bharat Lending Bank",
-        "--role",
-        "LENDER",
-        "--base-url",
-        "https://lender.example.in/ocen",
-        "--public-key",
-        str(key_file),
-    )
+    created = run(*onboarding(key_file))
     second = tmp_path / "second.pem"
     second.write_bytes(public_pem(rsa_key("command-second")))
     out, err = StringIO(), StringIO()
