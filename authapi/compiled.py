@@ -185,14 +185,19 @@ CLIENT = Statement(
 def client_that_may_authenticate(client_id: str):
     """django-oauth-toolkit's Application for `client_id`, its participant attached, only while that
     participant may authenticate (`may_authenticate`); else None. Read from the database every time."""
-    if not client_id or "\x00" in client_id:  # PostgreSQL refuses NUL in text, and no client ID has one
-        return None
-    row = CLIENT.fetchone(client_id=client_id)
-    if row is None:
-        return None
+    row = CLIENT.fetchone(client_id=client_id) if _could_be_client_id(client_id) else None
+    return _client_from(row) if row is not None else None
+
+
+def _could_be_client_id(client_id) -> bool:
+    return bool(client_id) and "\x00" not in client_id  # PostgreSQL refuses NUL in text; no client ID has one
+
+
+def _client_from(values) -> models.Model:
+    """The Application in CLIENT_FIELDS order, then its Participant in PARTICIPANT_FIELDS order, attached."""
     split = len(CLIENT_FIELDS)
-    client = _from_row(Application, CLIENT_FIELDS, row[:split])
-    client._state.fields_cache["participant"] = _from_row(Participant, PARTICIPANT_FIELDS, row[split:])
+    client = _from_row(Application, CLIENT_FIELDS, values[:split])
+    client._state.fields_cache["participant"] = _from_row(Participant, PARTICIPANT_FIELDS, values[split:])
     return client
 
 
@@ -233,16 +238,12 @@ def client_with_keys(client_id: str, alg: str):
     """(client, keys): `client_that_may_authenticate(client_id)`, and its participant's ACTIVE and RETIRED
     keys for `alg`, newest first, each carrying the participant; (None, []) when there is no such client or
     it has no such key. One statement."""
-    if not client_id or "\x00" in client_id:
-        return None, []
-    rows = CLIENT_WITH_KEYS.fetchall(client_id=client_id, alg=alg)
+    rows = CLIENT_WITH_KEYS.fetchall(client_id=client_id, alg=alg) if _could_be_client_id(client_id) else []
     if not rows:
         return None, []
-    keys_end, client_end = len(KEY_FIELDS), len(KEY_FIELDS) + len(CLIENT_FIELDS)
-    client = _from_row(Application, CLIENT_FIELDS, rows[0][keys_end:client_end])
-    participant = client._state.fields_cache["participant"] = _from_row(
-        Participant, PARTICIPANT_FIELDS, rows[0][client_end:]
-    )
+    keys_end = len(KEY_FIELDS)
+    client = _client_from(rows[0][keys_end:])
+    participant = client.participant
     keys = []
     for row in rows:
         key = _from_row(ParticipantKey, KEY_FIELDS, row[:keys_end])
