@@ -26,7 +26,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 
-from participants.models import KeyStatus, Participant, ParticipantKey, may_authenticate
+from participants.models import Participant, ParticipantKey, may_authenticate
 
 from .models import SigningKey
 
@@ -209,7 +209,7 @@ def _from_row(model, attnames: tuple[str, ...], values) -> models.Model:
 # --- Client assertions (private_key_jwt) -------------------------------------------------------------
 
 # A client assertion's check reads the client (as CLIENT does) and its participant's keys for the assertion's
-# algorithm in one statement: a row per ACTIVE or RETIRED key. Usability itself is the model's rule
+# algorithm in one statement: a row per key. Which of them may sign is the model's rule alone
 # (ParticipantKey.unusable_at), judged on the loaded rows (authapi/assertions.py).
 KEY_FIELDS = _in_model_order(
     ParticipantKey, {"id", "participant_id", "kid", "jwk", "key_type", "alg", "status", "valid_from", "valid_until"}
@@ -220,7 +220,6 @@ CLIENT_WITH_KEYS = Statement(
             may_authenticate("participant__"),
             participant__application__client_id=client_id,
             alg=alg,
-            status__in=(KeyStatus.ACTIVE, KeyStatus.RETIRED),
         )
         .order_by("-created_at")
         .values_list(
@@ -235,9 +234,9 @@ CLIENT_WITH_KEYS = Statement(
 
 
 def client_with_keys(client_id: str, alg: str):
-    """(client, keys): `client_that_may_authenticate(client_id)`, and its participant's ACTIVE and RETIRED
-    keys for `alg`, newest first, each carrying the participant; (None, []) when there is no such client or
-    it has no such key. One statement."""
+    """(client, keys): `client_that_may_authenticate(client_id)`, and its participant's keys for `alg`,
+    newest first, each carrying the participant, whatever their status (ParticipantKey.unusable_at decides
+    which may sign); (None, []) when there is no such client or it has no key for `alg`. One statement."""
     rows = CLIENT_WITH_KEYS.fetchall(client_id=client_id, alg=alg) if _could_be_client_id(client_id) else []
     if not rows:
         return None, []
