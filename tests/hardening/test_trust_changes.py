@@ -4,6 +4,8 @@ Production mode throughout: two gunicorn servers (DJANGO_DEBUG=0) on one Postgre
 each having already served the participant (so anything a process might remember, it has seen)."""
 
 import base64
+import time
+import uuid
 
 import jwt as pyjwt
 import pytest
@@ -17,6 +19,7 @@ from authapi.models import SigningKey, SigningKeyStatus
 from participants import services
 from participants.models import AuditEvent
 from tests.hardening.conftest import REDIS_URL
+from tests.keys import public_pem, rsa_key
 from tests.ocen_sdk.conftest import onboard
 from tests.servers import free_port, gunicorn, manage, production_env
 
@@ -53,7 +56,7 @@ def introspect(base, caller, access_token, secret=None):
     return post(base, "/auth/introspect", {**credentials_form(caller, secret), "token": access_token})
 
 
-@pytest.mark.parametrize("change", ["rotate", "suspend", "offboard"])
+@pytest.mark.parametrize("change", ["rotate", "withdraw", "suspend", "offboard"])
 def test_withdrawn_credentials_stop_authenticating_everywhere_at_once(servers, actor, change):
     (a, b), _env = servers
     agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "trust-agent")
@@ -66,6 +69,8 @@ def test_withdrawn_credentials_stop_authenticating_everywhere_at_once(servers, a
 
     if change == "rotate":
         services.rotate_client_secret(participant=agent.participant, actor=actor)
+    elif change == "withdraw":  # key only from now on (private_key_jwt)
+        services.withdraw_client_secret(participant=agent.participant, actor=actor, reason="leaked secret")
     elif change == "suspend":
         services.suspend_participant(participant=agent.participant, actor=actor, reason="leaked secret")
     else:
@@ -80,6 +85,50 @@ def test_withdrawn_credentials_stop_authenticating_everywhere_at_once(servers, a
             ):
                 response = post(base, path, {**credentials_form(agent), **extra}, source=f"198.51.100.{n}")
                 assert (response.status_code, response.json()) == (401, INVALID_CLIENT), (base, path)
+
+
+def assertion_form(client_id: str, key_name: str) -> dict:
+    """A private_key_jwt token request signed with rsa_key(key_name), with a fresh jti."""
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": f"{ISSUER}/token", "exp": now + 60, "jti": uuid.uuid4().hex}
+    return {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": pyjwt.encode(claims, rsa_key(key_name), algorithm="RS256"),
+    }
+
+
+def test_a_revoked_participant_key_is_refused_everywhere_on_the_next_request(servers, actor):
+    (a, b), _env = servers
+    agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "trust-agent")
+    lender, _ = onboard(actor, "Bharat Lending Bank", "LENDER", "trust-lender")
+    participant, cid = lender.participant, lender.participant.client_id
+    old = participant.keys.get()
+    services.add_participant_key(
+        participant=participant,
+        public_key=public_pem(rsa_key("trust-lender-2")),
+        actor=actor,
+        primary_from=timezone.now(),
+    )
+    agent_token = token(a, agent)
+
+    def published(base) -> dict:
+        keys = details(base, agent_token, participant.id).json()["publicKeys"]["keys"]
+        return {k["kid"]: k["status"] for k in keys}
+
+    for base in (a, b):  # every worker has rendered the record and taken an assertion signed by the old key
+        for _ in range(4):
+            assert published(base)[old.kid] == "ACTIVE"
+            assert post(base, "/auth/token", assertion_form(cid, "trust-lender")).status_code == 200
+
+    services.revoke_key(key=old, actor=actor, reason="private key leaked")
+
+    for base in (a, b):
+        for n in range(4):  # from four addresses, so that no failure throttle answers in the registry's place
+            assert published(base)[old.kid] == "REVOKED"
+            refused = post(base, "/auth/token", assertion_form(cid, "trust-lender"), source=f"198.51.100.{n}")
+            assert (refused.status_code, refused.json()) == (401, INVALID_CLIENT), base
+        assert post(base, "/auth/token", assertion_form(cid, "trust-lender-2")).status_code == 200
 
 
 def test_a_revoked_signing_key_is_refused_everywhere_on_the_next_request(servers, actor):
