@@ -20,13 +20,18 @@ $(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 
 install: $(VENV)/.installed
 
-# One origin everywhere: the issuer and registry URLs the quickstart prints are where the server listens.
-QUICKSTART_ORIGIN := http://127.0.0.1:8000
+# The quickstart: SQLite and demo keys under QUICKSTART_DIR, served on 127.0.0.1:QUICKSTART_PORT. One origin
+# everywhere: the issuer and registry URLs it prints are where the server listens.
+QUICKSTART_DIR ?= var
+QUICKSTART_PORT ?= 8000
+QUICKSTART_ENV = DATABASE_URL=sqlite:///$(abspath $(QUICKSTART_DIR))/db.sqlite3 \
+	OCEN_ISSUER=http://127.0.0.1:$(QUICKSTART_PORT)/auth
 
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
-	OCEN_ISSUER=$(QUICKSTART_ORIGIN)/auth $(PY) manage.py quickstart_demo
-	OCEN_ISSUER=$(QUICKSTART_ORIGIN)/auth $(PY) manage.py runserver 127.0.0.1:8000
+	mkdir -p $(QUICKSTART_DIR)
+	$(QUICKSTART_ENV) $(PY) manage.py migrate --noinput
+	$(QUICKSTART_ENV) $(PY) manage.py quickstart_demo --keys-dir $(QUICKSTART_DIR)/demo-keys
+	$(QUICKSTART_ENV) $(PY) manage.py runserver 127.0.0.1:$(QUICKSTART_PORT)
 
 test: $(VENV)/.installed
 	bash .ci/prepare

@@ -39,12 +39,13 @@ class Command(BaseCommand):
             actor = services.Actor.for_user(user)
             demo = [self._demo_participant(actor, Path(options["keys_dir"]), *spec) for spec in DEMO_PARTICIPANTS]
             network = self._demo_network(actor)
+        origin = settings.OCEN_ISSUER.rsplit("/", 1)[0]
         self.stdout.write(
             "\nOCEN Registry quickstart\n"
-            "  Admin console: http://127.0.0.1:8000/admin/\n"
+            f"  Admin console: {origin}/admin/\n"
             f"  Login:         {user.username} / {password}\n"
             f"  Issuer:        {settings.OCEN_ISSUER}   (OCEN_ISSUER for the ocen_sdk toolkit)\n"
-            f"  Registry API:  {settings.OCEN_ISSUER.rsplit('/', 1)[0]}/service   (OCEN_REGISTRY_URL)\n\n"
+            f"  Registry API:  {origin}/service   (OCEN_REGISTRY_URL)\n\n"
             "Demo participants (secrets are new on every quickstart run; private keys are in "
             f"{options['keys_dir']}):\n"
         )
