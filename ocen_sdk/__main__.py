@@ -121,8 +121,16 @@ def whois(options):
     print(json.dumps(_registry(options).participant(options.participant_id), indent=2))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ocen_sdk", description="OCEN participant toolkit")
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated flags (its subcommands' parsers are of this class too): a flag the toolkit no longer has
+    is an error, never a match for a longer one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m ocen_sdk", description="OCEN participant toolkit")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("keygen", help="new RSA-2048 key pair")
     p.add_argument("--out", default="ocen-private-key.pem")
@@ -151,7 +159,11 @@ def main(argv=None) -> int:
     p.add_argument("participant_id")
     _registry_options(p)
     p.set_defaults(run=whois)
-    options = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    options = build_parser().parse_args(argv)
     try:
         return options.run(options) or 0
     except (OcenError, OSError, ValueError) as exc:

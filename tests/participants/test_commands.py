@@ -77,7 +77,7 @@ def test_command_errors_are_one_line(db, key_file, tmp_path):
     with pytest.raises(CommandError, match=r"^public_key: This input contains private key material"):
         call_command(*onboarding(private, org_name="X", base_url="https://x.example.in"))
     with pytest.raises(CommandError, match="No participant with id 'nope'"):
-        call_command("offboard_participant", "nope")
+        call_command("offboard_participant", "nope", "--reason", "exit")
     with pytest.raises(CommandError, match="Cannot read public key file"):
         call_command(*onboarding(tmp_path / "missing.pem", org_name="X", base_url="https://x.example.in"))
     assert Participant.objects.count() == 0
@@ -110,6 +110,59 @@ def test_bad_input_exits_non_zero_with_one_line_on_stderr(db, tmp_path):
         "CommandError: public_key: Not a recognised public key. Expected an X.509 certificate (PEM), "
         "a public key (PEM, BEGIN PUBLIC KEY) or a public JWK (JSON)."
     ]
+
+
+def manage_py(*args, **env) -> subprocess.CompletedProcess:
+    """A management command run the way an operator's script runs it: a process of its own (no database needed:
+    what these refuse is refused before one is touched)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///:memory:", **env},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (["offboard_participant", "p1"], {}, "error: the following arguments are required: --reason (see --help)"),
+        (["suspend_participant", "p1"], {}, "error: the following arguments are required: --reason (see --help)"),
+        (["cleanup_tokens", "--grace", "-7200"], {}, "argument --grace: must be 0 or more, not -7200 (see --help)"),
+        (["cleanup_tokens", "--batch-size", "0"], {}, "argument --batch-size: must be 1 or more, not 0 (see --help)"),
+        (
+            [
+                "onboard_participant",
+                "--org-name",
+                "X",
+                "--role",
+                "LENDER",
+                "--base-url",
+                "https://x.in",
+                "--public",
+                "k",
+            ],
+            {},
+            "error: the following arguments are required: --public-key",  # --public is not taken for it
+        ),
+        (["quickstart_demo"], {"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY"),
+    ],
+    ids=[
+        "offboard-without-reason",
+        "suspend-without-reason",
+        "negative-grace",
+        "empty-batch",
+        "abbreviated-flag",
+        "bad-settings",
+    ],
+)
+def test_every_refusal_is_one_line_on_stderr_and_a_non_zero_exit(args, env, line):
+    result = manage_py(*args, **env)
+
+    assert result.returncode != 0 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and line in result.stderr, result.stderr
 
 
 def test_add_participant_key_schedules_a_switch_and_prints_rfc3339_times(db, key_file, tmp_path):

@@ -1,23 +1,25 @@
 import datetime as dt
 import json
 
-from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from participants.management.commands._base import RegistryCommand, at_least
 from participants.wire import rfc3339
 
 
-class Command(BaseCommand):
+class Command(RegistryCommand):
     help = (
         "Delete expired access tokens in batches (bounded memory and transaction size); run it from cron. "
         "Revoked tokens are deleted when they are revoked."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=5000)
-        parser.add_argument("--grace", type=int, default=3600, help="Seconds past expiry to keep a token (audits).")
+        parser.add_argument("--batch-size", type=at_least(1), default=5000)
+        parser.add_argument(
+            "--grace", type=at_least(0), default=3600, help="Seconds past expiry to keep a token (audits)."
+        )
 
     def handle(self, *args, **options):
         AccessToken = get_access_token_model()

@@ -1,5 +1,6 @@
 """Shared plumbing for the registry's management commands: JSON out, one-line errors, actors."""
 
+import argparse
 import datetime as dt
 import json
 import uuid
@@ -21,8 +22,34 @@ def one_line(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer no smaller than `minimum`."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # ValueError: argparse says "invalid parse value"
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 class RegistryCommand(BaseCommand):
-    """A command that calls one service and prints its result as JSON."""
+    """A command that calls one service and prints its result as JSON; a refusal is one line on stderr."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # No abbreviated flags: a doc or script naming a flag the command no longer has must fail, not match
+        # a longer one by its prefix.
+        parser = super().create_parser(prog_name, subcommand, allow_abbrev=False, **kwargs)
+
+        def error(message):
+            if not parser.called_from_command_line:
+                raise CommandError(f"Error: {message}")
+            parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+        parser.error = error
+        return parser
 
     def add_actor_argument(self, parser):
         parser.add_argument(
@@ -87,7 +114,7 @@ class ParticipantStatusCommand(RegistryCommand):
     def add_arguments(self, parser):
         parser.add_argument("participant_id")
         if self.takes_reason:
-            parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+            parser.add_argument("--reason", required=True, help="Why, for the audit trail (required).")
         self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
