@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,11 +15,24 @@ admin.site.login_form = AdminLoginForm
 admin.site.site_header = "OCEN Registry"
 admin.site.site_title = "OCEN Registry"
 admin.site.index_title = "Participant registry"
+admin.site.site_url = None  # the registry has no public site: no "View site" link back to the admin
+
+
+def favicon(request):
+    """The registry's icon, so no page of the console or API asks for a missing /favicon.ico."""
+    return HttpResponse(FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1f4e5f"/>'
+    b'<circle cx="16" cy="16" r="8" fill="none" stroke="#fff" stroke-width="4"/></svg>'
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     # The OAuth endpoints live at the issuer's path (contract §4: default /auth); the rest of the API's
     # paths are authapi.paths' too. A path below them that matches nothing is the API's JSON 404
     # (handler404, and authapi.middleware.JsonNotFoundOnApiPaths in development).

@@ -56,6 +56,10 @@ class ReviewStatus(models.TextChoices):
     REJECTED = "REJECTED", "Rejected"
 
 
+# An application waiting for a decision: approval and rejection are made from these, and only these.
+PENDING_REVIEW = (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW)
+
+
 class OperationalStatus(models.TextChoices):
     ACTIVE = "ACTIVE", "Active"
     SUSPENDED = "SUSPENDED", "Suspended"
@@ -262,6 +266,23 @@ class Participant(models.Model):
     @property
     def is_offboarded(self) -> bool:
         return self.status == OperationalStatus.OFFBOARDED
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.review_status == ReviewStatus.REJECTED
+
+    @property
+    def is_final(self) -> bool:
+        """Offboarded and rejected records are kept as they are: no service changes them again."""
+        return self.is_offboarded or self.is_rejected
+
+    @property
+    def state(self) -> str:
+        """One word for what the registry does with this participant: its review status until it is approved
+        (an application is not active whatever its operational status), then its operational status."""
+        if self.is_approved or self.is_offboarded:
+            return self.get_status_display()
+        return self.get_review_status_display()
 
 
 class ParticipantKey(models.Model):

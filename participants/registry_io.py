@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from . import services
 from .models import (
+    PENDING_REVIEW,
     KeyStatus,
     NetworkMembership,
     OperationalStatus,
@@ -209,7 +210,7 @@ def pending(review: str) -> ReviewStatus | None:
     four-eyes rule allows), or pending as it was; a rejected one is recorded pending, then rejected."""
     if review == ReviewStatus.APPROVED:
         return None
-    return ReviewStatus(review) if review in services.PENDING else ReviewStatus.UNDER_REVIEW
+    return ReviewStatus(review) if review in PENDING_REVIEW else ReviewStatus.UNDER_REVIEW
 
 
 class Importer:

@@ -1,7 +1,7 @@
 """Participant keys: read-only records; retire, revoke and make primary."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,6 +53,14 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A key's page is its record, with nothing to save: keys change only through Retire, Revoke and Make
+        primary, each audited."""
+        if request.method == "POST":
+            raise PermissionDenied
+        nothing_to_save = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **nothing_to_save})
 
     def get_urls(self):
         promote = self.admin_site.admin_view(self.promote_view)

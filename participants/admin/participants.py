@@ -125,8 +125,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "participant_id",
         "organisation",
         "role",
-        "review_status",
-        "status",
+        "state",
         "base_url",
         "client_id",
         "key_expiry",
@@ -194,6 +193,11 @@ class ParticipantAdmin(admin.ModelAdmin):
     def participant_id(self, participant):
         return str(participant.id)
 
+    @admin.display(description="state")
+    def state(self, participant):
+        """What the registry does with it (Participant.state): an application is not "Active"."""
+        return participant.state
+
     @admin.display(description="nearest key expiry", ordering="_key_expiry")
     def key_expiry(self, participant):
         return expiry_badge(participant._key_expiry)
@@ -242,7 +246,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         return request.user.has_perm("participants.offboard_participant")
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_offboarded:
+        if obj is not None and obj.is_final:  # offboarded or rejected: kept as it is
             return False
         return super().has_change_permission(request, obj)
 
@@ -374,6 +378,18 @@ class ParticipantAdmin(admin.ModelAdmin):
             "permission": "has_rotate_permission",
             "reason_required": False,
         },
+        "suspend": {
+            "title": "Suspend participants",
+            "button": "Yes, suspend",
+            "permission": "has_suspend_permission",
+            "reason_required": True,
+        },
+        "reject": {
+            "title": "Reject applications",
+            "button": "Yes, reject",
+            "permission": "has_review_permission",
+            "reason_required": True,
+        },
         "withdraw_secret": {
             "title": "Withdraw client secrets (key only from now on)",
             "button": "Yes, withdraw the secrets",
@@ -397,6 +413,8 @@ class ParticipantAdmin(admin.ModelAdmin):
         if not (form.is_bound and form.is_valid()):
             return self._confirmation_page(request, operation, participants, form)
         confirmed = {
+            "suspend": self._status_confirmed(services.suspend_participant, "Suspended"),
+            "reject": self._status_confirmed(services.reject_participant, "Rejected"),
             "rotate_secret": self._rotate_confirmed,
             "withdraw_secret": self._withdraw_confirmed,
             "offboard": self._offboard_confirmed,
@@ -426,10 +444,22 @@ class ParticipantAdmin(admin.ModelAdmin):
             .filter(pk__in=[i for i in ids if _is_uuid(i)])
         )
 
+    def _status_confirmed(self, service, verb):
+        def confirmed(request, participants, reason):
+            actor = services.Actor.from_request(request)
+            done = apply_each(self, request, participants, lambda p: service(participant=p, actor=actor, reason=reason))
+            if done:
+                self.message_user(request, f"{verb}: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
+
+        return confirmed
+
     def _rotate_confirmed(self, request, participants, reason):
         actor = services.Actor.from_request(request)
         issued = apply_each(
-            self, request, participants, lambda p: services.rotate_client_secret(participant=p, actor=actor)
+            self,
+            request,
+            participants,
+            lambda p: services.rotate_client_secret(participant=p, actor=actor, reason=reason),
         )
         return self._show_credentials_once(request, issued, "rotated") if issued else None
 
@@ -468,13 +498,13 @@ class ParticipantAdmin(admin.ModelAdmin):
     def approve(self, request, queryset):
         self._run(request, queryset, services.approve_participant, "Approved")
 
-    @admin.action(description="Reject selected applications", permissions=["review"])
+    @admin.action(description="Reject selected applications…", permissions=["review"])
     def reject(self, request, queryset):
-        self._run(request, queryset, services.reject_participant, "Rejected")
+        return self._confirm_redirect("reject", queryset)
 
-    @admin.action(description="Suspend selected participants (revokes their tokens)", permissions=["suspend"])
+    @admin.action(description="Suspend selected participants (revokes their tokens)…", permissions=["suspend"])
     def suspend(self, request, queryset):
-        self._run(request, queryset, services.suspend_participant, "Suspended")
+        return self._confirm_redirect("suspend", queryset)
 
     @admin.action(description="Reinstate selected participants", permissions=["suspend"])
     def reinstate(self, request, queryset):
@@ -497,7 +527,21 @@ class ParticipantAdmin(admin.ModelAdmin):
         url = reverse("admin:participants_participant_confirm", args=[operation])
         return HttpResponseRedirect(f"{url}?ids={ids}")
 
-    # --- change form ------------------------------------------------------------------------------
+    # --- change form and timeline ---------------------------------------------------------------
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The participant's timeline, from its audit events (who, what, when, from where, why), newest first.
+        It replaces Django's History, which knows only the admin's own saves."""
+        participant = object_for(self, request, object_id, "view")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Timeline of {participant}",
+            "opts": self.opts,
+            "original": participant,
+            "events": participant.audit_events.select_related("actor_user").order_by("-at", "-pk"),
+            "time_zone": timezone.get_current_timezone_name(),
+        }
+        return TemplateResponse(request, "admin/participants/participant/timeline.html", context)
 
     def save_model(self, request, obj, form, change):
         services.update_participant(

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef
+from django.utils.html import format_html
 
 from .. import services
 from ..models import (
@@ -84,18 +85,31 @@ class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
             self.message_user(request, f"Withdrew {len(done)} product(s).", messages.SUCCESS)
 
 
+class ShownAs(forms.Widget):
+    """A value shown as text, not offered for editing (its field is disabled, so what is posted is ignored)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html('<span class="shown-as">{}</span>', self.text)
+
+
 class MembershipForm(forms.ModelForm):
-    role = forms.ChoiceField(
-        choices=[("", "— the participant's own role —"), *Role.choices], required=False, label="Role in the network"
-    )
+    """A new row picks a participant (it joins in its own role); an existing row is shown, and ended with Delete."""
 
     class Meta:
         model = NetworkMembership
-        fields = ["participant", "role"]
+        fields = ["participant"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["participant"].queryset = Participant.objects.active().select_related("organisation")
+        field = self.fields["participant"]
+        if self.instance.pk:
+            field.disabled, field.widget = True, ShownAs(str(self.instance.participant))
+        else:
+            field.queryset = Participant.objects.active().select_related("organisation")
 
     def clean(self):
         cleaned = super().clean()
@@ -113,13 +127,21 @@ class MembershipInline(NoRelatedButtons, admin.TabularInline):
     model = NetworkMembership
     form = MembershipForm
     extra = 1
-    fields = ("participant", "role", "added_by", "added_at")
-    readonly_fields = ("added_by", "added_at")
+    fields = ("participant", "role_in_network", "added_by", "added")
+    readonly_fields = ("role_in_network", "added_by", "added")
     verbose_name = "member"
     verbose_name_plural = "members (tick Delete to end a membership)"
 
     def get_queryset(self, request):
         return super().get_queryset(request).current().select_related("participant__organisation")
+
+    @admin.display(description="role in the network")
+    def role_in_network(self, membership):
+        return membership.get_role_display() if membership.pk else "its own role"
+
+    @admin.display(description="added at")
+    def added(self, membership):
+        return membership.added_at if membership.pk else ""
 
 
 class NetworkForm(forms.ModelForm):
@@ -201,7 +223,6 @@ class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
                     membership = services.add_network_member(
                         network=network,
                         participant=member_form.cleaned_data["participant"],
-                        role=member_form.cleaned_data.get("role") or None,
                         actor=actor,
                     )
                 except ValidationError as exc:  # e.g. a founder the network already has

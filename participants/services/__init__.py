@@ -11,7 +11,6 @@ One module per area: common, organisations, keys, products, lifecycle.
 from .common import CLIENT_ID_RE, CLIENT_SECRET_BYTES, Actor, Credentials, audit, create_client
 from .keys import SWITCH_TOLERANCE, add_participant_key, promote_participant_key, retire_key, revoke_key
 from .lifecycle import (
-    PENDING,
     OffboardingPlan,
     approve_participant,
     offboard_participant,
@@ -44,7 +43,6 @@ __all__ = [
     "CLIENT_ID_RE",
     "CLIENT_SECRET_BYTES",
     "ORGANISATION_FIELDS",
-    "PENDING",
     "PRODUCT_FIELDS",
     "SWITCH_TOLERANCE",
     "Actor",

@@ -160,9 +160,12 @@ def _locked(participant: Participant) -> Participant:
     )
 
 
-def _refuse_if_offboarded(participant: Participant) -> None:
+def _refuse_if_final(participant: Participant) -> None:
+    """Offboarded and rejected records are final (Participant.is_final): no workflow changes them again."""
     if participant.is_offboarded:
         raise ValidationError("This participant has been offboarded; its record is kept only as a tombstone.")
+    if participant.is_rejected:
+        raise ValidationError("This application was rejected, which is final; a new application is a new record.")
 
 
 def _revoke_tokens(participant: Participant) -> int:

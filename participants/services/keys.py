@@ -17,7 +17,7 @@ from ..models import (
     ParticipantKey,
     primary_key,
 )
-from .common import Actor, _key_facts, _locked, _parse_key, _refuse_if_offboarded, audit
+from .common import Actor, _key_facts, _locked, _parse_key, _refuse_if_final, audit
 
 
 def _lock_fingerprint(fingerprint: str) -> None:
@@ -97,7 +97,7 @@ def add_participant_key(
         raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
     _refuse_switch_in_the_past(primary_from, now)
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     key = _create_key(participant, parsed, now, valid_until, primary_from=primary_from)
     Participant.objects.filter(pk=participant.pk).republished(now)
     audit(actor, "key.added", participant=participant, key=_key_facts(key), primaryFrom=wire.rfc3339(primary_from))
@@ -124,7 +124,7 @@ def promote_participant_key(
     at = at or now
     _refuse_switch_in_the_past(at, now)
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     key = participant.keys.filter(kid=kid).first()
     if key is None:
         raise ValidationError({"kid": f"{participant} has no key {kid!r}."})

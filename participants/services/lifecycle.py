@@ -12,10 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import (
+    PENDING_REVIEW,
     KeyStatus,
     OperationalStatus,
     Organisation,
     Participant,
+    ProductStatus,
     ReviewStatus,
     Role,
 )
@@ -31,7 +33,7 @@ from .common import (
     _new_client_secret,
     _parse_key,
     _parse_role,
-    _refuse_if_offboarded,
+    _refuse_if_final,
     _revoke_tokens,
     audit,
     create_client,
@@ -39,8 +41,6 @@ from .common import (
 from .keys import _create_key
 from .organisations import _resolve_organisation
 from .products import end_resource_mappings
-
-PENDING = (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW)
 
 
 @transaction.atomic
@@ -70,8 +70,8 @@ def onboard_participant(
     """
     now = now or timezone.now()
     role_value, url, parsed = _application_fields(role, base_url, public_key, now)
-    if pending is not None and pending not in PENDING:
-        raise ValueError(f"pending must be one of {PENDING}, not {pending!r}")
+    if pending is not None and pending not in PENDING_REVIEW:
+        raise ValueError(f"pending must be one of {PENDING_REVIEW}, not {pending!r}")
     org, org_created = _resolve_organisation(org_name=org_name, org_id=org_id, organisation=organisation)
     _refuse_taken_place(org, role_value, client_id)
 
@@ -154,7 +154,7 @@ def _initial_review(pending: ReviewStatus | None, user, now: dt.datetime) -> dic
 def approve_participant(*, participant: Participant, actor: Actor, now: dt.datetime | None = None) -> Participant:
     """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     if participant.review_status == ReviewStatus.APPROVED:
         raise ValidationError("This participant is already approved.")
     if settings.OCEN_FOUR_EYES:
@@ -175,8 +175,8 @@ def approve_participant(*, participant: Participant, actor: Actor, now: dt.datet
 def reject_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
     """Reject an application that has not been approved; it can never obtain tokens."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
-    if participant.review_status not in (ReviewStatus.APPLIED, ReviewStatus.UNDER_REVIEW):
+    _refuse_if_final(participant)
+    if participant.review_status not in PENDING_REVIEW:
         raise ValidationError(
             f"Only applications under review can be rejected (this one is {participant.get_review_status_display()}); "
             "suspend or offboard an approved participant instead."
@@ -192,7 +192,7 @@ def reject_participant(*, participant: Participant, actor: Actor, reason: str = 
 def suspend_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
     """Stop an active participant from authenticating and revoke its tokens; reinstating undoes it."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     if participant.status != OperationalStatus.ACTIVE:
         raise ValidationError("Only an active participant can be suspended.")
     participant.status = OperationalStatus.SUSPENDED
@@ -207,7 +207,7 @@ def suspend_participant(*, participant: Participant, actor: Actor, reason: str =
 def reinstate_participant(*, participant: Participant, actor: Actor) -> Participant:
     """Return a suspended participant to service with its existing credentials and keys."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     if participant.status != OperationalStatus.SUSPENDED:
         raise ValidationError("Only a suspended participant can be reinstated.")
     participant.status = OperationalStatus.ACTIVE
@@ -219,10 +219,10 @@ def reinstate_participant(*, participant: Participant, actor: Actor) -> Particip
 
 
 @transaction.atomic
-def rotate_client_secret(*, participant: Participant, actor: Actor) -> Credentials:
+def rotate_client_secret(*, participant: Participant, actor: Actor, reason: str = "") -> Credentials:
     """Issue a new client secret; the old one stops working at once. Issued tokens run to expiry."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     if participant.key_only:
         raise ValidationError(
             "This participant authenticates with its registered keys only (private_key_jwt): it has no client "
@@ -232,7 +232,7 @@ def rotate_client_secret(*, participant: Participant, actor: Actor) -> Credentia
     application = participant.application
     application.client_secret = secret
     application.save(update_fields=["client_secret", "updated"])
-    audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id)
+    audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id, reason=reason)
     return Credentials(participant=participant, client_secret=secret)
 
 
@@ -246,7 +246,7 @@ def withdraw_client_secret(*, participant: Participant, actor: Actor, reason: st
     if not reason:
         raise ValidationError("Give a reason for the audit trail (why the secret is withdrawn).")
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     if participant.key_only:
         raise ValidationError("This participant's client secret was already withdrawn.")
     now = timezone.now()
@@ -267,7 +267,7 @@ def withdraw_client_secret(*, participant: Participant, actor: Actor, reason: st
 def update_participant(*, participant: Participant, actor: Actor, base_url: str) -> Participant:
     """Change a participant's API base URL."""
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     url = _base_url(base_url)
     if url == participant.base_url:
         return participant
@@ -286,10 +286,19 @@ class OffboardingPlan:
     client_id: str
     live_tokens: int
     keys_to_revoke: list
-    resource_mappings_note: str = "All product-network memberships (resource mappings) are removed."
+    memberships_to_end: list  # NetworkMembership rows, with their networks
+    products_to_withdraw: list  # Product rows, each with .networks_listed: [(network, [other participants])]
 
 
 def plan_offboarding(participant: Participant) -> OffboardingPlan:
+    """What offboarding `participant` will do: what end_resource_mappings ends and withdraws, and who stops
+    seeing it listed (the other members of the networks of each product it withdraws)."""
+    products = list(participant.products.filter(status=ProductStatus.ACTIVE).order_by("name"))
+    for product in products:
+        product.networks_listed = [
+            (network, [m.participant for m in network.memberships.current().exclude(participant=participant)])
+            for network in product.networks.order_by("name").prefetch_related("memberships__participant__organisation")
+        ]
     return OffboardingPlan(
         participant=participant,
         client_id=participant.client_id,
@@ -297,6 +306,8 @@ def plan_offboarding(participant: Participant) -> OffboardingPlan:
         if participant.application_id
         else 0,
         keys_to_revoke=list(participant.keys.exclude(status=KeyStatus.REVOKED)),
+        memberships_to_end=list(participant.memberships.current().select_related("network__product")),
+        products_to_withdraw=products,
     )
 
 
@@ -312,7 +323,7 @@ def offboard_participant(
     """
     now = now or timezone.now()
     participant = _locked(participant)
-    _refuse_if_offboarded(participant)
+    _refuse_if_final(participant)
     application = participant.application
     if application is not None:
         # Token grants racing this one reference the client row; locking it makes them wait, then fail
@@ -330,7 +341,7 @@ def offboard_participant(
     participant.keys.exclude(status=KeyStatus.REVOKED).update(
         status=KeyStatus.REVOKED, revoked_at=now, revocation_reason="participant offboarded"
     )
-    mappings = end_resource_mappings(participant=participant, actor=actor, now=now)
+    mappings = end_resource_mappings(participant=participant, actor=actor, now=now, reason=reason)
     audit(
         actor,
         "participant.offboarded",

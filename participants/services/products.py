@@ -195,11 +195,17 @@ def create_network(
 def add_network_member(
     *, network: ProductNetwork, participant: Participant, actor: Actor, role: str | None = None
 ) -> NetworkMembership:
-    """Add an approved, active participant to a network (once), in its own role unless told otherwise."""
+    """Add an approved, active participant to a network (once), in its own role: a network lists its members by
+    role, and a participant is one role (`role`, when given, must be that one)."""
     network = ProductNetwork.objects.select_for_update(of=("self",)).select_related("product").get(pk=network.pk)
     participant = _locked(participant) if participant is not None else None
     _refuse(membership_problem(network, participant), "participant")
-    membership = _add_member(network, participant, role or participant.role, actor)
+    if role is not None and role != participant.role:
+        _refuse(
+            f"A member takes part in its own role: {participant} is a {participant.get_role_display()}, not {role}.",
+            "participant",
+        )
+    membership = _add_member(network, participant, participant.role, actor)
     audit(
         actor,
         "network.member_added",
@@ -231,9 +237,10 @@ def remove_network_member(
     return membership
 
 
-def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.datetime) -> dict:
+def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.datetime, reason: str = "") -> dict:
     """Offboarding's resource mappings: end every current network membership of the participant and
-    withdraw the products it owns. Runs inside the offboarding transaction; returns what it did."""
+    withdraw the products it owns (each audited as a withdrawal). Runs inside the offboarding transaction;
+    returns what it did."""
     memberships = list(participant.memberships.current().select_for_update().values_list("pk", "network_id", "role"))
     participant.memberships.filter(pk__in=[pk for pk, _, _ in memberships]).update(
         ended_at=now, ended_reason="participant offboarded"
@@ -241,6 +248,14 @@ def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.dat
     products = list(participant.products.select_for_update().filter(status=ProductStatus.ACTIVE))
     for product in products:
         _withdraw(product, now)
+        audit(
+            actor,
+            "product.withdrawn",
+            participant=participant,
+            product=_product_facts(product),
+            reason=reason,
+            cause="participant offboarded",
+        )
     return {
         "networkMemberships": [{"networkId": str(network_id), "role": role} for _, network_id, role in memberships],
         "productsWithdrawn": [str(product.id) for product in products],

@@ -189,7 +189,11 @@ def test_admin_actions_approve_suspend_reinstate(admin_client, second_admin, len
     def act(action):
         return admin_client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [participant.pk]}, follow=True)
 
-    assert "Suspended 1 participant" in act("suspend").content.decode()
+    assert "Each participant below stops authenticating at once" in act("suspend").content.decode()
+    assert Participant.objects.get().status == OperationalStatus.ACTIVE  # not until confirmed, with a reason
+    confirmation = {"ids": [participant.pk], "confirmed": "yes", "reason": "regulator's order"}
+    done = admin_client.post(confirm_url("suspend", participant), confirmation, follow=True).content.decode()
+    assert "Suspended: Bharat Lending Bank" in done
     assert Participant.objects.get().status == OperationalStatus.SUSPENDED
     assert dot_token_request(participant.client_id, lender.client_secret)[0] == 401
     assert "Reinstated 1 participant" in act("reinstate").content.decode()
@@ -216,7 +220,14 @@ def test_reject_action(admin_client):
     admin_client.post(ADD, onboarding_data())
     participant = Participant.objects.get()
     admin_client.post(CHANGELIST, {"action": "reject", ACTION_CHECKBOX_NAME: [participant.pk]})
+    assert Participant.objects.get().review_status == ReviewStatus.UNDER_REVIEW  # a confirmation page first
+    refused = admin_client.post(confirm_url("reject", participant), {"ids": [participant.pk], "confirmed": "yes"})
+    assert "This field is required" in refused.content.decode()  # the reason
+    admin_client.post(
+        confirm_url("reject", participant), {"ids": [participant.pk], "confirmed": "yes", "reason": "no licence"}
+    )
     assert Participant.objects.get().review_status == ReviewStatus.REJECTED
+    assert Participant.objects.get().status_reason == "no licence"
 
 
 def test_rotate_secret_through_confirmation_shows_the_new_secret_once(admin_client, lender):

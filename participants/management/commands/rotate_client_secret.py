@@ -8,6 +8,7 @@ class Command(RegistryCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("participant_id")
+        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
         self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
@@ -15,5 +16,6 @@ class Command(RegistryCommand):
             services.rotate_client_secret,
             participant=self.participant(options["participant_id"]),
             actor=self.actor(options),
+            reason=options["reason"],
         )
         self.emit(credentials.as_json())

@@ -1,0 +1,248 @@
+"""What an operator sees and types in the console is what the registry records and does.
+
+Each test walks a page in Chromium, then checks the registry itself: its API over HTTP, its records and
+the audit trail.
+"""
+
+import pytest
+import requests
+from django.core.exceptions import ValidationError
+
+from participants import services
+from participants.models import AuditEvent, OperationalStatus, Participant, ReviewStatus, Role
+from tests.browser import chromium_page
+from tests.keys import public_pem, rsa_key
+from tests.participants.test_admin_browser import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def admin_url(live_server, path):
+    return f"{live_server.url}/admin/participants/{path}"
+
+
+def run_action(page, live_server, participant, action):
+    page.goto(admin_url(live_server, "participant/?status=all"))
+    page.check(f"input[name=_selected_action][value='{participant.pk}']")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+def api_get(live_server, credentials, path):
+    token = requests.post(
+        f"{live_server.url}/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials.participant.client_id,
+            "client_secret": credentials.client_secret,
+        },
+        timeout=10,
+    ).json()["access_token"]
+    return requests.get(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def token_status(live_server, client_id, client_secret):
+    return requests.post(
+        f"{live_server.url}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+        timeout=10,
+    ).status_code
+
+
+def under_review(actor, name="Udyam Loan Agent", role=Role.LOAN_AGENT, settings=None):
+    settings.OCEN_FOUR_EYES = True
+    return services.onboard_participant(
+        org_name=name,
+        role=role,
+        base_url=f"https://{role.lower().replace('_', '-')}.example.in/ocen",
+        public_key=public_pem(rsa_key(name)),
+        actor=actor,
+    )
+
+
+def test_the_reason_typed_when_rotating_a_secret_is_in_the_audit_trail(live_server, registry_admin, lender):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        run_action(page, live_server, lender.participant, "rotate_secret")
+        page.fill("#id_reason", "laptop with the secret was stolen")
+        page.click("input[type=submit][value='Yes, issue new secrets']")
+        page.wait_for_selector("code.client-secret")
+
+    rotated = AuditEvent.objects.get(action="participant.secret_rotated", participant=lender.participant)
+    assert rotated.details["reason"] == "laptop with the secret was stolen"
+
+
+def test_a_rejected_application_stays_rejected_and_gets_no_tokens(
+    live_server, registry_admin, second_admin, actor, settings
+):
+    application = under_review(actor, settings=settings)
+    services.reject_participant(participant=application.participant, actor=actor, reason="licence not shown")
+    with chromium_page() as page:
+        log_in(page, live_server.url, "vikram")
+        run_action(page, live_server, application.participant, "approve")
+        page.wait_for_selector(".messagelist")
+        assert "rejected" in page.inner_text(".messagelist").lower()
+
+    participant = Participant.objects.get(pk=application.participant.pk)
+    assert participant.review_status == ReviewStatus.REJECTED and participant.approved_by is None
+    assert not AuditEvent.objects.filter(action="participant.approved", participant=participant).exists()
+    assert token_status(live_server, participant.client_id, application.client_secret) == 401
+
+
+def test_existing_network_members_are_shown_not_offered_for_editing(live_server, registry_admin, network):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"productnetwork/{network.pk}/change/"))
+        rows = page.locator("#memberships-group tr.has_original")
+        assert rows.count() == 2  # the loan agent and the lender, added at creation
+        assert rows.locator("select").count() == 0, "an existing member's participant or role looks editable"
+        assert "Bharat Lending Bank" in page.inner_text("#memberships-group")
+
+
+def test_a_member_is_listed_in_its_own_role(live_server, registry_admin, actor, network, lender):
+    partner = services.onboard_participant(
+        org_name="Rupee Disbursals",
+        role=Role.DISBURSEMENT_PARTNER,
+        base_url="https://disburse.example.in/ocen",
+        public_key=public_pem(rsa_key("disburse")),
+        actor=actor,
+    ).participant
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"productnetwork/{network.pk}/change/"))
+        new_row = "#memberships-group tr.form-row:not(.has_original):not(.empty-form)"
+        assert page.locator(f"{new_row} select[name$='-role']").count() == 0, "a role other than its own is offered"
+        page.select_option(f"{new_row} select[name$='-participant']", str(partner.pk))
+        page.click("input[name=_save]")
+        page.wait_for_selector("text=was changed successfully")
+
+    listing = api_get(live_server, lender, f"/service/product-networks/{network.pk}/participants").json()
+    listed = {role: [p["id"] for p in members] for role, members in listing.items()}
+    assert str(partner.pk) in listed["DISBURSEMENT_PARTNER"]
+    assert [role for role, ids in listed.items() if str(partner.pk) in ids] == ["DISBURSEMENT_PARTNER"]
+
+
+def test_a_member_role_other_than_the_participants_own_is_refused(actor, network, kyc_partner):
+    with pytest.raises(ValidationError, match="own role"):
+        services.add_network_member(
+            network=network, participant=kyc_partner.participant, role=Role.REGULATOR, actor=actor
+        )
+
+
+def test_offboarding_a_lender_says_which_products_and_networks_go_and_audits_each_withdrawal(
+    live_server, registry_admin, lender, product, network
+):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
+        page.click("a.offboard-link")
+        plan = page.inner_text(".offboard-plan")
+        assert "Working Capital 90" in plan and "MSME Credit Line" in plan
+        assert "Udyam Loan Agent" in plan  # the network's other participants stop seeing the product listed
+        page.fill("#id_reason", "licence cancelled")
+        page.click("input[type=submit][value='Yes, offboard']")
+        page.wait_for_selector("text=Offboarded: Bharat Lending Bank")
+
+    withdrawn = AuditEvent.objects.get(action="product.withdrawn")
+    assert (
+        withdrawn.details["product"]["productId"] == str(product.pk)
+        and withdrawn.details["reason"] == "licence cancelled"
+    )
+
+
+@pytest.mark.parametrize("action", ["suspend", "reject"])
+def test_suspending_and_rejecting_ask_for_a_reason_and_a_confirmation(
+    live_server, registry_admin, actor, settings, action
+):
+    if action == "suspend":
+        participant = services.onboard_participant(
+            org_name="Bharat Lending Bank",
+            role=Role.LENDER,
+            base_url="https://lender.example.in/ocen",
+            public_key=public_pem(rsa_key("lender")),
+            actor=actor,
+        ).participant
+    else:
+        participant = under_review(actor, settings=settings).participant
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        run_action(page, live_server, participant, action)
+        page.wait_for_selector("#id_reason")  # a confirmation page, not an immediate change
+        assert Participant.objects.get(pk=participant.pk).status_reason == ""
+        page.click("input[type=submit][name=confirm]")
+        page.wait_for_selector(".errorlist")  # a reason is required
+        page.fill("#id_reason", "regulator's order")
+        page.click("input[type=submit][name=confirm]")
+        page.wait_for_selector(".messagelist")
+
+    participant.refresh_from_db()
+    done = {"suspend": "participant.suspended", "reject": "participant.rejected"}[action]
+    assert AuditEvent.objects.get(action=done, participant=participant).details["reason"] == "regulator's order"
+    assert participant.status_reason == "regulator's order"
+    if action == "suspend":
+        assert participant.status == OperationalStatus.SUSPENDED
+    else:
+        assert participant.review_status == ReviewStatus.REJECTED
+
+
+def test_the_list_shows_one_state_that_is_what_the_registry_does(live_server, registry_admin, actor, settings, lender):
+    waiting = under_review(actor, settings=settings).participant
+    rejected = under_review(actor, name="Refused Finance", role=Role.LENDER, settings=settings).participant
+    services.reject_participant(participant=rejected, actor=actor, reason="no licence")
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/"))
+
+        def state_of(participant):
+            return page.inner_text(f"tr:has(input[value='{participant.pk}']) td.field-state")
+
+        assert state_of(waiting) == "Under review"
+        assert state_of(rejected) == "Rejected"
+        assert state_of(lender.participant) == "Active"
+
+        page.goto(admin_url(live_server, f"participant/{rejected.pk}/change/"))
+        tools = page.inner_text(".object-tools")
+        assert "Add key" not in tools and "Rotate client secret" not in tools and "Offboard" not in tools
+
+
+def test_a_keys_page_is_a_record_with_nothing_to_save(live_server, registry_admin, lender, admin_client):
+    from django.contrib.admin.models import LogEntry
+
+    key = lender.participant.keys.get()
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"participantkey/{key.pk}/change/"))
+        assert key.kid in page.inner_text("#content")
+        assert page.locator("input[name=_save], input[name=_continue]").count() == 0
+
+    forged = admin_client.post(f"/admin/participants/participantkey/{key.pk}/change/", {})
+    assert forged.status_code == 403 and not LogEntry.objects.exists()
+
+
+def test_the_timeline_shows_who_did_what_when_and_why(live_server, registry_admin, actor, lender):
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="regulator's order")
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
+        page.click(".object-tools a:has-text('Timeline')")
+        timeline = page.inner_text("#content-main")
+
+    events = AuditEvent.objects.filter(participant=lender.participant).order_by("at")
+    assert [e.action for e in events] == ["participant.onboarded", "participant.suspended", "participant.reinstated"]
+    for event in events:
+        assert event.action in timeline
+    assert "regulator's order" in timeline and "asha" in timeline
+    assert timeline.index("participant.reinstated") < timeline.index("participant.onboarded")  # newest first
+
+
+def test_every_page_has_an_icon_and_no_view_site_loop(live_server, registry_admin):
+    icon = requests.get(f"{live_server.url}/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/")
+    with chromium_page() as page:
+        missing = []
+        page.on("response", lambda response: response.status == 404 and missing.append(response.url))
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/"))
+        assert page.locator("#user-tools a:has-text('View site')").count() == 0
+    assert missing == []
