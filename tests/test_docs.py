@@ -145,7 +145,9 @@ class Walk:
 
     def _take(self, block: Block) -> None:
         if block.runs:
-            self.problems += [f"{block.where}: {problem}" for problem in command_problems(block.text)]
+            for problem in command_problems(block.text):
+                line, message = problem.split(": ", 1)
+                self.problems.append(f"{block.path.relative_to(ROOT)}:{block.line + int(line)}: {message}")
         if block.shows_output:
             self._compare(block, block.text, "the output shown after it")
         elif block.language not in SHELL_LANGUAGES | {"python"} | NOT_COMMANDS:
@@ -222,18 +224,29 @@ COMMAND = re.compile(r"(?:manage\.py\s+|-m\s+(?P<toolkit>ocen_sdk)\s+|^\s*(?P<ma
 
 def command_problems(text: str) -> list[str]:
     """Commands the text names (`manage.py X`, `python -m ocen_sdk X`, `make X`) that do not exist, or with
-    flags they do not have (a comment after the command counts: it tells the reader what to type)."""
+    flags they do not have (a comment after the command counts: it tells the reader what to type). Each
+    problem starts with the number of the text's line it is on (1 for the first)."""
+    problems, command, first = [], "", None
+    for number, line in enumerate(text.splitlines(), 1):
+        command, first = command + line.rstrip("\\") + " ", first or number
+        if line.rstrip().endswith("\\"):
+            continue
+        problems += [f"{first}: {problem}" for problem in _named_problems(command)]
+        command, first = "", None
+    return problems
+
+
+def _named_problems(command: str) -> list[str]:
     problems = []
-    for line in text.replace("\\\n", " ").splitlines():
-        for found in COMMAND.finditer(line):
-            name = " ".join(part for part in (found["toolkit"], found["make"], found["name"]) if part)
-            if name not in command_options():
-                problems.append(f"`{name}` is not a command here")
-                continue
-            accepted = command_options()[name]
-            rest = line[found.end() :]
-            named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest.split("|")[0].split("$(")[0]))
-            for flag in sorted(named - accepted if accepted is not None else set()):
+    for found in COMMAND.finditer(command):
+        name = " ".join(part for part in (found["toolkit"], found["make"], found["name"]) if part)
+        if name not in command_options():
+            problems.append(f"`{name}` is not a command here")
+            continue
+        accepted = command_options()[name]
+        rest = command[found.end() :].split("|")[0].split("$(")[0]
+        for flag in sorted(set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest)) - (accepted or set())):
+            if accepted is not None:
                 problems.append(f"`{name}` has no flag {flag}")
     return problems
 
@@ -250,7 +263,11 @@ def test_every_command_named_in_the_prose_exists_with_its_flags(path):
     def as_typed(code):  # `add_participant_key ID …` in prose is a management command too
         return f"manage.py {code}" if code.split()[0] in command_options() else code
 
-    problems = [f"{where}: {p}" for where, code in inline_commands(path) for p in command_problems(as_typed(code))]
+    problems = [
+        f"{where}: {p.split(': ', 1)[1]}"
+        for where, code in inline_commands(path)
+        for p in command_problems(as_typed(code))
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -321,14 +338,14 @@ def test_a_marker_on_a_block_that_runs_is_reported_as_stale(quickstart, tmp_path
 
 
 def test_a_command_or_flag_named_in_a_block_that_is_not_run_is_still_checked():
-    assert command_problems("manage.py create_signing_keyz") == ["`create_signing_keyz` is not a command here"]
-    assert command_problems("manage.py onboard_participant --no-secret   # --key-only") == [
-        "`onboard_participant` has no flag --no-secret"
-    ]
+    assert command_problems("manage.py create_signing_keyz") == ["1: `create_signing_keyz` is not a command here"]
+    assert command_problems(
+        "manage.py migrate\nmanage.py onboard_participant --org-name X \\\n  --no-secret  # --key-only"
+    ) == ["2: `onboard_participant` has no flag --no-secret"]
     assert command_problems("python -m ocen_sdk verify f s --signer-id X") == [
-        "`ocen_sdk verify` has no flag --signer-id"
+        "1: `ocen_sdk verify` has no flag --signer-id"
     ]
-    assert command_problems("make tests") == ["`make tests` is not a command here"]
+    assert command_problems("make tests") == ["1: `make tests` is not a command here"]
     assert command_problems("make test PYTEST_ARGS=-x && manage.py migrate --noinput") == []
 
 
