@@ -49,6 +49,10 @@ class PublicKeyInputForm(forms.Form):
         if not hasattr(error, "error_dict"):
             self.add_error(None, error)
             return
+        refused_private = any(e.code == "private_key_material" for e in error.error_dict.get("public_key", []))
+        if refused_private:  # the page says nothing was stored: it must not show the private key back either
+            self.data = self.data.copy()
+            self.data[self.add_prefix("public_key")] = ""
         for name, messages in error.message_dict.items():
             target = field_map.get(name, name)
             self.add_error(target if target in self.fields else None, messages)

@@ -43,6 +43,10 @@ class KeyRejected(ValueError):
     """The input is not an acceptable participant public key; the message says why."""
 
 
+class PrivateKeyMaterial(KeyRejected):
+    """The input carries a private key: refused, and never to be shown back or logged."""
+
+
 class UnsupportedKeyType(KeyRejected):
     """A key of a type or curve no registry accepts (`found` names it)."""
 
@@ -121,7 +125,7 @@ def format_fingerprint(fingerprint: str) -> str:
 
 
 def _private_material() -> KeyRejected:
-    return KeyRejected(
+    return PrivateKeyMaterial(
         "This input contains private key material. Register only the public key: "
         "the private key must never leave your systems. Nothing was stored."
     )

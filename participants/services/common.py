@@ -129,7 +129,8 @@ def _parse_key(public_key: str | bytes, now: dt.datetime) -> keylib.ParsedKey:
     try:
         return keylib.parse_public_key(public_key, now=now, key_types=settings.OCEN_PARTICIPANT_KEY_TYPES)
     except keylib.KeyRejected as exc:
-        raise ValidationError({"public_key": str(exc)}) from None
+        code = "private_key_material" if isinstance(exc, keylib.PrivateKeyMaterial) else "invalid_key"
+        raise ValidationError({"public_key": ValidationError(str(exc), code=code)}) from None
 
 
 def _parse_role(role: str) -> Role:

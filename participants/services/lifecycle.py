@@ -126,7 +126,7 @@ def _application_fields(role: str, base_url: str, public_key, now: dt.datetime):
         try:
             return parse(*args)
         except ValidationError as exc:
-            errors.update(exc.message_dict)
+            errors.update(exc.error_dict)  # with their codes
             return None
 
     fields = attempt(_parse_role, role), attempt(_base_url, base_url), attempt(_parse_key, public_key, now)

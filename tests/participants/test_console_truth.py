@@ -4,6 +4,8 @@ Each test walks a page in Chromium, then checks the registry itself: its API ove
 the audit trail.
 """
 
+import json
+
 import pytest
 import requests
 from django.core.exceptions import ValidationError
@@ -246,3 +248,43 @@ def test_every_page_has_an_icon_and_no_view_site_loop(live_server, registry_admi
         page.goto(admin_url(live_server, "participant/"))
         assert page.locator("#user-tools a:has-text('View site')").count() == 0
     assert missing == []
+
+
+def test_messages_show_key_ids_as_they_are(live_server, registry_admin, actor, lender):
+    from jwcrypto import jwk
+
+    from tests.keys import rsa_key
+
+    public = jwk.JWK.from_pyca(rsa_key("lower-case kid").public_key()).export_public(as_dict=True)
+    key = services.add_participant_key(
+        participant=lender.participant, public_key=json.dumps({**public, "kid": "n8--s1qG-lower"}).encode(), actor=actor
+    )
+    services.revoke_key(key=key, actor=actor, reason="compromised")
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participantkey/"))
+        page.check(f"input[name=_selected_action][value='{key.pk}']")
+        page.select_option("select[name=action]", "retire")
+        page.click("button[name=index]")
+        message = page.inner_text(".messagelist")
+
+    assert message.startswith("n8--s1qG-lower"), message  # a revoked key cannot be retired: the refusal names it
+
+
+def test_a_refused_private_key_is_not_shown_back(live_server, registry_admin):
+    from tests.keys import private_pem
+
+    private = private_pem(rsa_key("pasted by mistake")).decode()
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/add/"))
+        page.fill("#id_new_organisation_name", "Careless Bank")
+        page.select_option("#id_role", "LENDER")
+        page.fill("#id_base_url", "https://careless.example.in/ocen")
+        page.fill("#id_public_key", private)
+        page.click("input[type=submit][value='Onboard and issue credentials']")
+        page.wait_for_selector("text=private key material")
+        html, organisation = page.content(), page.input_value("#id_new_organisation_name")
+
+    assert "PRIVATE KEY" not in html and private.splitlines()[1] not in html
+    assert organisation == "Careless Bank"  # the rest of the form stays as typed
