@@ -124,6 +124,13 @@ def format_fingerprint(fingerprint: str) -> str:
     return ":".join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2)).upper()
 
 
+def fingerprint_fragment(text: str) -> str | None:
+    """A stored fingerprint's part (lowercase hex) typed in any format printed (`7E:8C:…`, `7e8c…`); None if
+    the text is no such thing."""
+    hexes = re.sub(r"[\s:]", "", text.strip().rstrip("…")).lower()
+    return hexes if len(hexes) >= 4 and re.fullmatch(r"[0-9a-f]+", hexes) else None
+
+
 def _private_material() -> KeyRejected:
     return PrivateKeyMaterial(
         "This input contains private key material. Register only the public key: "

@@ -10,7 +10,7 @@ from .. import services
 from ..forms import (
     PromoteKeyForm,
 )
-from ..keys import format_fingerprint
+from ..keys import fingerprint_fragment, format_fingerprint
 from ..models import ParticipantKey
 from .common import (
     apply_each,
@@ -27,7 +27,8 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
     list_display = ("kid", "participant", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry")
     list_filter = ("status", "alg")
     list_select_related = ("participant__organisation",)
-    search_fields = ("kid", "fingerprint", "participant__organisation__name")
+    search_fields = ("kid", "participant__organisation__name")
+    search_help_text = "Key ID, organisation, or fingerprint in any format (7E:8C:…, 7e8c…)."
     show_full_result_count = False
     fields = (
         "participant",
@@ -53,6 +54,13 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        fragment = fingerprint_fragment(search_term)
+        if fragment:
+            found = found | queryset.filter(fingerprint__contains=fragment)
+        return found, duplicates
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A key's page is its record, with nothing to save: keys change only through Retire, Revoke and Make

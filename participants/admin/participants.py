@@ -1,11 +1,14 @@
 """Participants: the changelist, onboarding, the one-time credentials, confirmations and key pages."""
 
+import re
 import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import CharField, F, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
+from django.db.models.lookups import IContains
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -123,7 +126,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     form = ParticipantChangeForm
     list_display = (
         "participant_id",
-        "organisation",
+        "organisation_name",
         "role",
         "state",
         "base_url",
@@ -133,8 +136,8 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_display_links = ("participant_id",)
     list_filter = (OperationalStatusFilter, "role", "review_status")
     list_select_related = ("organisation",)
-    search_fields = ("organisation__name", "=client_id")
-    search_help_text = "Organisation name, participant ID or client ID."
+    search_fields = ("organisation__name", "client_id", "base_url")
+    search_help_text = "Organisation name, client ID, base URL, or participant ID (whole or part)."
     show_full_result_count = False
     list_per_page = 50
     readonly_fields = (
@@ -186,7 +189,10 @@ class ParticipantAdmin(admin.ModelAdmin):
         try:
             participant_id = uuid.UUID(term)
         except ValueError:
-            return super().get_search_results(request, queryset, search_term)
+            found, duplicates = super().get_search_results(request, queryset, search_term)
+            if re.fullmatch(r"[0-9a-fA-F-]{4,}", term):  # part of a participant ID, as the list shows them
+                found = found | queryset.filter(IContains(Cast("id", output_field=CharField()), term))
+            return found, duplicates
         return queryset.filter(Q(pk=participant_id) | Q(organisation_id=participant_id)), False
 
     @admin.display(description="participant ID", ordering="id")
@@ -198,7 +204,13 @@ class ParticipantAdmin(admin.ModelAdmin):
         """What the registry does with it (Participant.state): an application is not "Active"."""
         return participant.state
 
-    @admin.display(description="nearest key expiry", ordering="_key_expiry")
+    @admin.display(description="organisation", ordering="organisation__name")
+    def organisation_name(self, participant):
+        """The organisation, sortable by its name: the list's own order (organisation, then role), shown as such."""
+        return participant.organisation.name
+
+    # Soonest first; a key that never expires sorts last (descending: first).
+    @admin.display(description="nearest key expiry", ordering=F("_key_expiry").asc(nulls_last=True))
     def key_expiry(self, participant):
         return expiry_badge(participant._key_expiry)
 

@@ -288,3 +288,56 @@ def test_a_refused_private_key_is_not_shown_back(live_server, registry_admin):
 
     assert "PRIVATE KEY" not in html and private.splitlines()[1] not in html
     assert organisation == "Careless Bank"  # the rest of the form stays as typed
+
+
+def test_search_finds_what_the_console_shows(live_server, registry_admin, actor, lender, loan_agent):
+    from participants.keys import format_fingerprint
+
+    participant, key = lender.participant, lender.participant.keys.get()
+
+    def search(page, path, term):
+        page.goto(admin_url(live_server, path))
+        page.fill("#searchbar", term)
+        page.press("#searchbar", "Enter")
+        page.wait_for_load_state()
+        return page.inner_text("#result_list") if page.locator("#result_list").count() else ""
+
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        shown = format_fingerprint(key.fingerprint)[:23]  # as the key list shows it, "7E:8C:…"
+        assert key.kid in search(page, "participantkey/", shown)
+        for term in (participant.client_id[:12], str(participant.pk)[:8], "lender.example.in"):
+            found = search(page, "participant/", term)
+            assert "Bharat Lending Bank" in found and "Udyam Loan Agent" not in found, term
+        for term in ("Bharat Lending", participant.client_id):
+            assert "participant.onboarded" in search(page, "auditevent/", term), term
+
+
+def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, lender):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.keys import certificate_pem
+
+    now, private = timezone.now(), rsa_key("expiring")
+    expiring = services.onboard_participant(
+        org_name="Zenith Finance",  # last by name, first by expiry
+        role=Role.LENDER,
+        base_url="https://zenith.example.in/ocen",
+        public_key=certificate_pem(
+            private, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=20)
+        ),
+        actor=actor,
+    ).participant
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/"))
+        sorted_headers = page.locator("#result_list thead th.sorted").all_inner_texts()
+        rows = [row.strip() for row in page.locator("#result_list tbody tr").all_inner_texts()]
+        assert "ORGANISATION" in sorted_headers[0].upper() and rows[0].startswith(str(lender.participant.pk))
+
+        page.click("#result_list thead th.column-key_expiry a")  # nearest key expiry, ascending
+        page.wait_for_load_state()
+        rows = [row.strip() for row in page.locator("#result_list tbody tr").all_inner_texts()]
+        assert rows[0].startswith(str(expiring.pk)) and rows[-1].startswith(str(lender.participant.pk))
