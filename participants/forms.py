@@ -97,6 +97,12 @@ class OnboardingForm(PublicKeyInputForm):
             self.add_error("new_organisation_name", "Choose an organisation or name a new one, not both.")
         elif not org and not name:
             self.add_error("organisation", "Choose the participant's organisation, or name a new one.")
+        elif name and (existing := Organisation.objects.named(name).first()):
+            self.add_error(  # a "new" organisation must be new: attaching to an existing one is a choice made above
+                "new_organisation_name",
+                f"An organisation named “{existing.name}” already exists: choose it under Organisation, or give "
+                "the new one a name of its own.",
+            )
         return cleaned
 
     def clean_base_url(self):

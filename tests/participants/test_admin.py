@@ -132,7 +132,11 @@ def test_onboarding_form_errors_are_shown_in_the_form(admin_client, overrides, m
 
 
 def test_duplicate_role_is_refused_in_the_form(admin_client, lender):
-    response = admin_client.post(ADD, onboarding_data(public_key=public_pem(rsa_key("x")).decode()))
+    organisation = str(lender.participant.organisation_id)
+    data = onboarding_data(
+        organisation=organisation, new_organisation_name="", public_key=public_pem(rsa_key("x")).decode()
+    )
+    response = admin_client.post(ADD, data)
     assert response.status_code == 200 and "already has a Lender participant" in response.content.decode()
     assert Participant.objects.count() == 1
 

@@ -341,3 +341,34 @@ def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, len
         page.wait_for_load_state()
         rows = [row.strip() for row in page.locator("#result_list tbody tr").all_inner_texts()]
         assert rows[0].startswith(str(expiring.pk)) and rows[-1].startswith(str(lender.participant.pk))
+
+
+def test_a_new_organisation_named_like_an_existing_one_is_refused_not_merged(live_server, registry_admin, lender):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/add/"))
+        page.fill("#id_new_organisation_name", "bharat lending bank ")
+        page.select_option("#id_role", "LOAN_AGENT")
+        page.fill("#id_base_url", "https://agent.bharat.example.in/ocen")
+        page.fill("#id_public_key", public_pem(rsa_key("second role")).decode())
+        page.click("input[type=submit][value='Onboard and issue credentials']")
+        page.wait_for_selector(".errorlist")
+        errors = page.inner_text(".errorlist")
+
+    assert "“Bharat Lending Bank” already exists" in errors
+    assert Participant.objects.count() == 1
+
+
+def test_every_confirmation_has_a_way_back(live_server, registry_admin, lender):
+    key = lender.participant.keys.get()
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participantkey/"))
+        page.check(f"input[name=_selected_action][value='{key.pk}']")
+        page.select_option("select[name=action]", "revoke")
+        page.click("button[name=index]")
+        page.click("a.cancel-link")
+        page.wait_for_selector("#result_list")
+
+    key.refresh_from_db()
+    assert key.status == "ACTIVE"
