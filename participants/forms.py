@@ -73,6 +73,11 @@ class OnboardingForm(PublicKeyInputForm):
         widget=forms.URLInput(attrs={"class": "vURLField", "placeholder": "https://lender.example.in/ocen"}),
     )
 
+    as_application = forms.BooleanField(
+        label="Record as an application received",
+        required=False,
+        help_text="Status Applied: nothing is approved (and no token issued) until its review is started and decided.",
+    )
     key_only = forms.BooleanField(
         label="Key only (no client secret)",
         required=False,
@@ -86,6 +91,7 @@ class OnboardingForm(PublicKeyInputForm):
         "base_url",
         "public_key",
         "public_key_file",
+        "as_application",
         "key_only",
     ]
     SERVICE_FIELDS = {"org_name": "new_organisation_name", "org_id": "organisation"}

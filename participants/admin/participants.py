@@ -27,7 +27,7 @@ from ..forms import (
     ReasonForm,
     SignatureCheckForm,
 )
-from ..models import KeyStatus, OperationalStatus, Participant, ParticipantKey, primary_key
+from ..models import KeyStatus, OperationalStatus, Participant, ParticipantKey, ReviewStatus, primary_key
 from ..wire import publication
 from .common import (
     FAILURE_SIGNAL_WINDOW,
@@ -170,7 +170,16 @@ class ParticipantAdmin(admin.ModelAdmin):
         ("Record", {"fields": ("recorded_by", "approved_by", "approved_at", "created_at", "updated_at")}),
     )
     inlines = [ParticipantKeyInline]
-    actions = ["approve", "reject", "suspend", "reinstate", "rotate_secret", "withdraw_secret", "offboard"]
+    actions = [
+        "start_review",
+        "approve",
+        "reject",
+        "suspend",
+        "reinstate",
+        "rotate_secret",
+        "withdraw_secret",
+        "offboard",
+    ]
 
     # --- changelist -------------------------------------------------------------------------
 
@@ -292,6 +301,7 @@ class ParticipantAdmin(admin.ModelAdmin):
                     public_key=form.key_input(),
                     actor=services.Actor.from_request(request),
                     key_only=form.cleaned_data["key_only"],
+                    pending=ReviewStatus.APPLIED if form.cleaned_data["as_application"] else None,
                 )
             except ValidationError as exc:
                 form.add_service_errors(exc, OnboardingForm.SERVICE_FIELDS)
@@ -505,6 +515,10 @@ class ParticipantAdmin(admin.ModelAdmin):
         done = apply_each(self, request, queryset, lambda p: service(participant=p, actor=actor))
         if done:
             self.message_user(request, f"{verb} {len(done)} participant(s).", messages.SUCCESS)
+
+    @admin.action(description="Start the review of selected applications", permissions=["review"])
+    def start_review(self, request, queryset):
+        self._run(request, queryset, services.start_review, "Review started for")
 
     @admin.action(description="Approve selected participants", permissions=["review"])
     def approve(self, request, queryset):

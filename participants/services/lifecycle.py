@@ -151,12 +151,29 @@ def _initial_review(pending: ReviewStatus | None, user, now: dt.datetime) -> dic
 
 
 @transaction.atomic
+def start_review(*, participant: Participant, actor: Actor) -> Participant:
+    """An application received (APPLIED) goes under review; only then can it be approved."""
+    participant = _locked(participant)
+    _refuse_if_final(participant)
+    if participant.review_status != ReviewStatus.APPLIED:
+        raise ValidationError(
+            f"Only an application received (Applied) can go under review; this one is {participant.state}."
+        )
+    participant.review_status = ReviewStatus.UNDER_REVIEW
+    participant.save(update_fields=["review_status", "updated_at"])
+    audit(actor, "participant.review_started", participant=participant)
+    return participant
+
+
+@transaction.atomic
 def approve_participant(*, participant: Participant, actor: Actor, now: dt.datetime | None = None) -> Participant:
     """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
     participant = _locked(participant)
     _refuse_if_final(participant)
     if participant.review_status == ReviewStatus.APPROVED:
         raise ValidationError("This participant is already approved.")
+    if participant.review_status == ReviewStatus.APPLIED:
+        raise ValidationError("This application has not been reviewed: start its review first.")
     if settings.OCEN_FOUR_EYES:
         if actor.db_user is None:
             raise ValidationError("Four-eyes approval needs a named administrator.")

@@ -372,3 +372,30 @@ def test_every_confirmation_has_a_way_back(live_server, registry_admin, lender):
 
     key.refresh_from_db()
     assert key.status == "ACTIVE"
+
+
+def test_an_application_received_is_applied_then_under_review_then_decided(live_server, registry_admin):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/add/"))
+        page.fill("#id_new_organisation_name", "Emailed Finance")
+        page.select_option("#id_role", "LENDER")
+        page.fill("#id_base_url", "https://emailed.example.in/ocen")
+        page.fill("#id_public_key", public_pem(rsa_key("emailed")).decode())
+        page.check("#id_as_application")
+        page.click("input[type=submit][value='Onboard and issue credentials']")
+        participant = Participant.objects.get(pk=page.inner_text("code.participant-id"))
+        secret = page.inner_text("code.client-secret")
+        assert participant.review_status == ReviewStatus.APPLIED
+        assert token_status(live_server, participant.client_id, secret) == 401
+
+        run_action(page, live_server, participant, "approve")
+        assert "start its review first" in page.inner_text(".messagelist")
+        run_action(page, live_server, participant, "start_review")
+        assert page.inner_text(f"tr:has(input[value='{participant.pk}']) td.field-state") == "Under review"
+        run_action(page, live_server, participant, "approve")
+        page.wait_for_selector("text=Approved 1 participant")
+
+    assert token_status(live_server, participant.client_id, secret) == 200
+    actions = list(AuditEvent.objects.filter(participant=participant).order_by("at").values_list("action", flat=True))
+    assert actions == ["participant.onboarded", "participant.review_started", "participant.approved"]

@@ -1,4 +1,5 @@
 from participants import services
+from participants.models import ReviewStatus
 
 from ._base import RegistryCommand
 
@@ -20,6 +21,11 @@ class Command(RegistryCommand):
             action="store_true",
             help="Issue no client secret: the participant authenticates with private_key_jwt (its keys).",
         )
+        parser.add_argument(
+            "--as-application",
+            action="store_true",
+            help="Record an application received (Applied): approved only after start_review and a decision.",
+        )
         self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
@@ -32,5 +38,6 @@ class Command(RegistryCommand):
             public_key=self.read_key_file(options["public_key"]),
             actor=self.actor(options),
             key_only=options["key_only"],
+            pending=ReviewStatus.APPLIED if options["as_application"] else None,
         )
         self.emit(credentials.as_json())
