@@ -72,6 +72,11 @@ class KeyStatus(models.TextChoices):
     REVOKED = "REVOKED", "Revoked"
 
 
+# A participant that holds its organisation's place in its role: neither offboarded nor rejected (both final;
+# a new application in that role is a new record).
+HOLDS_ITS_PLACE = ~Q(status=OperationalStatus.OFFBOARDED) & ~Q(review_status=ReviewStatus.REJECTED)
+
+
 class OrganisationQuerySet(models.QuerySet):
     def named(self, name: str):
         """The organisation called `name`. Names are unique ignoring case and surrounding spaces: the
@@ -131,10 +136,26 @@ def may_authenticate(via: str = "") -> Q:
     return Q(**{f"{via}{field}": value for field, value in MAY_AUTHENTICATE.items()})
 
 
+_NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)
+# Participant.state as filters: each participant is in exactly one.
+PARTICIPANT_STATES = {
+    ReviewStatus.APPLIED.label: Q(review_status=ReviewStatus.APPLIED) & _NOT_OFFBOARDED,
+    ReviewStatus.UNDER_REVIEW.label: Q(review_status=ReviewStatus.UNDER_REVIEW) & _NOT_OFFBOARDED,
+    ReviewStatus.REJECTED.label: Q(review_status=ReviewStatus.REJECTED) & _NOT_OFFBOARDED,
+    OperationalStatus.ACTIVE.label: Q(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE),
+    OperationalStatus.SUSPENDED.label: Q(review_status=ReviewStatus.APPROVED, status=OperationalStatus.SUSPENDED),
+    OperationalStatus.OFFBOARDED.label: Q(status=OperationalStatus.OFFBOARDED),
+}
+
+
 class ParticipantQuerySet(models.QuerySet):
     def current(self):
         """Not offboarded: active or suspended, under review or not."""
         return self.exclude(status=OperationalStatus.OFFBOARDED)
+
+    def holding_place(self):
+        """Neither offboarded nor rejected: the one participant per organisation and role (HOLDS_ITS_PLACE)."""
+        return self.filter(HOLDS_ITS_PLACE)
 
     def active(self):
         """Approved and active: the participants that may obtain tokens and call the registry."""
@@ -221,7 +242,7 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "role"],
-                condition=~Q(status=OperationalStatus.OFFBOARDED),
+                condition=HOLDS_ITS_PLACE,
                 name="participant_one_current_per_org_role",
                 violation_error_message="This organisation already has a participant in this role.",
             ),
@@ -260,8 +281,9 @@ class Participant(models.Model):
 
     @property
     def keys_withheld(self) -> bool:
-        """While suspended, its keys are published withheld (and publicKey is null): no verifier accepts them."""
-        return self.status == OperationalStatus.SUSPENDED
+        """While suspended, or once rejected, its keys are published withheld (and publicKey is null): no verifier
+        accepts them."""
+        return self.status == OperationalStatus.SUSPENDED or self.is_rejected
 
     @property
     def is_offboarded(self) -> bool:
@@ -279,7 +301,8 @@ class Participant(models.Model):
     @property
     def state(self) -> str:
         """One word for what the registry does with this participant: its review status until it is approved
-        (an application is not active whatever its operational status), then its operational status."""
+        (an application is not active whatever its operational status), then its operational status. The same
+        rule as a query, per state: PARTICIPANT_STATES."""
         if self.is_approved or self.is_offboarded:
             return self.get_status_display()
         return self.get_review_status_display()

@@ -253,6 +253,9 @@ class Importer:
                 reason="offboarded before import",
             )
         for where, product in self.to_withdraw:
+            product.refresh_from_db()
+            if product.is_withdrawn:  # its lender's offboarding (above) withdrew it already
+                continue
             self.call(
                 where, services.withdraw_product, product=product, actor=self.actor, reason="withdrawn before import"
             )
@@ -436,7 +439,10 @@ class Importer:
                 self.call(where, services.revoke_key, key=key, actor=self.actor, reason=reason)
 
     def states(self, where: str, participant: Participant, review: str, status: str, credentials) -> None:
-        if review == ReviewStatus.REJECTED:
+        """Reach the record's states through the services. Rejected and offboarded are both final: an offboarded
+        record becomes the tombstone (its review need not be replayed), a rejected one is not also suspended
+        (it can never authenticate anyway)."""
+        if review == ReviewStatus.REJECTED and status != OperationalStatus.OFFBOARDED:
             self.call(
                 where,
                 services.reject_participant,
@@ -444,7 +450,7 @@ class Importer:
                 actor=self.actor,
                 reason="rejected before import",
             )
-        if status == OperationalStatus.SUSPENDED:
+        elif status == OperationalStatus.SUSPENDED and review == ReviewStatus.APPROVED:
             self.call(
                 where,
                 services.suspend_participant,

@@ -76,15 +76,15 @@ class KeyPublication:
     """What the registry publishes of one participant's keys at one moment."""
 
     items: list[dict]  # publicKeys, newest first
-    primary: object | None  # the key publicKey names: None while the participant is suspended or offboarded
+    primary: object | None  # the key publicKey names: None while its keys are withheld, or once offboarded
     switch_at: dt.datetime | None  # the next scheduled switch of primary key: answers must not outlive it
 
 
 def publication(participant, keys, now: dt.datetime | None = None) -> KeyPublication:
     now = now or timezone.now()
-    current = participant.status == OperationalStatus.ACTIVE
-    primary = primary_key(keys, now) if current else None
     withheld = participant.keys_withheld
+    current = participant.status == OperationalStatus.ACTIVE and not withheld
+    primary = primary_key(keys, now) if current else None
     items = [
         key_item(key, primary=key is primary, withheld=withheld)
         for key in sorted(keys, key=lambda k: k.created_at, reverse=True)

@@ -27,7 +27,15 @@ from ..forms import (
     ReasonForm,
     SignatureCheckForm,
 )
-from ..models import KeyStatus, OperationalStatus, Participant, ParticipantKey, ReviewStatus, primary_key
+from ..models import (
+    PARTICIPANT_STATES,
+    PENDING_REVIEW,
+    KeyStatus,
+    Participant,
+    ParticipantKey,
+    ReviewStatus,
+    primary_key,
+)
 from ..wire import publication
 from .common import (
     FAILURE_SIGNAL_WINDOW,
@@ -40,15 +48,17 @@ from .common import (
 )
 
 
-class OperationalStatusFilter(admin.SimpleListFilter):
-    """Current participants (active or suspended) by default; offboarded tombstones when asked for."""
+class StateFilter(admin.SimpleListFilter):
+    """By state, as the list's state column shows it (PARTICIPANT_STATES); current participants (not offboarded)
+    by default, offboarded tombstones when asked for."""
 
-    title = "status"
-    parameter_name = "status"
+    title = "state"
+    parameter_name = "state"
     CURRENT = "current"
 
     def lookups(self, request, model_admin):
-        return [(self.CURRENT, "Current (not offboarded)"), *OperationalStatus.choices, ("all", "All")]
+        states = [(state, state) for state in PARTICIPANT_STATES]
+        return [(self.CURRENT, "Current (not offboarded)"), *states, ("all", "All")]
 
     def choices(self, changelist):
         value = self.value() or self.CURRENT
@@ -65,7 +75,7 @@ class OperationalStatusFilter(admin.SimpleListFilter):
             return queryset
         if value == self.CURRENT:
             return queryset.current()
-        return queryset.filter(status=value)
+        return queryset.filter(PARTICIPANT_STATES[value]) if value in PARTICIPANT_STATES else queryset.none()
 
 
 VERIFIES = {
@@ -134,7 +144,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "key_expiry",
     )
     list_display_links = ("participant_id",)
-    list_filter = (OperationalStatusFilter, "role", "review_status")
+    list_filter = (StateFilter, "role")
     list_select_related = ("organisation",)
     search_fields = ("organisation__name", "client_id", "base_url")
     search_help_text = "Organisation name, client ID, base URL, or participant ID (whole or part)."
@@ -144,6 +154,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "id",
         "organisation",
         "role",
+        "state",
         "review_status",
         "status",
         "status_reason",
@@ -159,7 +170,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         ("Participant", {"fields": ("id", "organisation", "role", "base_url")}),
-        ("Status", {"fields": ("review_status", "status", "status_reason", "offboarded_at")}),
+        ("Status", {"fields": ("state", "review_status", "status", "status_reason", "offboarded_at")}),
         (
             "Credentials",
             {
@@ -227,6 +238,8 @@ class ParticipantAdmin(admin.ModelAdmin):
     def client_authentication(self, participant):
         """The token endpoint's methods this participant can use (withdraw_client_secret makes it key-only)."""
         methods = ", ".join(participant.client_auth_methods)
+        if not participant.can_authenticate:
+            return f"none: refused while {participant.state.lower()} (when allowed: {methods})"
         if participant.key_only:
             withdrawn = timezone.localtime(participant.secret_withdrawn_at).strftime("%Y-%m-%d %H:%M")
             return f"{methods} (key only: no client secret since {withdrawn})"
@@ -393,30 +406,35 @@ class ParticipantAdmin(admin.ModelAdmin):
             "button": "Yes, offboard",
             "permission": "has_offboard_permission",
             "reason_required": True,
+            "eligible": lambda p: not p.is_final,
         },
         "rotate_secret": {
             "title": "Rotate client secrets",
             "button": "Yes, issue new secrets",
             "permission": "has_rotate_permission",
             "reason_required": False,
+            "eligible": lambda p: not (p.is_final or p.key_only),
         },
         "suspend": {
             "title": "Suspend participants",
             "button": "Yes, suspend",
             "permission": "has_suspend_permission",
             "reason_required": True,
+            "eligible": lambda p: p.can_authenticate,
         },
         "reject": {
             "title": "Reject applications",
             "button": "Yes, reject",
             "permission": "has_review_permission",
             "reason_required": True,
+            "eligible": lambda p: p.review_status in PENDING_REVIEW,
         },
         "withdraw_secret": {
             "title": "Withdraw client secrets (key only from now on)",
             "button": "Yes, withdraw the secrets",
             "permission": "has_rotate_permission",
             "reason_required": True,
+            "eligible": lambda p: not (p.is_final or p.key_only),
         },
     }
 
@@ -424,10 +442,12 @@ class ParticipantAdmin(admin.ModelAdmin):
         spec = self.CONFIRMED.get(operation)
         if spec is None or not getattr(self, spec["permission"])(request):
             raise PermissionDenied
-        participants = self._chosen_current(request)
+        participants = [p for p in self._chosen_current(request) if spec["eligible"](p)]
         changelist = reverse("admin:participants_participant_changelist")
         if not participants:
-            self.message_user(request, "No participant to act on (already offboarded?).", messages.WARNING)
+            self.message_user(
+                request, f"None of the chosen participants can be acted on: {operation}.", messages.WARNING
+            )
             return HttpResponseRedirect(changelist)
         form = ReasonForm(
             request.POST if request.POST.get("confirmed") else None, reason_required=spec["reason_required"]
@@ -443,8 +463,8 @@ class ParticipantAdmin(admin.ModelAdmin):
         }[operation]
         return confirmed(request, participants, form.cleaned_data["reason"]) or HttpResponseRedirect(changelist)
 
-    def _confirmation_page(self, request, operation, participants, form):
-        """What the operation will do to each participant, and the button that does it."""
+    def _confirmation_page(self, request, operation, participants, form, left_out=()):
+        """What the operation will do to each participant (and which chosen ones it leaves out), and the button."""
         context = {
             **self.admin_site.each_context(request),
             "title": self.CONFIRMED[operation]["title"],
@@ -454,6 +474,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "participants": participants,
             "plans": [services.plan_offboarding(p) for p in participants] if operation == "offboard" else [],
             "form": form,
+            "left_out": left_out,
         }
         return TemplateResponse(request, "admin/participants/participant/confirm.html", context)
 
@@ -526,11 +547,11 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reject selected applications…", permissions=["review"])
     def reject(self, request, queryset):
-        return self._confirm_redirect("reject", queryset)
+        return self._confirmation_for(request, "reject", queryset)
 
     @admin.action(description="Suspend selected participants (revokes their tokens)…", permissions=["suspend"])
     def suspend(self, request, queryset):
-        return self._confirm_redirect("suspend", queryset)
+        return self._confirmation_for(request, "suspend", queryset)
 
     @admin.action(description="Reinstate selected participants", permissions=["suspend"])
     def reinstate(self, request, queryset):
@@ -538,20 +559,29 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate client secret of selected participants…", permissions=["rotate"])
     def rotate_secret(self, request, queryset):
-        return self._confirm_redirect("rotate_secret", queryset)
+        return self._confirmation_for(request, "rotate_secret", queryset)
 
     @admin.action(description="Withdraw client secret of selected participants (key only)…", permissions=["rotate"])
     def withdraw_secret(self, request, queryset):
-        return self._confirm_redirect("withdraw_secret", queryset)
+        return self._confirmation_for(request, "withdraw_secret", queryset)
 
     @admin.action(description="Offboard selected participants…", permissions=["offboard"])
     def offboard(self, request, queryset):
-        return self._confirm_redirect("offboard", queryset)
+        return self._confirmation_for(request, "offboard", queryset)
 
-    def _confirm_redirect(self, operation, queryset):
-        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
-        url = reverse("admin:participants_participant_confirm", args=[operation])
-        return HttpResponseRedirect(f"{url}?ids={ids}")
+    def _confirmation_for(self, request, operation, queryset):
+        """The confirmation page itself, as the action's answer: its form posts the ids in the body to confirm_view
+        (an address carrying every id would outgrow a proxy's request line past about a hundred)."""
+        spec = self.CONFIRMED[operation]
+        chosen = list(queryset.current().select_related("organisation", "application"))
+        participants = [p for p in chosen if spec["eligible"](p)]
+        left_out = [p for p in chosen if not spec["eligible"](p)]
+        if not participants:
+            names = ", ".join(f"{p} ({p.state})" for p in left_out) or "none chosen is current"
+            self.message_user(request, f"Nothing to do: {names}.", messages.WARNING)
+            return None
+        form = ReasonForm(reason_required=spec["reason_required"])
+        return self._confirmation_page(request, operation, participants, form, left_out)
 
     # --- change form and timeline ---------------------------------------------------------------
 

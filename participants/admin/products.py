@@ -27,7 +27,7 @@ class ProductForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "lender" in self.fields:
             self.fields["lender"].queryset = (
-                Participant.objects.current().filter(role=Role.LENDER).select_related("organisation")
+                Participant.objects.holding_place().filter(role=Role.LENDER).select_related("organisation")
             )
 
     def clean_lender(self):
@@ -155,7 +155,7 @@ class NetworkForm(forms.ModelForm):
             self.fields["product"].queryset = Product.objects.filter(status=ProductStatus.ACTIVE)
         if "created_by" in self.fields:
             self.fields["created_by"].queryset = (
-                Participant.objects.current().filter(role=Role.LOAN_AGENT).select_related("organisation")
+                Participant.objects.holding_place().filter(role=Role.LOAN_AGENT).select_related("organisation")
             )
 
     def clean_created_by(self):

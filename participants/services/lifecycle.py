@@ -14,6 +14,7 @@ from django.utils import timezone
 from ..models import (
     PENDING_REVIEW,
     KeyStatus,
+    NetworkMembership,
     OperationalStatus,
     Organisation,
     Participant,
@@ -112,7 +113,7 @@ def onboard_participant(
 
 def _refuse_taken_place(org: Organisation, role: Role, client_id: str | None) -> None:
     """An organisation has one current participant per role; an imported client ID must be free and valid."""
-    if Participant.objects.current().filter(organisation=org, role=role).exists():
+    if Participant.objects.holding_place().filter(organisation=org, role=role).exists():
         raise ValidationError({"role": f"{org.name} already has a {role.label} participant."})
     if client_id is not None:
         _refuse_client_id(client_id)
@@ -212,6 +213,8 @@ def suspend_participant(*, participant: Participant, actor: Actor, reason: str =
     _refuse_if_final(participant)
     if participant.status != OperationalStatus.ACTIVE:
         raise ValidationError("Only an active participant can be suspended.")
+    if not participant.is_approved:
+        raise ValidationError(f"An application ({participant.state}) is approved or rejected, not suspended.")
     participant.status = OperationalStatus.SUSPENDED
     participant.status_reason = reason
     participant.save(update_fields=["status", "status_reason", "updated_at"])
@@ -307,14 +310,19 @@ class OffboardingPlan:
     products_to_withdraw: list  # Product rows, each with .networks_listed: [(network, [other participants])]
 
 
+def _listed_besides(network, participant: Participant) -> list[Participant]:
+    """The members `network` lists now (what its listing shows), `participant` aside."""
+    listed = NetworkMembership.objects.listed_in(network).exclude(participant=participant)
+    return [membership.participant for membership in listed.select_related("participant__organisation")]
+
+
 def plan_offboarding(participant: Participant) -> OffboardingPlan:
     """What offboarding `participant` will do: what end_resource_mappings ends and withdraws, and who stops
     seeing it listed (the other members of the networks of each product it withdraws)."""
     products = list(participant.products.filter(status=ProductStatus.ACTIVE).order_by("name"))
     for product in products:
         product.networks_listed = [
-            (network, [m.participant for m in network.memberships.current().exclude(participant=participant)])
-            for network in product.networks.order_by("name").prefetch_related("memberships__participant__organisation")
+            (network, _listed_besides(network, participant)) for network in product.networks.all()
         ]
     return OffboardingPlan(
         participant=participant,

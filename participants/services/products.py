@@ -39,6 +39,8 @@ def _current_in_role_problem(participant: Participant | None, role: Role, missin
         return f"{wrong}; {participant} is a {participant.get_role_display()}."
     if participant.is_offboarded:
         return f"{participant} has been offboarded."
+    if participant.is_rejected:
+        return f"{participant} was rejected."
     return None
 
 

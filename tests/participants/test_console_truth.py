@@ -24,7 +24,7 @@ def admin_url(live_server, path):
 
 
 def run_action(page, live_server, participant, action):
-    page.goto(admin_url(live_server, "participant/?status=all"))
+    page.goto(admin_url(live_server, "participant/?state=all"))
     page.check(f"input[name=_selected_action][value='{participant.pk}']")
     page.select_option("select[name=action]", action)
     page.click("button[name=index]")
@@ -399,3 +399,31 @@ def test_an_application_received_is_applied_then_under_review_then_decided(live_
     assert token_status(live_server, participant.client_id, secret) == 200
     actions = list(AuditEvent.objects.filter(participant=participant).order_by("at").values_list("action", flat=True))
     assert actions == ["participant.onboarded", "participant.review_started", "participant.approved"]
+
+
+def test_a_bulk_confirmation_carries_its_choice_in_the_body_and_leaves_out_what_would_be_refused(
+    live_server, registry_admin, actor, settings, lender, loan_agent
+):
+    rejected = under_review(actor, name="Refused Finance", role=Role.LENDER, settings=settings).participant
+    services.reject_participant(participant=rejected, actor=actor, reason="no licence")
+    chosen = [lender.participant, loan_agent.participant, rejected]
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/?state=all"))
+        for participant in chosen:
+            page.check(f"input[name=_selected_action][value='{participant.pk}']")
+        page.select_option("select[name=action]", "suspend")
+        page.click("button[name=index]")
+        page.wait_for_selector("#id_reason")
+        assert "ids=" not in page.url  # any number of participants: a proxy's request-line limit never applies
+        assert "Refused Finance" in page.inner_text(".left-out")
+        page.fill("#id_reason", "network-wide incident")
+        page.click("input[type=submit][value='Yes, suspend']")
+        page.wait_for_selector(".messagelist")
+
+    states = {p.pk: Participant.objects.get(pk=p.pk).state for p in chosen}
+    assert states == {
+        lender.participant.pk: "Suspended",
+        loan_agent.participant.pk: "Suspended",
+        rejected.pk: "Rejected",
+    }

@@ -370,3 +370,17 @@ def test_a_document_nothing_could_store_is_refused_in_one_line(tmp_path, db, tex
     with pytest.raises(CommandError, match=message):
         call_command("import_registry", str(path))
     assert counts() == [0, 0, 0, 0, 0, 0]
+
+
+def test_final_records_import_through_the_services(tmp_path, db):
+    """Rejected and offboarded are both final: a rejected (even formerly suspended) application and an offboarded
+    lender whose product is withdrawn come back as they were, not as a refusal."""
+    final = document()
+    final["participants"][1].update(participantRoleStatus="REJECTED", status="SUSPENDED")
+    final["participants"][0]["status"] = "OFFBOARDED"
+    final["products"][0]["status"] = "WITHDRAWN"
+    final["productNetworks"] = []
+    import_file(tmp_path, final)
+    agent, lender = Participant.objects.get(pk=AGENT), Participant.objects.get(pk=LENDER)
+    assert agent.review_status == "REJECTED" and agent.state == "Rejected"
+    assert lender.is_offboarded and Product.objects.get().is_withdrawn

@@ -425,3 +425,81 @@ def test_only_a_key_of_an_allowed_type_can_be_primary(actor, lender, settings):
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) == rsa_primary
     services.revoke_key(key=rsa_primary, actor=actor, reason="compromised")
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) is None  # never the EC key
+
+
+def test_a_rejected_application_frees_its_place_for_a_new_one(actor, settings):
+    settings.OCEN_FOUR_EYES = True
+    first = services.onboard_participant(
+        org_name="Reapply Bank",
+        role=Role.LENDER,
+        base_url="https://reapply.example.in/ocen",
+        public_key=public_pem(rsa_key("reapply-1")),
+        actor=actor,
+    ).participant
+    services.reject_participant(participant=first, actor=actor, reason="licence missing")
+
+    second = services.onboard_participant(
+        organisation=first.organisation,
+        role=Role.LENDER,
+        base_url="https://reapply.example.in/ocen",
+        public_key=public_pem(rsa_key("reapply-2")),
+        actor=actor,
+    ).participant
+
+    assert second.pk != first.pk and Participant.objects.get(pk=first.pk).is_rejected
+    with pytest.raises(ValidationError, match="was rejected"):
+        services.create_product(lender=first, actor=actor, name="Never")
+
+
+def test_an_application_is_approved_or_rejected_never_suspended(actor, settings):
+    settings.OCEN_FOUR_EYES = True
+    application = services.onboard_participant(
+        org_name="Waiting Bank",
+        role=Role.LENDER,
+        base_url="https://waiting.example.in/ocen",
+        public_key=public_pem(rsa_key("waiting")),
+        actor=actor,
+    ).participant
+    with pytest.raises(ValidationError, match="not suspended"):
+        services.suspend_participant(participant=application, actor=actor, reason="x")
+
+
+def test_a_rejected_participants_keys_are_published_withheld(actor, settings):
+    from participants.wire import publication
+
+    settings.OCEN_FOUR_EYES = True
+    application = services.onboard_participant(
+        org_name="Withheld Bank",
+        role=Role.LENDER,
+        base_url="https://withheld.example.in/ocen",
+        public_key=public_pem(rsa_key("withheld")),
+        actor=actor,
+    ).participant
+    rejected = services.reject_participant(participant=application, actor=actor, reason="no")
+    published = publication(rejected, list(rejected.keys.all()))
+    assert published.primary is None and all(item["withheld"] for item in published.items)
+
+
+def test_every_participant_is_in_exactly_the_state_it_shows(actor, lender, loan_agent, kyc_partner, settings):
+    from participants.models import PARTICIPANT_STATES
+
+    services.suspend_participant(participant=loan_agent.participant, actor=actor, reason="x")
+    services.offboard_participant(participant=kyc_partner.participant, actor=actor, reason="x")
+    settings.OCEN_FOUR_EYES = True
+    for name, pending in (("Applied Co", "APPLIED"), ("Review Co", None), ("Rejected Co", None)):
+        made = services.onboard_participant(
+            org_name=name,
+            role=Role.LENDER,
+            base_url=f"https://{name[:3].lower()}.example.in/ocen",
+            public_key=public_pem(rsa_key(name)),
+            actor=actor,
+            pending=pending,
+        ).participant
+    services.reject_participant(participant=made, actor=actor, reason="x")
+
+    for participant in Participant.objects.all():
+        matching = [
+            state for state, rule in PARTICIPANT_STATES.items() if Participant.objects.filter(rule, pk=participant.pk)
+        ]
+        assert matching == [participant.state], participant
+    assert {p.state for p in Participant.objects.all()} == set(PARTICIPANT_STATES)
