@@ -96,11 +96,16 @@ def short_fingerprint(key) -> str:
     return format_fingerprint(key.fingerprint)[:23] + "…"
 
 
+def console_time(moment) -> str:
+    """A time as the console shows it: in the console's zone, named (2026-12-02 12:04:05 IST)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else ""
+
+
 def switch_note(key) -> str:
     """What a key's primary switch is, in words."""
     if key.primary_from is None:
         return "published for verifiers that read publicKeys; not primary until promoted."
-    when = timezone.localtime(key.primary_from).strftime("%Y-%m-%d %H:%M:%S %Z")
+    when = console_time(key.primary_from)
     if key.primary_from > timezone.now():
         return f"it becomes the primary key (publicKey) at {when}."
     return f"primary key (publicKey) since {when}."

@@ -68,7 +68,8 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
         if request.method == "POST":
             raise PermissionDenied
         nothing_to_save = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
-        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **nothing_to_save})
+        record = {**(extra_context or {}), **nothing_to_save, "title": "Participant key"}
+        return super().changeform_view(request, object_id, form_url, record)
 
     def get_urls(self):
         promote = self.admin_site.admin_view(self.promote_view)

@@ -41,6 +41,7 @@ from .common import (
     FAILURE_SIGNAL_WINDOW,
     _is_uuid,
     apply_each,
+    console_time,
     expiry_badge,
     object_for,
     short_fingerprint,
@@ -241,7 +242,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         if not participant.can_authenticate:
             return f"none: refused while {participant.state.lower()} (when allowed: {methods})"
         if participant.key_only:
-            withdrawn = timezone.localtime(participant.secret_withdrawn_at).strftime("%Y-%m-%d %H:%M")
+            withdrawn = console_time(participant.secret_withdrawn_at)
             return f"{methods} (key only: no client secret since {withdrawn})"
         return methods
 
@@ -258,7 +259,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "; latest {}, last from {}. A lock it is not: sources that fail are throttled on their own.",
             signals.count(),
             latest.details.get("failures"),
-            timezone.localtime(latest.at).strftime("%Y-%m-%d %H:%M"),
+            console_time(latest.at),
             latest.details.get("lastSource", "?"),
         )
 

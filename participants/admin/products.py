@@ -15,7 +15,7 @@ from ..models import (
     ProductStatus,
     Role,
 )
-from .common import NoRelatedButtons, RowCount, apply_each
+from .common import NoRelatedButtons, RowCount, apply_each, console_time
 
 
 class ProductForm(forms.ModelForm):
@@ -141,7 +141,7 @@ class MembershipInline(NoRelatedButtons, admin.TabularInline):
 
     @admin.display(description="added at")
     def added(self, membership):
-        return membership.added_at if membership.pk else ""
+        return console_time(membership.added_at) if membership.pk else ""
 
 
 class NetworkForm(forms.ModelForm):

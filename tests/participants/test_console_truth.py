@@ -247,6 +247,8 @@ def test_every_page_has_an_icon_and_no_view_site_loop(live_server, registry_admi
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, "participant/"))
         assert page.locator("#user-tools a:has-text('View site')").count() == 0
+        page.goto(f"{live_server.url}/admin/")
+        assert "axes" not in page.inner_text("#content-main").lower()  # no raw lockout tables on the index
     assert missing == []
 
 
@@ -427,3 +429,18 @@ def test_a_bulk_confirmation_carries_its_choice_in_the_body_and_leaves_out_what_
         loan_agent.participant.pk: "Suspended",
         rejected.pk: "Rejected",
     }
+
+
+def test_audit_times_are_in_one_named_zone(live_server, registry_admin, lender):
+    from django.utils import timezone
+
+    event = AuditEvent.objects.get(action="participant.onboarded")
+    shown = timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S %Z")
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "auditevent/"))
+        listed = page.inner_text("#result_list tbody tr:has-text('participant.onboarded') .field-when")
+        page.goto(admin_url(live_server, f"auditevent/{event.pk}/change/"))
+        detail = page.inner_text(".field-when .readonly")
+
+    assert listed == detail == shown and shown.endswith(" IST")
