@@ -209,7 +209,7 @@ class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         """Memberships change only through the services: add for new rows, end for deleted ones."""
         actor = services.Actor.from_request(request)
-        network = ProductNetwork.objects.get(pk=form.instance.pk)
+        network = ProductNetwork.objects.select_related("product").get(pk=form.instance.pk)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for member_form in formset.forms:
             if member_form in formset.deleted_forms:
@@ -219,13 +219,21 @@ class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
                     )
                     formset.deleted_objects.append(member_form.instance)
             elif member_form.instance.pk is None and member_form.cleaned_data.get("participant"):
-                try:
-                    membership = services.add_network_member(
-                        network=network,
-                        participant=member_form.cleaned_data["participant"],
-                        actor=actor,
-                    )
-                except ValidationError as exc:  # e.g. a founder the network already has
-                    self.message_user(request, " ".join(exc.messages), messages.WARNING)
-                else:
-                    formset.new_objects.append(membership)
+                self._add_member(request, network, member_form.cleaned_data["participant"], actor, formset)
+
+    def _add_member(self, request, network, participant, actor, formset):
+        founder = participant.pk in (network.created_by_id, network.product.lender_id)
+        if founder and network.memberships.current().filter(participant=participant).exists():
+            self.message_user(
+                request,
+                f"{participant} is a member already: a network's loan agent and its product's lender join it "
+                "automatically when it is created.",
+                messages.INFO,
+            )
+            return
+        try:
+            membership = services.add_network_member(network=network, participant=participant, actor=actor)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.WARNING)
+        else:
+            formset.new_objects.append(membership)

@@ -51,15 +51,35 @@ def token_status(live_server, client_id, client_secret):
     ).status_code
 
 
-def under_review(actor, name="Udyam Loan Agent", role=Role.LOAN_AGENT, settings=None):
-    settings.OCEN_FOUR_EYES = True
+def onboarded(actor, name, role=Role.LENDER, **extra):
+    """A participant onboarded through the services; its key and base URL are its own."""
+    slug = "-".join(name.lower().split())
     return services.onboard_participant(
         org_name=name,
         role=role,
-        base_url=f"https://{role.lower().replace('_', '-')}.example.in/ocen",
-        public_key=public_pem(rsa_key(name)),
+        base_url=f"https://{slug}.example.in/ocen",
+        public_key=extra.pop("public_key", None) or public_pem(rsa_key(name)),
         actor=actor,
+        **extra,
     )
+
+
+def under_review(actor, name="Udyam Loan Agent", role=Role.LOAN_AGENT, settings=None):
+    settings.OCEN_FOUR_EYES = True
+    return onboarded(actor, name, role)
+
+
+def fill_onboarding(page, live_server, name, role, key_text):
+    """The onboarding form, filled as an operator types it (send_onboarding sends it)."""
+    page.goto(admin_url(live_server, "participant/add/"))
+    page.fill("#id_new_organisation_name", name)
+    page.select_option("#id_role", role)
+    page.fill("#id_base_url", f"https://{'-'.join(name.lower().split())}.example.in/ocen")
+    page.fill("#id_public_key", key_text)
+
+
+def send_onboarding(page):
+    page.click("input[type=submit][value='Onboard and issue credentials']")
 
 
 def test_the_reason_typed_when_rotating_a_secret_is_in_the_audit_trail(live_server, registry_admin, lender):
@@ -102,13 +122,7 @@ def test_existing_network_members_are_shown_not_offered_for_editing(live_server,
 
 
 def test_a_member_is_listed_in_its_own_role(live_server, registry_admin, actor, network, lender):
-    partner = services.onboard_participant(
-        org_name="Rupee Disbursals",
-        role=Role.DISBURSEMENT_PARTNER,
-        base_url="https://disburse.example.in/ocen",
-        public_key=public_pem(rsa_key("disburse")),
-        actor=actor,
-    ).participant
+    partner = onboarded(actor, "Rupee Disbursals", Role.DISBURSEMENT_PARTNER).participant
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, f"productnetwork/{network.pk}/change/"))
@@ -157,13 +171,7 @@ def test_suspending_and_rejecting_ask_for_a_reason_and_a_confirmation(
     live_server, registry_admin, actor, settings, action
 ):
     if action == "suspend":
-        participant = services.onboard_participant(
-            org_name="Bharat Lending Bank",
-            role=Role.LENDER,
-            base_url="https://lender.example.in/ocen",
-            public_key=public_pem(rsa_key("lender")),
-            actor=actor,
-        ).participant
+        participant = onboarded(actor, "Bharat Lending Bank").participant
     else:
         participant = under_review(actor, settings=settings).participant
     with chromium_page() as page:
@@ -279,12 +287,8 @@ def test_a_refused_private_key_is_not_shown_back(live_server, registry_admin):
     private = private_pem(rsa_key("pasted by mistake")).decode()
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
-        page.goto(admin_url(live_server, "participant/add/"))
-        page.fill("#id_new_organisation_name", "Careless Bank")
-        page.select_option("#id_role", "LENDER")
-        page.fill("#id_base_url", "https://careless.example.in/ocen")
-        page.fill("#id_public_key", private)
-        page.click("input[type=submit][value='Onboard and issue credentials']")
+        fill_onboarding(page, live_server, "Careless Bank", "LENDER", private)
+        send_onboarding(page)
         page.wait_for_selector("text=private key material")
         html, organisation = page.content(), page.input_value("#id_new_organisation_name")
 
@@ -323,15 +327,8 @@ def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, len
     from tests.keys import certificate_pem
 
     now, private = timezone.now(), rsa_key("expiring")
-    expiring = services.onboard_participant(
-        org_name="Zenith Finance",  # last by name, first by expiry
-        role=Role.LENDER,
-        base_url="https://zenith.example.in/ocen",
-        public_key=certificate_pem(
-            private, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=20)
-        ),
-        actor=actor,
-    ).participant
+    certificate = certificate_pem(private, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=20))
+    expiring = onboarded(actor, "Zenith Finance", public_key=certificate).participant  # last by name, first by expiry
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, "participant/"))
@@ -348,12 +345,8 @@ def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, len
 def test_a_new_organisation_named_like_an_existing_one_is_refused_not_merged(live_server, registry_admin, lender):
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
-        page.goto(admin_url(live_server, "participant/add/"))
-        page.fill("#id_new_organisation_name", "bharat lending bank ")
-        page.select_option("#id_role", "LOAN_AGENT")
-        page.fill("#id_base_url", "https://agent.bharat.example.in/ocen")
-        page.fill("#id_public_key", public_pem(rsa_key("second role")).decode())
-        page.click("input[type=submit][value='Onboard and issue credentials']")
+        fill_onboarding(page, live_server, "bharat lending bank ", "LOAN_AGENT", public_pem(rsa_key("x")).decode())
+        send_onboarding(page)
         page.wait_for_selector(".errorlist")
         errors = page.inner_text(".errorlist")
 
@@ -379,13 +372,9 @@ def test_every_confirmation_has_a_way_back(live_server, registry_admin, lender):
 def test_an_application_received_is_applied_then_under_review_then_decided(live_server, registry_admin):
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
-        page.goto(admin_url(live_server, "participant/add/"))
-        page.fill("#id_new_organisation_name", "Emailed Finance")
-        page.select_option("#id_role", "LENDER")
-        page.fill("#id_base_url", "https://emailed.example.in/ocen")
-        page.fill("#id_public_key", public_pem(rsa_key("emailed")).decode())
+        fill_onboarding(page, live_server, "Emailed Finance", "LENDER", public_pem(rsa_key("emailed")).decode())
         page.check("#id_as_application")
-        page.click("input[type=submit][value='Onboard and issue credentials']")
+        send_onboarding(page)
         participant = Participant.objects.get(pk=page.inner_text("code.participant-id"))
         secret = page.inner_text("code.client-secret")
         assert participant.review_status == ReviewStatus.APPLIED
@@ -444,3 +433,19 @@ def test_audit_times_are_in_one_named_zone(live_server, registry_admin, lender):
         detail = page.inner_text(".field-when .readonly")
 
     assert listed == detail == shown and shown.endswith(" IST")
+
+
+def test_a_new_network_says_its_founders_join_automatically(live_server, registry_admin, product, loan_agent, lender):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "productnetwork/add/"))
+        page.fill("#id_name", "Founders Net")
+        page.select_option("#id_product", str(product.pk))
+        page.select_option("#id_created_by", str(loan_agent.participant.pk))
+        page.select_option("#id_memberships-0-participant", str(lender.participant.pk))  # the lender, again
+        assert page.inner_text("#memberships-group tr.form-row:not(.empty-form) td.field-added").strip() == ""
+        page.click("input[name=_save]")
+        page.wait_for_selector("text=was added successfully")
+        messages_shown = page.inner_text(".messagelist")
+
+    assert "join it automatically when it is created" in messages_shown and "already" in messages_shown

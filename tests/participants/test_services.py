@@ -427,55 +427,34 @@ def test_only_a_key_of_an_allowed_type_can_be_primary(actor, lender, settings):
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) is None  # never the EC key
 
 
-def test_a_rejected_application_frees_its_place_for_a_new_one(actor, settings):
+def application(actor, settings, name: str, **overrides) -> Participant:
+    """A lender's application waiting for a second administrator (four-eyes on), its key named after it."""
     settings.OCEN_FOUR_EYES = True
-    first = services.onboard_participant(
-        org_name="Reapply Bank",
-        role=Role.LENDER,
-        base_url="https://reapply.example.in/ocen",
-        public_key=public_pem(rsa_key("reapply-1")),
-        actor=actor,
-    ).participant
+    return onboard(actor, org_name=name, public_key=public_pem(rsa_key(name)), **overrides).participant
+
+
+def test_a_rejected_application_frees_its_place_for_a_new_one(actor, settings):
+    first = application(actor, settings, "Reapply Bank")
     services.reject_participant(participant=first, actor=actor, reason="licence missing")
 
-    second = services.onboard_participant(
-        organisation=first.organisation,
-        role=Role.LENDER,
-        base_url="https://reapply.example.in/ocen",
-        public_key=public_pem(rsa_key("reapply-2")),
-        actor=actor,
-    ).participant
+    second = onboard(actor, org_name="", organisation=first.organisation, public_key=public_pem(rsa_key("again")))
 
-    assert second.pk != first.pk and Participant.objects.get(pk=first.pk).is_rejected
+    assert second.participant.pk != first.pk and Participant.objects.get(pk=first.pk).is_rejected
     with pytest.raises(ValidationError, match="was rejected"):
         services.create_product(lender=first, actor=actor, name="Never")
 
 
 def test_an_application_is_approved_or_rejected_never_suspended(actor, settings):
-    settings.OCEN_FOUR_EYES = True
-    application = services.onboard_participant(
-        org_name="Waiting Bank",
-        role=Role.LENDER,
-        base_url="https://waiting.example.in/ocen",
-        public_key=public_pem(rsa_key("waiting")),
-        actor=actor,
-    ).participant
+    waiting = application(actor, settings, "Waiting Bank")
     with pytest.raises(ValidationError, match="not suspended"):
-        services.suspend_participant(participant=application, actor=actor, reason="x")
+        services.suspend_participant(participant=waiting, actor=actor, reason="x")
 
 
 def test_a_rejected_participants_keys_are_published_withheld(actor, settings):
     from participants.wire import publication
 
-    settings.OCEN_FOUR_EYES = True
-    application = services.onboard_participant(
-        org_name="Withheld Bank",
-        role=Role.LENDER,
-        base_url="https://withheld.example.in/ocen",
-        public_key=public_pem(rsa_key("withheld")),
-        actor=actor,
-    ).participant
-    rejected = services.reject_participant(participant=application, actor=actor, reason="no")
+    waiting = application(actor, settings, "Withheld Bank")
+    rejected = services.reject_participant(participant=waiting, actor=actor, reason="no")
     published = publication(rejected, list(rejected.keys.all()))
     assert published.primary is None and all(item["withheld"] for item in published.items)
 
@@ -485,17 +464,9 @@ def test_every_participant_is_in_exactly_the_state_it_shows(actor, lender, loan_
 
     services.suspend_participant(participant=loan_agent.participant, actor=actor, reason="x")
     services.offboard_participant(participant=kyc_partner.participant, actor=actor, reason="x")
-    settings.OCEN_FOUR_EYES = True
-    for name, pending in (("Applied Co", "APPLIED"), ("Review Co", None), ("Rejected Co", None)):
-        made = services.onboard_participant(
-            org_name=name,
-            role=Role.LENDER,
-            base_url=f"https://{name[:3].lower()}.example.in/ocen",
-            public_key=public_pem(rsa_key(name)),
-            actor=actor,
-            pending=pending,
-        ).participant
-    services.reject_participant(participant=made, actor=actor, reason="x")
+    application(actor, settings, "Applied Co", pending="APPLIED")
+    application(actor, settings, "Review Co")
+    services.reject_participant(participant=application(actor, settings, "Rejected Co"), actor=actor, reason="x")
 
     for participant in Participant.objects.all():
         matching = [
