@@ -74,7 +74,8 @@ class KeyStatus(models.TextChoices):
 
 # A participant that holds its organisation's place in its role: neither offboarded nor rejected (both final;
 # a new application in that role is a new record).
-HOLDS_ITS_PLACE = ~Q(status=OperationalStatus.OFFBOARDED) & ~Q(review_status=ReviewStatus.REJECTED)
+NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)  # a current participant: QuerySet.current()
+HOLDS_ITS_PLACE = NOT_OFFBOARDED & ~Q(review_status=ReviewStatus.REJECTED)
 
 
 class OrganisationQuerySet(models.QuerySet):
@@ -136,12 +137,11 @@ def may_authenticate(via: str = "") -> Q:
     return Q(**{f"{via}{field}": value for field, value in MAY_AUTHENTICATE.items()})
 
 
-_NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)
 # Participant.state as filters: each participant is in exactly one.
 PARTICIPANT_STATES = {
-    ReviewStatus.APPLIED.label: Q(review_status=ReviewStatus.APPLIED) & _NOT_OFFBOARDED,
-    ReviewStatus.UNDER_REVIEW.label: Q(review_status=ReviewStatus.UNDER_REVIEW) & _NOT_OFFBOARDED,
-    ReviewStatus.REJECTED.label: Q(review_status=ReviewStatus.REJECTED) & _NOT_OFFBOARDED,
+    ReviewStatus.APPLIED.label: Q(review_status=ReviewStatus.APPLIED) & NOT_OFFBOARDED,
+    ReviewStatus.UNDER_REVIEW.label: Q(review_status=ReviewStatus.UNDER_REVIEW) & NOT_OFFBOARDED,
+    ReviewStatus.REJECTED.label: Q(review_status=ReviewStatus.REJECTED) & NOT_OFFBOARDED,
     OperationalStatus.ACTIVE.label: Q(review_status=ReviewStatus.APPROVED, status=OperationalStatus.ACTIVE),
     OperationalStatus.SUSPENDED.label: Q(review_status=ReviewStatus.APPROVED, status=OperationalStatus.SUSPENDED),
     OperationalStatus.OFFBOARDED.label: Q(status=OperationalStatus.OFFBOARDED),
@@ -151,7 +151,7 @@ PARTICIPANT_STATES = {
 class ParticipantQuerySet(models.QuerySet):
     def current(self):
         """Not offboarded: active or suspended, under review or not."""
-        return self.exclude(status=OperationalStatus.OFFBOARDED)
+        return self.filter(NOT_OFFBOARDED)
 
     def holding_place(self):
         """Neither offboarded nor rejected: the one participant per organisation and role (HOLDS_ITS_PLACE)."""

@@ -444,3 +444,15 @@ def test_a_new_network_says_its_founders_join_automatically(live_server, registr
         messages_shown = page.inner_text(".messagelist")
 
     assert "join it automatically when it is created" in messages_shown and "already" in messages_shown
+
+
+def test_show_counts_counts_every_state(live_server, registry_admin, actor, settings, lender, loan_agent):
+    services.suspend_participant(participant=loan_agent.participant, actor=actor, reason="x")
+    under_review(actor, name="Pending Finance", role=Role.LENDER, settings=settings)
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "participant/?_facets=True"))
+        filters = page.inner_text("#changelist-filter")
+
+    for shown in ("Current (not offboarded) (3)", "Active (1)", "Suspended (1)", "Under review (1)", "Rejected (0)"):
+        assert shown in filters, filters
