@@ -176,8 +176,8 @@ class ParticipantAdmin(admin.ModelAdmin):
         "client_id",
         "client_authentication",
         "authentication_failures",
-        "recorded_by",
-        "approved_by",
+        "recorded_by_name",
+        "approved_by_name",
         "approved_at",
         "offboarded_at",
         "created_at",
@@ -193,7 +193,7 @@ class ParticipantAdmin(admin.ModelAdmin):
                 "description": "The client secret is shown once, when issued.",
             },
         ),
-        ("Record", {"fields": ("recorded_by", "approved_by", "approved_at", "created_at", "updated_at")}),
+        ("Record", {"fields": ("recorded_by_name", "approved_by_name", "approved_at", "created_at", "updated_at")}),
     )
     inlines = [ParticipantKeyInline]
     actions = [
@@ -233,6 +233,16 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="participant ID", ordering="id")
     def participant_id(self, participant):
         return str(participant.id)
+
+    # Who recorded and approved it, as names: a link to the user's page would lead viewers (and most
+    # administrators) to a page they may not open.
+    @admin.display(description="recorded by")
+    def recorded_by_name(self, participant):
+        return participant.recorded_by.get_username() if participant.recorded_by else "—"
+
+    @admin.display(description="approved by")
+    def approved_by_name(self, participant):
+        return participant.approved_by.get_username() if participant.approved_by else "—"
 
     @admin.display(description="state")
     def state(self, participant):

@@ -456,3 +456,16 @@ def test_show_counts_counts_every_state(live_server, registry_admin, actor, sett
 
     for shown in ("Current (not offboarded) (3)", "Active (1)", "Suspended (1)", "Under review (1)", "Rejected (0)"):
         assert shown in filters, filters
+
+
+def test_a_refusal_is_a_console_page_and_viewers_get_no_links_to_refusals(live_server, registry_viewer, lender):
+    with chromium_page() as page:
+        log_in(page, live_server.url, "meera")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
+        assert page.locator("#content-main a[href*='/admin/auth/user/']").count() == 0
+        assert "asha" in page.inner_text(".field-recorded_by_name")
+        response = page.goto(f"{live_server.url}/admin/auth/user/{lender.participant.recorded_by_id}/change/")
+        refusal = page.inner_text("#content-main")
+
+    assert response.status == 403
+    assert "signed in as meera" in refusal and "Back to the console" in refusal
