@@ -323,7 +323,18 @@ def _signers_keys(result: Diagnosis, candidates: list[dict], kid: str | None) ->
 REFUSED_KEY_DETAILS = {
     "key_revoked": "The key is REVOKED.",
     "key_expired": "The key is outside its validity window.",
-    "key_withheld": "The registry withholds the key: its participant is suspended.",
+    "key_withheld": "The registry withholds the key: its participant is suspended or was rejected.",
+}
+# Each reason a diagnosis can end with, in words (for people; the code is for programs).
+REASONS = {
+    "malformed_body": "the body is not the exact bytes received",
+    "malformed_signature": "the signature is not a detached compact JWS",
+    "algorithm_not_allowed": "it uses an algorithm OCEN does not allow",
+    "unknown_kid": "no key of the signer has its kid",
+    "key_revoked": "the key that would verify it is revoked",
+    "key_expired": "the key that would verify it is outside its validity",
+    "key_withheld": "the signer's keys are withheld (suspended or rejected)",
+    "signature_mismatch": "no usable key verifies it over these exact bytes",
 }
 
 

@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 
 from ocen_sdk import diagnose
+from ocen_sdk.jws import REASONS
 
 from .. import one_time, services
 from ..forms import (
@@ -421,6 +422,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "original": participant,
             "form": form,
             "diagnosis": diagnosis,
+            "reason_words": REASONS.get(diagnosis.reason, diagnosis.reason) if diagnosis else "",
         }
         return TemplateResponse(request, "admin/participants/participant/signature_check.html", context)
 

@@ -469,3 +469,25 @@ def test_a_refusal_is_a_console_page_and_viewers_get_no_links_to_refusals(live_s
 
     assert response.status == 403
     assert "signed in as meera" in refusal and "Back to the console" in refusal
+
+
+@pytest.mark.parametrize("genuine", [True, False], ids=["verifies", "does-not"])
+def test_the_signature_check_verdict_is_plain_and_coloured_by_its_outcome(live_server, registry_admin, lender, genuine):
+    from ocen_sdk import sign
+
+    body = json.dumps({"metadata": {"originatorParticipantId": str(lender.participant.pk)}})
+    kid = lender.participant.keys.get().kid
+    signature = sign(body.encode(), rsa_key("lender" if genuine else "someone else"), kid)
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/signature-check/"))
+        page.fill("#id_body", body)
+        page.fill("#id_signature", signature)
+        page.click("input[type=submit][value='Check']")
+        verdict = page.locator("h2.verdict")
+        text, colour = verdict.inner_text(), verdict.evaluate("e => getComputedStyle(e).backgroundColor")
+
+    if genuine:
+        assert text.startswith("✔ Verifies") and colour == "rgb(46, 125, 50)"
+    else:
+        assert "no usable key verifies it over these exact bytes" in text and colour == "rgb(186, 33, 33)"
