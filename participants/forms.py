@@ -36,6 +36,20 @@ class PublicKeyInputForm(forms.Form):
             self.add_error("public_key_file", f"The file is too large for a key (at most {MAX_INPUT_BYTES} bytes).")
         return cleaned
 
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if not valid:
+            self._ask_for_the_file_again()
+        return valid
+
+    def _ask_for_the_file_again(self) -> None:
+        """A refused form comes back without the file that was attached: say so, by its name."""
+        upload = self.files.get(self.add_prefix("public_key_file"))
+        if upload and "public_key_file" not in self.errors:
+            self.add_error(
+                "public_key_file", f"Attach {upload.name} again: a browser does not keep a file across a refused form."
+            )
+
     def key_input(self) -> str | bytes:
         upload = self.cleaned_data.get("public_key_file")
         if upload:
@@ -49,6 +63,7 @@ class PublicKeyInputForm(forms.Form):
         if not hasattr(error, "error_dict"):
             self.add_error(None, error)
             return
+        self._ask_for_the_file_again()
         refused_private = any(e.code == "private_key_material" for e in error.error_dict.get("public_key", []))
         if refused_private:  # the page says nothing was stored: it must not show the private key back either
             self.data = self.data.copy()

@@ -491,3 +491,18 @@ def test_the_signature_check_verdict_is_plain_and_coloured_by_its_outcome(live_s
         assert text.startswith("✔ Verifies") and colour == "rgb(46, 125, 50)"
     else:
         assert "no usable key verifies it over these exact bytes" in text and colour == "rgb(186, 33, 33)"
+
+
+def test_a_refused_form_asks_for_the_attached_key_file_again(live_server, registry_admin, tmp_path):
+    key_file = tmp_path / "lender-public.pem"
+    key_file.write_bytes(public_pem(rsa_key("uploaded")))
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        fill_onboarding(page, live_server, "Upload Bank", "LENDER", "")
+        page.fill("#id_base_url", "ftp://upload.example.in")  # refused: not https
+        page.set_input_files("#id_public_key_file", str(key_file))
+        send_onboarding(page)
+        page.wait_for_selector(".errorlist")
+        errors = page.inner_text("#content-main")
+
+    assert "Attach lender-public.pem again" in errors and Participant.objects.count() == 0
