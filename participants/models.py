@@ -72,9 +72,9 @@ class KeyStatus(models.TextChoices):
     REVOKED = "REVOKED", "Revoked"
 
 
+NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)  # a current participant: QuerySet.current()
 # A participant that holds its organisation's place in its role: neither offboarded nor rejected (both final;
 # a new application in that role is a new record).
-NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)  # a current participant: QuerySet.current()
 HOLDS_ITS_PLACE = NOT_OFFBOARDED & ~Q(review_status=ReviewStatus.REJECTED)
 
 

@@ -469,24 +469,24 @@ class ParticipantAdmin(admin.ModelAdmin):
         spec = self.CONFIRMED.get(operation)
         if spec is None or not getattr(self, spec["permission"])(request):
             raise PermissionDenied
-        participants = [p for p in self._chosen_current(request) if spec["eligible"](p)]
+        participants, left_out = self._eligible(operation, self._chosen_current(request))
         changelist = reverse("admin:participants_participant_changelist")
         if not participants:
-            self.message_user(
-                request, f"None of the chosen participants can be acted on: {operation}.", messages.WARNING
-            )
+            self._nothing_to_do(request, left_out)
             return HttpResponseRedirect(changelist)
         form = ReasonForm(
             request.POST if request.POST.get("confirmed") else None, reason_required=spec["reason_required"]
         )
         if not (form.is_bound and form.is_valid()):
-            return self._confirmation_page(request, operation, participants, form)
+            return self._confirmation_page(request, operation, participants, form, left_out)
         confirmed = {
             "suspend": self._status_confirmed(services.suspend_participant, "Suspended"),
             "reject": self._status_confirmed(services.reject_participant, "Rejected"),
             "rotate_secret": self._rotate_confirmed,
-            "withdraw_secret": self._withdraw_confirmed,
-            "offboard": self._offboard_confirmed,
+            "withdraw_secret": self._status_confirmed(
+                services.withdraw_client_secret, "Key only from now on (client secret withdrawn)"
+            ),
+            "offboard": self._status_confirmed(services.offboard_participant, "Offboarded"),
         }[operation]
         return confirmed(request, participants, form.cleaned_data["reason"]) or HttpResponseRedirect(changelist)
 
@@ -515,6 +515,8 @@ class ParticipantAdmin(admin.ModelAdmin):
         )
 
     def _status_confirmed(self, service, verb):
+        """A confirmed operation that applies `service` with the reason to each participant and says what it did."""
+
         def confirmed(request, participants, reason):
             actor = services.Actor.from_request(request)
             done = apply_each(self, request, participants, lambda p: service(participant=p, actor=actor, reason=reason))
@@ -532,29 +534,6 @@ class ParticipantAdmin(admin.ModelAdmin):
             lambda p: services.rotate_client_secret(participant=p, actor=actor, reason=reason),
         )
         return self._show_credentials_once(request, issued, "rotated") if issued else None
-
-    def _withdraw_confirmed(self, request, participants, reason):
-        actor = services.Actor.from_request(request)
-        done = apply_each(
-            self,
-            request,
-            participants,
-            lambda p: services.withdraw_client_secret(participant=p, actor=actor, reason=reason),
-        )
-        if done:
-            names = ", ".join(str(p) for p in done)
-            self.message_user(request, f"Key only from now on (client secret withdrawn): {names}.", messages.SUCCESS)
-
-    def _offboard_confirmed(self, request, participants, reason):
-        actor = services.Actor.from_request(request)
-        done = apply_each(
-            self,
-            request,
-            participants,
-            lambda p: services.offboard_participant(participant=p, actor=actor, reason=reason),
-        )
-        if done:
-            self.message_user(request, f"Offboarded: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -599,16 +578,23 @@ class ParticipantAdmin(admin.ModelAdmin):
     def _confirmation_for(self, request, operation, queryset):
         """The confirmation page itself, as the action's answer: its form posts the ids in the body to confirm_view
         (an address carrying every id would outgrow a proxy's request line past about a hundred)."""
-        spec = self.CONFIRMED[operation]
-        chosen = list(queryset.current().select_related("organisation", "application"))
-        participants = [p for p in chosen if spec["eligible"](p)]
-        left_out = [p for p in chosen if not spec["eligible"](p)]
+        chosen = queryset.current().select_related("organisation", "application")
+        participants, left_out = self._eligible(operation, chosen)
         if not participants:
-            names = ", ".join(f"{p} ({p.state})" for p in left_out) or "none chosen is current"
-            self.message_user(request, f"Nothing to do: {names}.", messages.WARNING)
+            self._nothing_to_do(request, left_out)
             return None
-        form = ReasonForm(reason_required=spec["reason_required"])
+        form = ReasonForm(reason_required=self.CONFIRMED[operation]["reason_required"])
         return self._confirmation_page(request, operation, participants, form, left_out)
+
+    def _eligible(self, operation, chosen) -> tuple[list[Participant], list[Participant]]:
+        """The chosen participants the operation applies to, and those it leaves out (the registry would refuse)."""
+        eligible = self.CONFIRMED[operation]["eligible"]
+        chosen = list(chosen)
+        return [p for p in chosen if eligible(p)], [p for p in chosen if not eligible(p)]
+
+    def _nothing_to_do(self, request, left_out) -> None:
+        names = ", ".join(f"{p} ({p.state})" for p in left_out) or "none chosen is current"
+        self.message_user(request, f"Nothing to do: {names}.", messages.WARNING)
 
     # --- change form and timeline ---------------------------------------------------------------
 
