@@ -316,3 +316,28 @@ def test_an_admin_lockout_holds_only_for_the_address_the_proxy_reports(transacti
         assert admin_login(base, "asha", STAFF_PASSWORD, "203.0.113.66").status_code == 429
         assert admin_login(base, "asha", STAFF_PASSWORD, "198.51.100.20").status_code == 302  # signed in
     assert {e.remote_addr for e in AuditEvent.objects.filter(action="admin.locked_out")} == {"203.0.113.66"}
+
+
+def test_a_rejection_withholds_the_applications_keys_everywhere_on_the_next_request(servers, actor):
+    (a, b), _env = servers
+    agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "trust-agent")
+    application = services.onboard_participant(
+        org_name="Applicant Finance",
+        role="LENDER",
+        base_url="https://applicant.example.in/ocen",
+        public_key=public_pem(rsa_key("trust-applicant")),
+        actor=actor,
+        pending="UNDER_REVIEW",
+    ).participant
+    agent_token = token(a, agent)
+    for base in (a, b):  # every worker has rendered the application's record, its key named
+        for _ in range(4):
+            assert details(base, agent_token, application.id).json()["publicKey"] is not None
+
+    services.reject_participant(participant=application, actor=actor, reason="licence not shown")
+
+    for base in (a, b):
+        for _ in range(4):
+            record = details(base, agent_token, application.id).json()
+            assert record["participantRoleStatus"] == "REJECTED" and record["publicKey"] is None, base
+            assert all(key["withheld"] for key in record["publicKeys"]["keys"]), base
