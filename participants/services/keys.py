@@ -162,7 +162,7 @@ def _locked_key(key: ParticipantKey) -> ParticipantKey:
 def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = None) -> ParticipantKey:
     """Stop using a key for new signatures; it still verifies for the retirement grace period."""
     now = now or timezone.now()
-    _locked(key.participant)
+    _refuse_if_final(_locked(key.participant))
     key = _locked_key(key)
     if key.status != KeyStatus.ACTIVE:
         raise ValidationError(f"Only an active key can be retired; {key.kid} is {key.get_status_display()}.")

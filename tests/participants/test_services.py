@@ -444,6 +444,15 @@ def test_a_rejected_application_frees_its_place_for_a_new_one(actor, settings):
         services.create_product(lender=first, actor=actor, name="Never")
 
 
+def test_a_rejected_participants_keys_are_never_retired(actor, settings):
+    waiting = application(actor, settings, "Retire Bank")
+    services.add_participant_key(participant=waiting, public_key=public_pem(rsa_key("second")), actor=actor)
+    rejected = services.reject_participant(participant=waiting, actor=actor, reason="no")
+    with pytest.raises(ValidationError, match="was rejected"):
+        services.retire_key(key=rejected.keys.first(), actor=actor)
+    assert not rejected.keys.filter(status=KeyStatus.RETIRED).exists()
+
+
 def test_an_application_is_approved_or_rejected_never_suspended(actor, settings):
     waiting = application(actor, settings, "Waiting Bank")
     with pytest.raises(ValidationError, match="not suspended"):
