@@ -321,14 +321,8 @@ def test_an_admin_lockout_holds_only_for_the_address_the_proxy_reports(transacti
 def test_a_rejection_withholds_the_applications_keys_everywhere_on_the_next_request(servers, actor):
     (a, b), _env = servers
     agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "trust-agent")
-    application = services.onboard_participant(
-        org_name="Applicant Finance",
-        role="LENDER",
-        base_url="https://applicant.example.in/ocen",
-        public_key=public_pem(rsa_key("trust-applicant")),
-        actor=actor,
-        pending="UNDER_REVIEW",
-    ).participant
+    applicant, _ = onboard(actor, "Applicant Finance", "LENDER", "trust-applicant", pending="UNDER_REVIEW")
+    application = applicant.participant
     agent_token = token(a, agent)
     for base in (a, b):  # every worker has rendered the application's record, its key named
         for _ in range(4):

@@ -37,12 +37,13 @@ def registry(live_server, settings):
     return {"issuer": f"{live_server.url}/auth", "service": f"{live_server.url}/service"}
 
 
-def onboard(actor, name, role, key_name):
+def onboard(actor, name, role, key_name, **extra):
     credentials = services.onboard_participant(
         org_name=name,
         role=role,
         base_url=f"https://{key_name}.example.in/ocen",
         public_key=public_pem(rsa_key(key_name)),
         actor=actor,
+        **extra,
     )
     return credentials, credentials.participant.keys.get().kid
