@@ -1,7 +1,7 @@
 """
 In-process measurements the benchmark runs inside the served configuration (`manage.py shell`):
 queries per request for each endpoint (first, cold and warm requests, through the whole
-middleware stack with Django's test client), the admin changelist at scale, and EXPLAIN plans.
+middleware stack with Django's test client), the admin changelist and dashboard at scale, and EXPLAIN plans.
 
     DJANGO_SETTINGS_MODULE=bench.settings python manage.py shell -c "import bench.probe as p; p.main()" < spec.json
 """
@@ -65,6 +65,21 @@ def admin_changelist(username: str, rounds: int = 5) -> dict:
     }
 
 
+def dashboard(username: str, rounds: int = 5) -> dict:
+    """The console's index (the dashboard), as a logged-in administrator: queries and milliseconds."""
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    assert client.get("/admin/").status_code == 200  # warm
+    timings = []
+    for _ in range(rounds):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get("/admin/")
+            timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200 and b'id="dashboard"' in response.content
+    return {"queries": len(captured.captured_queries), "ms_median": statistics.median(timings), "ms_max": max(timings)}
+
+
 def explain(since: str) -> dict:
     """The plans of the registry list's count and page reads, as the list view sends them."""
     base = Participant.objects.order_by("updated_at", "id")
@@ -95,6 +110,8 @@ def main():
         out["queries"] = queries(spec["queries"])
     if "admin" in spec:
         out["admin"] = admin_changelist(spec["admin"])
+    if "dashboard" in spec:
+        out["dashboard"] = dashboard(spec["dashboard"])
     if "explain" in spec:
         out["explain"] = explain(spec["explain"])
     print("PROBE " + json.dumps(out))

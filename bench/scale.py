@@ -87,7 +87,8 @@ def clone_participants(database_url: str, template_id: str, count: int, prefix: 
 
 def seed_tokens(database_url: str, count: int, client_prefix: str, *, chunk: int = 1_000_000, progress=None) -> int:
     """`count` expired client-credential tokens spread over the clients whose IDs start with the prefix
-    (expired, so the same rows then measure token cleanup)."""
+    (expired, so the same rows then measure token cleanup), issued over the last 30 days in time order, as
+    traffic appends them (the dashboard's last 24 hours are then a thirtieth of them)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         done = 0
         while done < count:
@@ -97,10 +98,12 @@ def seed_tokens(database_url: str, count: int, client_prefix: str, *, chunk: int
                 "WHERE client_id LIKE %(prefix)s || '%%') "
                 "INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, created, updated, "
                 "token_checksum, resource) "
-                "SELECT '', now() - interval '2 days', 'ocen', apps.ids[1 + g %% cardinality(apps.ids)], "
-                "now() - interval '3 days', now() - interval '3 days', md5(g || 'a') || md5(g || 'b'), '[]'::jsonb "
-                "FROM apps, generate_series(%(start)s, %(end)s) g",
-                {"prefix": client_prefix, "start": done + 1, "end": done + size},
+                "SELECT '', now() - interval '1 minute', 'ocen', apps.ids[1 + g %% cardinality(apps.ids)], "
+                "issued, issued, md5(g || 'a') || md5(g || 'b'), '[]'::jsonb "
+                "FROM apps, generate_series(%(start)s, %(end)s) g, "
+                "LATERAL (SELECT now() - interval '30 days' * (1 - g::float / %(total)s) - interval '2 minutes' "
+                "AS issued) t",
+                {"prefix": client_prefix, "start": done + 1, "end": done + size, "total": count},
             )
             done += size
             if progress:

@@ -75,6 +75,10 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # The console's theme (django-unfold) goes before the admin, whose templates it replaces.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -88,6 +92,7 @@ INSTALLED_APPS = [
     "participants",
     "authapi",
     "axes",
+    "import_export",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +125,46 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # Lockouts are audit events (participants/receivers.py), lifted with `manage.py axes_reset_username`; the
 # raw attempt tables stay out of the console (and their actions out of a viewer's reach).
 AXES_ENABLE_ADMIN = False
+
+# The console (django-unfold): the registry's name and icon, its dashboard as the index, and one teal accent.
+# The sidebar is the stock app list, so it shows each operator only what their permissions open.
+UNFOLD = {
+    "SITE_TITLE": "OCEN Registry",
+    "SITE_HEADER": "OCEN Registry",
+    "SITE_SUBHEADER": "Participant registry and auth",
+    "SITE_SYMBOL": "hub",
+    "SITE_URL": None,  # the registry has no public site: no "View site" link back to the admin
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/favicon.ico"}],
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_HISTORY": False,  # a participant's history is its timeline, a button on its page
+    "DASHBOARD_CALLBACK": "participants.admin.dashboard.dashboard_callback",
+    "STYLES": [lambda request: f"/{STATIC_URL}registry/console.css"],
+    "SIDEBAR": {"show_search": False, "show_all_applications": False},
+    "COLORS": {
+        "primary": {
+            shade: f"oklch({lightness}% {chroma} 200)"
+            for shade, lightness, chroma in [
+                ("50", 98, 0.014),
+                ("100", 95, 0.03),
+                ("200", 90, 0.05),
+                ("300", 83, 0.08),
+                ("400", 72, 0.1),
+                ("500", 60, 0.1),
+                ("600", 50, 0.09),
+                ("700", 42, 0.08),
+                ("800", 35, 0.07),
+                ("900", 29, 0.06),
+                ("950", 20, 0.05),
+            ]
+        }
+    },
+}
+
+# Signing in at /admin/login/ itself lands on the console (unfold's login form carries no `next` field).
+LOGIN_REDIRECT_URL = "admin:index"
+
+# Exports (participants/admin/exports.py): a cell a spreadsheet would run as a formula (=, +, -, @) is escaped.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 ROOT_URLCONF = "ocen_registry.urls"
 WSGI_APPLICATION = "ocen_registry.wsgi.application"

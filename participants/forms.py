@@ -135,9 +135,28 @@ class ReasonForm(forms.Form):
         max_length=500, required=False, widget=forms.TextInput(attrs={"size": 80}), label="Reason (for the audit trail)"
     )
 
-    def __init__(self, *args, reason_required=False, **kwargs):
+    confirm_name = forms.CharField(max_length=200, required=False, label="Type the organisation's name to confirm")
+
+    def __init__(self, *args, reason_required=False, type_to_confirm=None, **kwargs):
+        """reason_required None: the operation takes no reason (no field). type_to_confirm: a name the operator
+        must type, exactly, before an irreversible operation."""
         super().__init__(*args, **kwargs)
-        self.fields["reason"].required = reason_required
+        if reason_required is None:
+            del self.fields["reason"]
+        else:
+            self.fields["reason"].required = reason_required
+        self.type_to_confirm = type_to_confirm
+        if type_to_confirm is None:
+            del self.fields["confirm_name"]
+        else:
+            self.fields["confirm_name"].required = True
+            self.fields["confirm_name"].help_text = f"“{type_to_confirm}”: this cannot be undone."
+
+    def clean_confirm_name(self):
+        typed = self.cleaned_data["confirm_name"].strip()
+        if typed != self.type_to_confirm:
+            raise forms.ValidationError(f"Type “{self.type_to_confirm}” exactly, to confirm.")
+        return typed
 
 
 class ParticipantChangeForm(forms.ModelForm):

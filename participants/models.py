@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from ocen_sdk.jws import unusable_because
+from ocen_sdk.jws import USABLE_STATUSES, unusable_because
 
 
 class Role(models.TextChoices):
@@ -76,6 +76,8 @@ NOT_OFFBOARDED = ~Q(status=OperationalStatus.OFFBOARDED)  # a current participan
 # A participant that holds its organisation's place in its role: neither offboarded nor rejected (both final;
 # a new application in that role is a new record).
 HOLDS_ITS_PLACE = NOT_OFFBOARDED & ~Q(review_status=ReviewStatus.REJECTED)
+# Its keys are published withheld (Participant.keys_withheld, the same rule for one row).
+KEYS_WITHHELD = Q(status=OperationalStatus.SUSPENDED) | Q(review_status=ReviewStatus.REJECTED)
 
 
 class OrganisationQuerySet(models.QuerySet):
@@ -308,6 +310,21 @@ class Participant(models.Model):
         return self.get_review_status_display()
 
 
+class ParticipantKeyQuerySet(models.QuerySet):
+    def usable_at(self, moment):
+        """Keys a verifier accepts signatures by at `moment`: ParticipantKey.is_usable_at (ocen_sdk's
+        unusable_because) as a query, for counting over the whole registry."""
+        return (
+            self.filter(status__in=USABLE_STATUSES)
+            .exclude(Q(valid_from__gt=moment) | Q(valid_until__lte=moment))
+            .exclude(participant__in=Participant.objects.filter(KEYS_WITHHELD))
+        )
+
+    def expiring_between(self, start, end):
+        """Active keys whose validity ends in [start, end): the ones an operator must replace soon."""
+        return self.filter(status=KeyStatus.ACTIVE, valid_until__gte=start, valid_until__lt=end)
+
+
 class ParticipantKey(models.Model):
     """A participant's public signing key, stored as a normalised public JWK."""
 
@@ -331,6 +348,8 @@ class ParticipantKey(models.Model):
     # key published for set-aware verifiers but never switched to. See primary_key().
     primary_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ParticipantKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["participant", "-created_at"]
@@ -476,6 +495,16 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # A network's product picker and a lender's product list tell products apart by name.
+            models.UniqueConstraint(
+                Lower("name"),
+                "lender",
+                condition=Q(status=ProductStatus.ACTIVE),
+                name="product_name_unique_per_lender",
+                violation_error_message="This lender already has a product of that name (ignoring case).",
+            )
+        ]
 
     def __str__(self):
         return self.name

@@ -40,3 +40,8 @@ def chromium_page():
                 connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def shown_field(page, label: str) -> str:
+    """The value a change page shows beside `label` (unfold marks read-only rows by their label only)."""
+    return page.inner_text(f".field-line:has(label:text-is('{label}')) div.grow").strip()

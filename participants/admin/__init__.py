@@ -9,7 +9,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from . import audit, keys, organisations, participants, products  # noqa: F401 — registers the admins
+from . import accounts, audit, dashboard, keys, organisations, participants, products  # noqa: F401 — registers the admins
 
 # Tokens and client hashes are not for browsing: the registry's own pages show what operators need.
 for _model in (

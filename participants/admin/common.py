@@ -12,6 +12,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from .. import services
 from ..forms import (
@@ -38,6 +39,60 @@ def object_for(model_admin, request, object_id, permission: str):
     return obj
 
 
+# The colour of each state's pill: what the registry does with such a participant, at a glance.
+PILL = {
+    "Active": "ok",
+    "Approved": "ok",
+    "Applied": "info",
+    "Under review": "info",
+    "Suspended": "warn",
+    "Retired": "quiet",
+    "Rejected": "stop",
+    "Revoked": "stop",
+    "Offboarded": "quiet",
+    "Withdrawn": "quiet",
+}
+
+
+def pill(label: str):
+    """A state, review status or key status as a coloured pill (the text is the label, as written)."""
+    return format_html('<span class="pill pill-{}">{}</span>', PILL.get(label, "quiet"), label)
+
+
+def short_id(value, length: int = 8):
+    """A long identifier shortened for a list, whole in its tooltip and on the clipboard (console.js's copy button)."""
+    value = str(value)
+    shown = value if len(value) <= length + 1 else f"{value[:length]}…"
+    return format_html(
+        '<span class="id-cell"><span class="short-id" title="{}">{}</span><button type="button" class="copy" '
+        'data-copy="{}" title="Copy {}">Copy</button></span>',
+        value,
+        shown,
+        value,
+        value,
+    )
+
+
+def key_warnings(key, now=None) -> list[str]:
+    """What an operator should know about a key just registered: a validity that has not begun (its
+    signatures are refused until then) or that ends within 30 days (ask for the next key now)."""
+    now = now or timezone.now()
+    what = "certificate" if key.cert_subject else "key"
+    warnings = []
+    if key.valid_from > now:
+        warnings.append(
+            f"Key {key.kid}: its {what} is not valid until {console_time(key.valid_from)}; "
+            "signatures by it are refused until then."
+        )
+    if key.valid_until is not None and key.valid_until - now < EXPIRY_WARNING:
+        days = max((key.valid_until - now).days, 0)
+        warnings.append(
+            f"Key {key.kid}: its {what} expires on {console_time(key.valid_until)}, in {days} days; "
+            "ask the participant for its next key now."
+        )
+    return warnings
+
+
 def expiry_badge(moment):
     """A key expiry, coloured by urgency (red: expired or within 30 days; amber: within 90)."""
     if moment is None:
@@ -54,7 +109,7 @@ def expiry_badge(moment):
     )
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class ReadOnlyModelAdmin(ModelAdmin):
     """A record operators may read but never add, edit or delete in the admin."""
 
     def has_add_permission(self, request):
@@ -93,7 +148,11 @@ def apply_each(model_admin, request, objects, operation) -> list:
 @admin.display(description="fingerprint")
 def short_fingerprint(key) -> str:
     """The first bytes of a key's SHA-256 fingerprint, enough to tell keys apart in a list."""
-    return format_fingerprint(key.fingerprint)[:23] + "…"
+    return format_html(
+        '<span class="short-id" title="{}">{}…</span>',
+        format_fingerprint(key.fingerprint),
+        format_fingerprint(key.fingerprint)[:17],
+    )
 
 
 def console_time(moment) -> str:

@@ -2,13 +2,15 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from unfold.admin import ModelAdmin
 
 from .. import services
 from ..forms import (
     PromoteKeyForm,
+    ReasonForm,
 )
 from ..keys import fingerprint_fragment, format_fingerprint
 from ..models import ParticipantKey
@@ -17,14 +19,16 @@ from .common import (
     confirm_revocation,
     expiry_badge,
     object_for,
+    pill,
     short_fingerprint,
+    short_id,
     switch_note,
 )
 
 
 @admin.register(ParticipantKey)
-class ParticipantKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "participant", "status", "alg", "key_size", short_fingerprint, "valid_from", "expiry")
+class ParticipantKeyAdmin(ModelAdmin):
+    list_display = ("key_id", "participant", "key_status", "algorithm", short_fingerprint, "valid_from", "expiry")
     list_filter = ("status", "alg")
     list_select_related = ("participant__organisation",)
     search_fields = ("kid", "participant__organisation__name")
@@ -73,8 +77,18 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         promote = self.admin_site.admin_view(self.promote_view)
+        operation = self.admin_site.admin_view(self.operation_view)
         return [
             path("<path:object_id>/promote/", promote, name="participants_participantkey_promote"),
+            *(
+                path(
+                    f"<path:object_id>/{name}/",
+                    operation,
+                    {"operation": name},
+                    name=f"participants_participantkey_{name}",
+                )
+                for name in self.OPERATIONS
+            ),
             *super().get_urls(),
         ]
 
@@ -104,8 +118,69 @@ class ParticipantKeyAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
 
+    # A key row's Retire and Revoke buttons (the participant's page): a confirmation page each.
+    OPERATIONS = {
+        "retire": {
+            "title": "Retire key {kid}",
+            "intro": "The key stops being offered for new signatures; it still verifies for the retirement grace "
+            "period, so signatures already in flight are accepted. Its participant must have another active key.",
+            "button": "Yes, retire",
+            "reason_required": None,
+            "apply": lambda key, actor, reason: services.retire_key(key=key, actor=actor),
+            "done": "Retired",
+        },
+        "revoke": {
+            "title": "Revoke key {kid}",
+            "intro": "Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
+            "compromised keys; for a planned rotation, retire the key instead.",
+            "button": "Yes, revoke",
+            "reason_required": True,
+            "apply": lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
+            "done": "Revoked",
+        },
+    }
+
+    def operation_view(self, request, object_id, operation):
+        spec = self.OPERATIONS.get(operation)
+        if spec is None:
+            raise Http404(f"No key operation {operation!r}.")
+        key = object_for(self, request, object_id, "change")
+        back = reverse("admin:participants_participant_change", args=[key.participant_id])
+        form = ReasonForm(request.POST or None, reason_required=spec["reason_required"])
+        if request.method == "POST" and form.is_valid():
+            try:
+                spec["apply"](key, services.Actor.from_request(request), form.cleaned_data.get("reason", ""))
+            except ValidationError as exc:
+                self.message_user(request, f"{key.kid}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{spec['done']} {key.kid}.", messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": spec["title"].format(kid=key.kid),
+            "opts": self.opts,
+            "key": key,
+            "back_label": str(key.participant),
+            "spec": spec,
+            "form": form,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/participants/participantkey/confirm.html", context)
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="key ID (kid)", ordering="kid")
+    def key_id(self, key):
+        return short_id(key.kid, 12)
+
+    @admin.display(description="status", ordering="status")
+    def key_status(self, key):
+        return pill(key.get_status_display())
+
+    @admin.display(description="algorithm", ordering="alg")
+    def algorithm(self, key):
+        return f"{key.alg} · {key.key_size}"
 
     @admin.display(description="SHA-256 fingerprint")
     def fingerprint_display(self, key):

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import OuterRef
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from .. import services
 from ..forms import (
@@ -17,7 +18,7 @@ from .common import (
 )
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(TabularInline):
     model = Participant
     extra = 0
     can_delete = False
@@ -30,7 +31,7 @@ class ParticipantInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(ModelAdmin):
     form = OrganisationForm
     list_display = ("name", "website", "email", "participant_count", "created_at")
     search_fields = ("name", "email")

@@ -1,12 +1,13 @@
 """Participants: the changelist, onboarding, the one-time credentials, confirmations and key pages."""
 
+import datetime as dt
 import re
 import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import CharField, Count, F, OuterRef, Q, Subquery
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains
 from django.http import HttpResponseRedirect
@@ -14,8 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import never_cache
+from unfold.admin import ModelAdmin, TabularInline
 
 from ocen_sdk import diagnose
 from ocen_sdk.jws import REASONS
@@ -39,16 +41,23 @@ from ..models import (
     primary_key,
 )
 from ..wire import publication
+from . import cockpit
 from .common import (
+    EXPIRY_NOTICE,
+    EXPIRY_WARNING,
     FAILURE_SIGNAL_WINDOW,
     _is_uuid,
     apply_each,
     console_time,
     expiry_badge,
+    key_warnings,
     object_for,
+    pill,
     short_fingerprint,
+    short_id,
     switch_note,
 )
+from .exports import ConsoleExport, ParticipantResource
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -94,6 +103,34 @@ class StateFilter(admin.SimpleListFilter):
         return queryset if rule is None else queryset.filter(rule)
 
 
+class KeyExpiryFilter(admin.SimpleListFilter):
+    """By the expiry of a participant's active keys: the ones to chase for a new key, soonest first."""
+
+    title = "key expiry"
+    parameter_name = "key_expiry"
+    WINDOWS = {"30": EXPIRY_WARNING, "90": EXPIRY_NOTICE}
+
+    def lookups(self, request, model_admin):
+        return [("30", "Expiring within 30 days"), ("90", "Expiring within 90 days"), ("expired", "Already expired")]
+
+    def rule(self, lookup: str, now) -> Q:
+        if lookup == "expired":
+            keys = ParticipantKey.objects.filter(status=KeyStatus.ACTIVE, valid_until__lte=now)
+        else:
+            keys = ParticipantKey.objects.expiring_between(now, now + self.WINDOWS.get(lookup, dt.timedelta(0)))
+        return Q(Exists(keys.filter(participant=OuterRef("pk"))))
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        now = timezone.now()
+        return {
+            f"{i}__c": Count(pk_attname, filter=self.rule(lookup, now))
+            for i, (lookup, _) in enumerate(self.lookup_choices)
+        }
+
+    def queryset(self, request, queryset):
+        return queryset.filter(self.rule(self.value(), timezone.now())) if self.value() else queryset
+
+
 VERIFIES = {
     "": "yes",
     "key_revoked": "no: revoked",
@@ -102,27 +139,33 @@ VERIFIES = {
 }
 
 
-class ParticipantKeyInline(admin.TabularInline):
+class ParticipantKeyInline(TabularInline):
     model = ParticipantKey
     extra = 0
     can_delete = False
     show_change_link = True
     fields = (
-        "kid",
-        "status",
+        "key_id",
+        "key_status",
         "primary",
         "verifies_now",
-        "alg",
-        "key_size",
+        "algorithm",
         short_fingerprint,
         "valid_from",
         "expiry",
-        "revoked_at",
+        "operations",
     )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        """A key's operations column only for those who may operate on keys (viewers read the rest)."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("participants.change_participantkey"):
+            return fields
+        return [f for f in fields if f != "operations"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("participant")
@@ -130,6 +173,19 @@ class ParticipantKeyInline(admin.TabularInline):
     @admin.display(description="valid until")
     def expiry(self, key):
         return expiry_badge(key.valid_until)
+
+    @admin.display(description="key ID (kid)")
+    def key_id(self, key):
+        return short_id(key.kid, 12)
+
+    @admin.display(description="status")
+    def key_status(self, key):
+        revoked = f" {console_time(key.revoked_at)}" if key.revoked_at else ""
+        return format_html("{}{}", pill(key.get_status_display()), revoked)
+
+    @admin.display(description="algorithm")
+    def algorithm(self, key):
+        return f"{key.alg} · {key.key_size}"
 
     @admin.display(description="verifies now")
     def verifies_now(self, key):
@@ -140,27 +196,48 @@ class ParticipantKeyInline(admin.TabularInline):
     def primary(self, key):
         if key.status != KeyStatus.ACTIVE:
             return "—"
-        primary = primary_key(key.participant.keys.all(), timezone.now())
-        if primary == key:
+        if primary_key(key.participant.keys.all(), timezone.now()) == key:
             return format_html("<strong>{}</strong>", "primary (publicKey)")
-        link = reverse("admin:participants_participantkey_promote", args=[key.pk])
-        return format_html('{} <a href="{}">Make primary…</a>', switch_note(key), link)
+        return switch_note(key)
+
+    @admin.display(description="operations")
+    def operations(self, key):
+        """Make primary, Retire, Revoke: what the registry accepts for this key now (each with its confirmation)."""
+        if key.status == KeyStatus.REVOKED or key.participant.is_final:
+            return "—"
+        links = [("Revoke…", "revoke", "caution")]
+        if key.status == KeyStatus.ACTIVE:
+            links[:0] = [("Retire…", "retire", "")]
+            if primary_key(key.participant.keys.all(), timezone.now()) != key:
+                links[:0] = [("Make primary…", "promote", "")]
+        buttons = format_html_join(
+            "",
+            '<a href="{}" class="{}">{}</a>',
+            (
+                (reverse(f"admin:participants_participantkey_{name}", args=[key.pk]), style, label)
+                for label, name, style in links
+            ),
+        )
+        return format_html('<span class="key-ops">{}</span>', buttons)
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ConsoleExport, ModelAdmin):
     form = ParticipantChangeForm
+    resource_classes = (ParticipantResource,)
+    # One line per participant at 1280 px: long identifiers shortened (whole in the tooltip, copied by the button).
     list_display = (
-        "participant_id",
         "organisation_name",
+        "participant_id",
         "role",
         "state",
-        "base_url",
-        "client_id",
+        "client",
+        "api_base_url",
         "key_expiry",
     )
-    list_display_links = ("participant_id",)
-    list_filter = (StateFilter, "role")
+    list_display_links = ("organisation_name",)
+    list_filter = (StateFilter, "role", KeyExpiryFilter)
+    show_facets = admin.ShowFacets.ALWAYS
     list_select_related = ("organisation",)
     search_fields = ("organisation__name", "client_id", "base_url")
     search_help_text = "Organisation name, client ID, base URL, or participant ID (whole or part)."
@@ -231,9 +308,19 @@ class ParticipantAdmin(admin.ModelAdmin):
             return found, duplicates
         return queryset.filter(Q(pk=participant_id) | Q(organisation_id=participant_id)), False
 
-    @admin.display(description="participant ID", ordering="id")
+    @admin.display(description="ID", ordering="id")
     def participant_id(self, participant):
-        return str(participant.id)
+        return short_id(participant.id)
+
+    @admin.display(description="client ID", ordering="client_id")
+    def client(self, participant):
+        return short_id(participant.client_id) if participant.client_id else "—"
+
+    @admin.display(description="API base URL", ordering="base_url")
+    def api_base_url(self, participant):
+        return format_html(
+            '<span class="truncate-cell" title="{}">{}</span>', participant.base_url, participant.base_url
+        )
 
     # Who recorded and approved it, as names: a link to the user's page would lead viewers (and most
     # administrators) to a page they may not open.
@@ -248,15 +335,16 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="state")
     def state(self, participant):
         """What the registry does with it (Participant.state): an application is not "Active"."""
-        return participant.state
+        return pill(participant.state)
 
     @admin.display(description="organisation", ordering="organisation__name")
     def organisation_name(self, participant):
         """The organisation, sortable by its name: the list's own order (organisation, then role), shown as such."""
-        return participant.organisation.name
+        name = participant.organisation.name
+        return format_html('<span class="truncate-cell wide" title="{}">{}</span>', name, name)
 
     # Soonest first; a key that never expires sorts last (descending: first).
-    @admin.display(description="nearest key expiry", ordering=F("_key_expiry").asc(nulls_last=True))
+    @admin.display(description="key expiry", ordering=F("_key_expiry").asc(nulls_last=True))
     def key_expiry(self, participant):
         return expiry_badge(participant._key_expiry)
 
@@ -345,6 +433,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 form.add_service_errors(exc, OnboardingForm.SERVICE_FIELDS)
             else:
+                self._warn_about(request, credentials.participant.keys.get())
                 return self._show_credentials_once(request, [credentials], "onboarded")
         context = {
             **self.admin_site.each_context(request),
@@ -355,6 +444,10 @@ class ParticipantAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/participants/participant/onboard.html", context)
+
+    def _warn_about(self, request, key):
+        for warning in key_warnings(key):
+            self.message_user(request, warning, messages.WARNING)
 
     def _show_credentials_once(self, request, credentials_list, event):
         one_time.stash(
@@ -397,6 +490,7 @@ class ParticipantAdmin(admin.ModelAdmin):
                 form.add_service_errors(exc, {"primary_from": "switch_at"})
             else:
                 self.message_user(request, f"Key {key.kid} added and active; {switch_note(key)}", messages.SUCCESS)
+                self._warn_about(request, key)
                 return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[participant.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -428,7 +522,29 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     # Operations that need a confirmation page: what each will do, and who may do it.
     CONFIRMED = {
+        "start_review": {
+            "title": "Start the review of applications",
+            "button": "Yes, start the review",
+            "permission": "has_review_permission",
+            "reason_required": None,  # the service takes no reason: no reason field
+            "eligible": lambda p: p.review_status == ReviewStatus.APPLIED,
+        },
+        "approve": {
+            "title": "Approve participants",
+            "button": "Yes, approve",
+            "permission": "has_review_permission",
+            "reason_required": None,
+            "eligible": lambda p: p.review_status == ReviewStatus.UNDER_REVIEW,
+        },
+        "reinstate": {
+            "title": "Reinstate participants",
+            "button": "Yes, reinstate",
+            "permission": "has_suspend_permission",
+            "reason_required": None,
+            "eligible": lambda p: p.is_approved and p.state == "Suspended",
+        },
         "offboard": {
+            "danger": True,  # irreversible
             "title": "Offboard participants",
             "button": "Yes, offboard",
             "permission": "has_offboard_permission",
@@ -450,6 +566,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "eligible": lambda p: p.can_authenticate,
         },
         "reject": {
+            "danger": True,  # irreversible
             "title": "Reject applications",
             "button": "Yes, reject",
             "permission": "has_review_permission",
@@ -457,6 +574,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "eligible": lambda p: p.review_status in PENDING_REVIEW,
         },
         "withdraw_secret": {
+            "danger": True,  # irreversible
             "title": "Withdraw client secrets (key only from now on)",
             "button": "Yes, withdraw the secrets",
             "permission": "has_rotate_permission",
@@ -474,12 +592,13 @@ class ParticipantAdmin(admin.ModelAdmin):
         if not participants:
             self._nothing_to_do(request, left_out)
             return HttpResponseRedirect(changelist)
-        form = ReasonForm(
-            request.POST if request.POST.get("confirmed") else None, reason_required=spec["reason_required"]
-        )
+        form = self._confirmation_form(operation, participants, request.POST if request.POST.get("confirmed") else None)
         if not (form.is_bound and form.is_valid()):
             return self._confirmation_page(request, operation, participants, form, left_out)
         confirmed = {
+            "start_review": self._status_confirmed(services.start_review, "Review started for", takes_reason=False),
+            "approve": self._status_confirmed(services.approve_participant, "Approved", takes_reason=False),
+            "reinstate": self._status_confirmed(services.reinstate_participant, "Reinstated", takes_reason=False),
             "suspend": self._status_confirmed(services.suspend_participant, "Suspended"),
             "reject": self._status_confirmed(services.reject_participant, "Rejected"),
             "rotate_secret": self._rotate_confirmed,
@@ -488,7 +607,18 @@ class ParticipantAdmin(admin.ModelAdmin):
             ),
             "offboard": self._status_confirmed(services.offboard_participant, "Offboarded"),
         }[operation]
-        return confirmed(request, participants, form.cleaned_data["reason"]) or HttpResponseRedirect(changelist)
+        back = (
+            changelist
+            if len(participants) > 1
+            else reverse("admin:participants_participant_change", args=[participants[0].pk])
+        )
+        return confirmed(request, participants, form.cleaned_data.get("reason", "")) or HttpResponseRedirect(back)
+
+    def _confirmation_form(self, operation, participants, data=None) -> ReasonForm:
+        """The reason (where the service takes one) and, to offboard one participant, its organisation's name typed."""
+        spec = self.CONFIRMED[operation]
+        typed = participants[0].organisation.name if operation == "offboard" and len(participants) == 1 else None
+        return ReasonForm(data, reason_required=spec["reason_required"], type_to_confirm=typed)
 
     def _confirmation_page(self, request, operation, participants, form, left_out=()):
         """What the operation will do to each participant (and which chosen ones it leaves out), and the button."""
@@ -502,6 +632,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             "plans": [services.plan_offboarding(p) for p in participants] if operation == "offboard" else [],
             "form": form,
             "left_out": left_out,
+            "four_eyes": settings.OCEN_FOUR_EYES,
         }
         return TemplateResponse(request, "admin/participants/participant/confirm.html", context)
 
@@ -514,12 +645,14 @@ class ParticipantAdmin(admin.ModelAdmin):
             .filter(pk__in=[i for i in ids if _is_uuid(i)])
         )
 
-    def _status_confirmed(self, service, verb):
-        """A confirmed operation that applies `service` with the reason to each participant and says what it did."""
+    def _status_confirmed(self, service, verb, takes_reason=True):
+        """A confirmed operation that applies `service` (with the reason, if it takes one) to each participant and
+        says what it did."""
 
         def confirmed(request, participants, reason):
             actor = services.Actor.from_request(request)
-            done = apply_each(self, request, participants, lambda p: service(participant=p, actor=actor, reason=reason))
+            given = {"reason": reason} if takes_reason else {}
+            done = apply_each(self, request, participants, lambda p: service(participant=p, actor=actor, **given))
             if done:
                 self.message_user(request, f"{verb}: {', '.join(str(p) for p in done)}.", messages.SUCCESS)
 
@@ -583,8 +716,9 @@ class ParticipantAdmin(admin.ModelAdmin):
         if not participants:
             self._nothing_to_do(request, left_out)
             return None
-        form = ReasonForm(reason_required=self.CONFIRMED[operation]["reason_required"])
-        return self._confirmation_page(request, operation, participants, form, left_out)
+        return self._confirmation_page(
+            request, operation, participants, self._confirmation_form(operation, participants), left_out
+        )
 
     def _eligible(self, operation, chosen) -> tuple[list[Participant], list[Participant]]:
         """The chosen participants the operation applies to, and those it leaves out (the registry would refuse)."""
@@ -618,9 +752,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context.update(
-            can_rotate=self.has_rotate_permission(request),
-            can_offboard=self.has_offboard_permission(request),
-            can_add_key=obj is not None and self.has_change_permission(request, obj),
-        )
+        context["show_save_and_add_another"] = False  # a participant is added on its onboarding page
+        if obj is not None:
+            context.update(banner=cockpit.banner(obj), operations=cockpit.operations(self, request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)

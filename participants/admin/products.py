@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from .. import services
 from ..models import (
@@ -18,6 +19,13 @@ from ..models import (
 from .common import NoRelatedButtons, RowCount, apply_each, console_time
 
 
+def refuse_overlong_names(form):
+    """A name longer than its field is refused with a message, not cut by the browser (the maxlength attribute
+    truncates a paste silently)."""
+    if "name" in form.fields:
+        form.fields["name"].widget.attrs.pop("maxlength", None)
+
+
 class ProductForm(forms.ModelForm):
     class Meta:
         model = Product
@@ -25,10 +33,20 @@ class ProductForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_overlong_names(self)
         if "lender" in self.fields:
             self.fields["lender"].queryset = (
                 Participant.objects.holding_place().filter(role=Role.LENDER).select_related("organisation")
             )
+
+    def validate_unique(self):
+        """Every constraint, including those whose condition reads the status, a field the form does not
+        edit (Django's own check skips them): one name per lender, said on the form, not as an error page."""
+        super().validate_unique()
+        try:
+            self.instance.validate_constraints()
+        except ValidationError as exc:
+            self._update_errors(exc)
 
     def clean_lender(self):
         lender = self.cleaned_data.get("lender")
@@ -39,7 +57,7 @@ class ProductForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(NoRelatedButtons, admin.ModelAdmin):
+class ProductAdmin(NoRelatedButtons, ModelAdmin):
     form = ProductForm
     list_display = ("name", "lender", "status", "is_private", "network_count", "updated_at")
     list_filter = ("status", "is_private")
@@ -121,7 +139,7 @@ class MembershipForm(forms.ModelForm):
         return cleaned
 
 
-class MembershipInline(NoRelatedButtons, admin.TabularInline):
+class MembershipInline(NoRelatedButtons, TabularInline):
     """Current members. Add a row to add a participant; tick 'Delete' to end its membership (kept as history)."""
 
     model = NetworkMembership
@@ -151,8 +169,13 @@ class NetworkForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_overlong_names(self)
         if "product" in self.fields:
-            self.fields["product"].queryset = Product.objects.filter(status=ProductStatus.ACTIVE)
+            product = self.fields["product"]
+            product.queryset = Product.objects.filter(status=ProductStatus.ACTIVE).select_related(
+                "lender__organisation"
+            )
+            product.label_from_instance = lambda p: f"{p.name} — {p.lender.organisation.name}"
         if "created_by" in self.fields:
             self.fields["created_by"].queryset = (
                 Participant.objects.holding_place().filter(role=Role.LOAN_AGENT).select_related("organisation")
@@ -167,7 +190,7 @@ class NetworkForm(forms.ModelForm):
 
 
 @admin.register(ProductNetwork)
-class ProductNetworkAdmin(NoRelatedButtons, admin.ModelAdmin):
+class ProductNetworkAdmin(NoRelatedButtons, ModelAdmin):
     form = NetworkForm
     list_display = ("name", "product", "created_by", "member_count", "updated_at")
     list_select_related = ("product", "created_by__organisation")

@@ -289,9 +289,11 @@ def test_offboarding_in_the_admin(admin_client, lender):
     missing_reason = admin_client.post(url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": ""})
     assert missing_reason.status_code == 200 and "This field is required" in missing_reason.content.decode()
     assert Participant.objects.get().status == OperationalStatus.ACTIVE
-    response = admin_client.post(
-        url, {"ids": [lender.participant.pk], "confirmed": "yes", "reason": "licence cancelled"}, follow=True
-    )
+    form = {"ids": [lender.participant.pk], "confirmed": "yes", "reason": "licence cancelled"}
+    misnamed = admin_client.post(url, {**form, "confirm_name": "Bharat Lending"})
+    assert misnamed.status_code == 200 and "exactly, to confirm" in misnamed.content.decode()
+    assert Participant.objects.get().status == OperationalStatus.ACTIVE  # one participant: type its name
+    response = admin_client.post(url, {**form, "confirm_name": "Bharat Lending Bank"}, follow=True)
     assert "Offboarded: Bharat Lending Bank" in response.content.decode()
     participant = Participant.objects.get()
     assert participant.status == OperationalStatus.OFFBOARDED and participant.application is None
@@ -330,7 +332,7 @@ def test_the_key_table_says_whether_a_verifier_accepts_each_key_now(admin_client
 
     def verdicts():
         page = admin_client.get(change).content.decode()
-        cells = re.findall(r'<td class="field-verifies_now">(.*?)</td>', page, re.S)
+        cells = re.findall(r'<td class="[^"]*\bfield-verifies_now\b[^"]*"[^>]*>(.*?)</td>', page, re.S)
         return [re.sub(r"<[^>]+>|\s+", " ", cell).strip() for cell in cells]
 
     assert verdicts() == ["yes", "yes"]

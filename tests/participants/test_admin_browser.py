@@ -26,15 +26,15 @@ def log_in(page, base_url, username):
     page.goto(f"{base_url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", STAFF_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    page.click("#login-form [type=submit]")
+    page.wait_for_selector("#nav-sidebar")  # the console's sidebar: signed in
 
 
 def test_administrator_onboards_then_offboards_a_participant_in_the_browser(live_server, registry_admin):
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
-        page.click("#content-main a[href='/admin/participants/participant/']")
-        page.click(".object-tools a.addlink")
+        page.click("#nav-sidebar a[href='/admin/participants/participant/']")
+        page.click("a.addlink[href$='/participant/add/']")
         page.fill("#id_new_organisation_name", "Bharat Lending Bank")
         page.select_option("#id_role", "LENDER")
         page.fill("#id_base_url", "https://lender.example.in/ocen")
@@ -63,6 +63,11 @@ def test_administrator_onboards_then_offboards_a_participant_in_the_browser(live
         plan = page.inner_text(".offboard-plan")
         assert client_id in plan and "Revoke its 1 issued access token" in plan
         page.fill("#id_reason", "licence cancelled")
+        page.fill("#id_confirm_name", "bharat lending bank")  # irreversible: the name exactly, or nothing
+        page.click("input[type=submit][value='Yes, offboard']")
+        page.wait_for_selector("text=Type “Bharat Lending Bank” exactly, to confirm.")
+        assert Participant.objects.get(pk=participant_id).status == OperationalStatus.ACTIVE
+        page.fill("#id_confirm_name", "Bharat Lending Bank")
         shot(page, "3-offboard-confirmation")
         page.click("input[type=submit][value='Yes, offboard']")
         page.wait_for_selector("text=Offboarded: Bharat Lending Bank")
@@ -145,7 +150,7 @@ def test_administrator_builds_a_product_and_a_network_in_the_browser(live_server
         page.select_option("#id_lender", str(lender.pk))
         page.fill("#id_name", "Working Capital 90")
         page.check("#id_is_aa_flow_required")
-        page.click("input[name=_save]")
+        page.click("[name=_save]")
         page.wait_for_selector("text=was added successfully")
         product = Product.objects.get()
 
@@ -155,7 +160,7 @@ def test_administrator_builds_a_product_and_a_network_in_the_browser(live_server
         page.select_option("#id_created_by", str(agent.pk))
         page.select_option("#id_memberships-0-participant", str(kyc.pk))
         shot(page, "5-network-form")
-        page.click("input[name=_save]")
+        page.click("[name=_save]")
         page.wait_for_selector("text=was added successfully")
     network = ProductNetwork.objects.get()
     assert {m.participant_id for m in network.memberships.current()} == {agent.pk, lender.pk, kyc.pk}

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from participants import services
 from participants.models import AuditEvent, OperationalStatus, Participant, ReviewStatus, Role
-from tests.browser import chromium_page
+from tests.browser import chromium_page, shown_field
 from tests.keys import public_pem, rsa_key
 from tests.participants.test_admin_browser import log_in
 
@@ -116,7 +116,7 @@ def test_existing_network_members_are_shown_not_offered_for_editing(live_server,
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, f"productnetwork/{network.pk}/change/"))
-        rows = page.locator("#memberships-group tr.has_original")
+        rows = page.locator("#memberships-group tbody.original tr.form-row")
         assert rows.count() == 2  # the loan agent and the lender, added at creation
         assert rows.locator("select").count() == 0, "an existing member's participant or role looks editable"
         assert "Bharat Lending Bank" in page.inner_text("#memberships-group")
@@ -127,10 +127,10 @@ def test_a_member_is_listed_in_its_own_role(live_server, registry_admin, actor, 
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, f"productnetwork/{network.pk}/change/"))
-        new_row = "#memberships-group tr.form-row:not(.has_original):not(.empty-form)"
+        new_row = "#memberships-group tbody.template:not(.empty-form) tr.form-row"
         assert page.locator(f"{new_row} select[name$='-role']").count() == 0, "a role other than its own is offered"
         page.select_option(f"{new_row} select[name$='-participant']", str(partner.pk))
-        page.click("input[name=_save]")
+        page.click("[name=_save]")
         page.wait_for_selector("text=was changed successfully")
 
     listing = api_get(live_server, lender, f"/service/product-networks/{network.pk}/participants").json()
@@ -157,6 +157,7 @@ def test_offboarding_a_lender_says_which_products_and_networks_go_and_audits_eac
         assert "Working Capital 90" in plan and "MSME Credit Line" in plan
         assert "Udyam Loan Agent" in plan  # the network's other participants stop seeing the product listed
         page.fill("#id_reason", "licence cancelled")
+        page.fill("#id_confirm_name", "Bharat Lending Bank")
         page.click("input[type=submit][value='Yes, offboard']")
         page.wait_for_selector("text=Offboarded: Bharat Lending Bank")
 
@@ -212,7 +213,7 @@ def test_the_list_shows_one_state_that_is_what_the_registry_does(live_server, re
         assert state_of(lender.participant) == "Active"
 
         page.goto(admin_url(live_server, f"participant/{rejected.pk}/change/"))
-        tools = page.inner_text(".object-tools")
+        tools = page.inner_text(".registry-cockpit .operations")
         assert "Add key" not in tools and "Rotate client secret" not in tools and "Offboard" not in tools
 
 
@@ -224,7 +225,7 @@ def test_a_keys_page_is_a_record_with_nothing_to_save(live_server, registry_admi
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, f"participantkey/{key.pk}/change/"))
         assert key.kid in page.inner_text("#content")
-        assert page.locator("input[name=_save], input[name=_continue]").count() == 0
+        assert page.locator("[name=_save], [name=_continue]").count() == 0
 
     forged = admin_client.post(f"/admin/participants/participantkey/{key.pk}/change/", {})
     assert forged.status_code == 403 and not LogEntry.objects.exists()
@@ -236,8 +237,8 @@ def test_the_timeline_shows_who_did_what_when_and_why(live_server, registry_admi
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
-        page.click(".object-tools a:has-text('Timeline')")
-        timeline = page.inner_text("#content-main")
+        page.click(".registry-cockpit a:has-text('Timeline')")
+        timeline = page.inner_text("#content")
 
     events = AuditEvent.objects.filter(participant=lender.participant).order_by("at")
     assert [e.action for e in events] == ["participant.onboarded", "participant.suspended", "participant.reinstated"]
@@ -255,9 +256,9 @@ def test_every_page_has_an_icon_and_no_view_site_loop(live_server, registry_admi
         page.on("response", lambda response: response.status == 404 and missing.append(response.url))
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, "participant/"))
-        assert page.locator("#user-tools a:has-text('View site')").count() == 0
+        assert page.locator("a:has-text('View site')").count() == 0
         page.goto(f"{live_server.url}/admin/")
-        assert "axes" not in page.inner_text("#content-main").lower()  # no raw lockout tables on the index
+        assert "axes" not in page.inner_text("#main").lower()  # no raw lockout tables on the index
     assert missing == []
 
 
@@ -276,7 +277,9 @@ def test_messages_show_key_ids_as_they_are(live_server, registry_admin, actor, l
         run_action(page, live_server, key, "retire", changelist="participantkey/")
         message = page.inner_text(".messagelist")
 
-    assert message.startswith("n8--s1qG-lower"), message  # a revoked key cannot be retired: the refusal names it
+    assert message.strip().startswith("n8--s1qG-lower"), (
+        message
+    )  # a revoked key cannot be retired: the refusal names it
 
 
 def test_a_refused_private_key_is_not_shown_back(live_server, registry_admin):
@@ -304,7 +307,11 @@ def test_search_finds_what_the_console_shows(live_server, registry_admin, actor,
         page.fill("#searchbar", term)
         page.press("#searchbar", "Enter")
         page.wait_for_load_state()
-        return page.inner_text("#result_list") if page.locator("#result_list").count() else ""
+        if not page.locator("#result_list").count():
+            return ""
+        # What the rows say, and the whole IDs their copy buttons hold (the cells show them shortened).
+        copied = page.locator("#result_list [data-copy]").evaluate_all("buttons => buttons.map(b => b.dataset.copy)")
+        return " ".join([page.inner_text("#result_list"), *copied])
 
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
@@ -332,12 +339,12 @@ def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, len
         page.goto(admin_url(live_server, "participant/"))
         sorted_headers = page.locator("#result_list thead th.sorted").all_inner_texts()
         rows = [row.strip() for row in page.locator("#result_list tbody tr").all_inner_texts()]
-        assert "ORGANISATION" in sorted_headers[0].upper() and rows[0].startswith(str(lender.participant.pk))
+        assert "ORGANISATION" in sorted_headers[0].upper() and rows[0].startswith("Bharat Lending Bank")
 
         page.click("#result_list thead th.column-key_expiry a")  # nearest key expiry, ascending
         page.wait_for_load_state()
         rows = [row.strip() for row in page.locator("#result_list tbody tr").all_inner_texts()]
-        assert rows[0].startswith(str(expiring.pk)) and rows[-1].startswith(str(lender.participant.pk))
+        assert rows[0].startswith(expiring.organisation.name) and rows[-1].startswith("Bharat Lending Bank")
 
 
 def test_a_new_organisation_named_like_an_existing_one_is_refused_not_merged(live_server, registry_admin, lender):
@@ -425,7 +432,7 @@ def test_audit_times_are_in_one_named_zone(live_server, registry_admin, lender):
         page.goto(admin_url(live_server, "auditevent/"))
         listed = page.inner_text("#result_list tbody tr:has-text('participant.onboarded') .field-when")
         page.goto(admin_url(live_server, f"auditevent/{event.pk}/change/"))
-        detail = page.inner_text(".field-when .readonly")
+        detail = shown_field(page, "When")
 
     assert listed == detail == shown and shown.endswith(" IST")
 
@@ -438,8 +445,9 @@ def test_a_new_network_says_its_founders_join_automatically(live_server, registr
         page.select_option("#id_product", str(product.pk))
         page.select_option("#id_created_by", str(loan_agent.participant.pk))
         page.select_option("#id_memberships-0-participant", str(lender.participant.pk))  # the lender, again
-        assert page.inner_text("#memberships-group tr.form-row:not(.empty-form) td.field-added").strip() == ""
-        page.click("input[name=_save]")
+        added = page.inner_text("#memberships-group tbody.template:not(.empty-form) td.field-added")
+        assert not any(ch.isdigit() for ch in added), f"a blank member row shows an 'Added at' time: {added}"
+        page.click("[name=_save]")
         page.wait_for_selector("text=was added successfully")
         messages_shown = page.inner_text(".messagelist")
 
@@ -462,8 +470,8 @@ def test_a_refusal_is_a_console_page_and_viewers_get_no_links_to_refusals(live_s
     with chromium_page() as page:
         log_in(page, live_server.url, "meera")
         page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
-        assert page.locator("#content-main a[href*='/admin/auth/user/']").count() == 0
-        assert "asha" in page.inner_text(".field-recorded_by_name")
+        assert page.locator("#content a[href*='/admin/auth/user/']").count() == 0
+        assert "asha" in shown_field(page, "Recorded by")
         response = page.goto(f"{live_server.url}/admin/auth/user/{lender.participant.recorded_by_id}/change/")
         refusal = page.inner_text("#content-main")
 
@@ -506,3 +514,57 @@ def test_a_refused_form_asks_for_the_attached_key_file_again(live_server, regist
         errors = page.inner_text("#content-main")
 
     assert "Attach lender-public.pem again" in errors and Participant.objects.count() == 0
+
+
+def test_a_key_about_to_expire_or_not_yet_valid_is_flagged_when_registered(live_server, registry_admin, lender):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.keys import certificate_pem
+
+    now = timezone.now()
+    soon = certificate_pem(
+        rsa_key("soon"), not_before=now - dt.timedelta(days=300), not_after=now + dt.timedelta(days=12)
+    )
+    later = certificate_pem(
+        rsa_key("later"), not_before=now + dt.timedelta(days=3), not_after=now + dt.timedelta(days=400)
+    )
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        fill_onboarding(page, live_server, "Short Notice Finance", "LENDER", soon.decode())
+        send_onboarding(page)
+        page.wait_for_selector("code.client-secret")
+        expiring = page.inner_text(".messagelist")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/add-key/"))
+        page.fill("#id_public_key", later.decode())
+        page.click("input[type=submit][value='Add key']")
+        page.wait_for_selector(".messagelist")
+        early = page.inner_text(".messagelist")
+
+    assert "certificate expires on" in expiring and any(f"in {days} days" in expiring for days in (11, 12))
+    assert "not valid until" in early and "refused until then" in early
+    key = lender.participant.keys.get(valid_from__gt=now)
+    assert key.unusable_at(timezone.now()) is not None  # what the warning says: it does not verify yet
+
+
+def test_a_lenders_products_are_told_apart_by_name_and_names_are_never_cut(
+    live_server, registry_admin, product, loan_agent
+):
+    from participants.models import Product
+
+    with chromium_page() as page:
+        log_in(page, live_server.url, "asha")
+        page.goto(admin_url(live_server, "product/add/"))
+        page.select_option("#id_lender", str(product.lender_id))
+        page.fill("#id_name", "working capital 90")  # the same name, another case
+        page.click("[name=_save]")
+        page.wait_for_selector("text=already has a product of that name")
+        page.fill("#id_name", "A" * 36)  # one past the field's 35: refused, not cut by the browser
+        page.click("[name=_save]")
+        page.wait_for_selector("text=at most 35 characters")
+        page.goto(admin_url(live_server, "productnetwork/add/"))
+        offered = page.locator("#id_product option").all_inner_texts()
+
+    assert list(Product.objects.values_list("name", flat=True)) == ["Working Capital 90"]
+    assert "Working Capital 90 — Bharat Lending Bank" in offered  # the picker names the lender too

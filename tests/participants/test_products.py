@@ -114,3 +114,14 @@ def test_suspension_keeps_memberships(actor, network, kyc_partner):
     services.add_network_member(network=network, participant=kyc_partner.participant, actor=actor)
     services.suspend_participant(participant=kyc_partner.participant, actor=actor)
     assert network.memberships.current().filter(participant=kyc_partner.participant).exists()
+
+
+def test_a_lender_has_one_current_product_per_name_ignoring_case(actor, lender, product):
+    with pytest.raises(ValidationError, match="already has a product of that name"):
+        services.create_product(lender=lender.participant, actor=actor, name="WORKING CAPITAL 90")
+    other = services.create_product(lender=lender.participant, actor=actor, name="Term Loan 12")
+    with pytest.raises(ValidationError, match="already has a product of that name"):
+        services.update_product(product=other, actor=actor, name="working capital 90")
+    services.withdraw_product(product=product, actor=actor, reason="replaced")
+    again = services.create_product(lender=lender.participant, actor=actor, name="Working Capital 90")
+    assert again.pk != product.pk  # a withdrawn product's name is free again
