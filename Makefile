@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests run on PostgreSQL; .ci/prepare starts the local server when it is not running.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ocen_registry
 
-.PHONY: run test lint check install bench
+.PHONY: run test lint check install bench screenshots
 
 # Running the registry needs requirements.txt only; tests and tooling add requirements-dev.txt.
 $(VENV)/.runtime: requirements.txt ocen_sdk/requirements.txt
@@ -55,3 +55,9 @@ bench: $(VENV)/.installed
 	bash .ci/prepare
 	$(PY) bench/secret_hash.py
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The console's pages, photographed in Debian's chromium over a seeded throw-away registry: docs/console/*.png,
+# shown in docs/console.md.
+screenshots: $(VENV)/.installed
+	bash .ci/prepare
+	$(PY) docs/console/screenshots.py
