@@ -14,6 +14,7 @@ from participants.models import ReviewStatus, Role
 from tests.conftest import STAFF_PASSWORD
 from tests.dot import dot_token_request
 from tests.keys import certificate_pem, public_pem, rsa_key
+from tests.participants.test_console_truth import onboarded
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +27,7 @@ def section(page: str, name: str) -> str:
 
 
 def onboard(actor, name, role=Role.LOAN_AGENT, **extra):
-    return services.onboard_participant(
-        org_name=name,
-        role=role,
-        base_url=f"https://{'-'.join(name.lower().split())}.example.in/ocen",
-        public_key=extra.pop("public_key", None) or public_pem(rsa_key(name)),
-        actor=actor,
-        **extra,
-    )
+    return onboarded(actor, name, role, **extra)
 
 
 @pytest.fixture
