@@ -155,6 +155,17 @@ def short_fingerprint(key) -> str:
     )
 
 
+@admin.display(description="key ID (kid)", ordering="kid")
+def key_id(key):
+    """A key's ID, shortened for a list or a key row (whole in the tooltip and the copy button)."""
+    return short_id(key.kid, 12)
+
+
+@admin.display(description="algorithm", ordering="alg")
+def key_algorithm(key) -> str:
+    return f"{key.alg} · {key.key_size}"
+
+
 def console_time(moment) -> str:
     """A time as the console shows it: in the console's zone, named (2026-12-02 12:04:05 IST)."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else ""

@@ -18,17 +18,18 @@ from .common import (
     apply_each,
     confirm_revocation,
     expiry_badge,
+    key_algorithm,
+    key_id,
     object_for,
     pill,
     short_fingerprint,
-    short_id,
     switch_note,
 )
 
 
 @admin.register(ParticipantKey)
 class ParticipantKeyAdmin(ModelAdmin):
-    list_display = ("key_id", "participant", "key_status", "algorithm", short_fingerprint, "valid_from", "expiry")
+    list_display = (key_id, "participant", "key_status", key_algorithm, short_fingerprint, "valid_from", "expiry")
     list_filter = ("status", "alg")
     list_select_related = ("participant__organisation",)
     search_fields = ("kid", "participant__organisation__name")
@@ -170,17 +171,9 @@ class ParticipantKeyAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="key ID (kid)", ordering="kid")
-    def key_id(self, key):
-        return short_id(key.kid, 12)
-
     @admin.display(description="status", ordering="status")
     def key_status(self, key):
         return pill(key.get_status_display())
-
-    @admin.display(description="algorithm", ordering="alg")
-    def algorithm(self, key):
-        return f"{key.alg} · {key.key_size}"
 
     @admin.display(description="SHA-256 fingerprint")
     def fingerprint_display(self, key):

@@ -50,6 +50,8 @@ from .common import (
     apply_each,
     console_time,
     expiry_badge,
+    key_algorithm,
+    key_id,
     key_warnings,
     object_for,
     pill,
@@ -145,11 +147,11 @@ class ParticipantKeyInline(TabularInline):
     can_delete = False
     show_change_link = True
     fields = (
-        "key_id",
+        key_id,
         "key_status",
         "primary",
         "verifies_now",
-        "algorithm",
+        key_algorithm,
         short_fingerprint,
         "valid_from",
         "expiry",
@@ -174,18 +176,10 @@ class ParticipantKeyInline(TabularInline):
     def expiry(self, key):
         return expiry_badge(key.valid_until)
 
-    @admin.display(description="key ID (kid)")
-    def key_id(self, key):
-        return short_id(key.kid, 12)
-
     @admin.display(description="status")
     def key_status(self, key):
         revoked = f" {console_time(key.revoked_at)}" if key.revoked_at else ""
         return format_html("{}{}", pill(key.get_status_display()), revoked)
-
-    @admin.display(description="algorithm")
-    def algorithm(self, key):
-        return f"{key.alg} · {key.key_size}"
 
     @admin.display(description="verifies now")
     def verifies_now(self, key):
