@@ -244,6 +244,7 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "Asia/Kolkata"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["ocen_registry.formats"]  # times shown with their zone's name (2026-12-02 12:04:05 IST)
 
 # --- Static files -------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -320,9 +320,14 @@ class ParticipantKeyQuerySet(models.QuerySet):
             .exclude(participant__in=Participant.objects.filter(KEYS_WITHHELD))
         )
 
+    @staticmethod
+    def expiring(start, end) -> Q:
+        """Active keys still valid at `start` whose validity ends before `end`: the ones an operator must
+        replace soon (usable_at's validity rule: a key is expired from its valid_until on)."""
+        return Q(status=KeyStatus.ACTIVE, valid_until__gt=start, valid_until__lt=end)
+
     def expiring_between(self, start, end):
-        """Active keys whose validity ends in [start, end): the ones an operator must replace soon."""
-        return self.filter(status=KeyStatus.ACTIVE, valid_until__gte=start, valid_until__lt=end)
+        return self.filter(self.expiring(start, end))
 
 
 class ParticipantKey(models.Model):

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Subquery
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
@@ -204,12 +205,18 @@ def confirm_revocation(model_admin, request, objects, *, title, intro, labels, a
         "opts": model_admin.opts,
         "intro": intro,
         "labels": labels,
-        "selected": [obj.pk for obj in objects],
-        "action": action,
+        "hidden": [
+            *((admin.helpers.ACTION_CHECKBOX_NAME, obj.pk) for obj in objects),
+            ("action", action),
+            ("confirmed", "yes"),
+        ],
         "form": form,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "button": "Yes, revoke",
+        "danger": True,
+        "back": reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"),
+        "back_label": model_admin.opts.verbose_name_plural.capitalize(),
     }
-    return TemplateResponse(request, "admin/participants/revoke.html", context)
+    return TemplateResponse(request, "admin/participants/confirm_simple.html", context)
 
 
 class NoRelatedButtons:

@@ -68,7 +68,7 @@ def expiry_counts(now):
     certificate = ~Q(cert_subject="")
     figures = {}
     for name, end in windows.items():
-        within = Q(status="ACTIVE", valid_until__gte=now, valid_until__lt=end)
+        within = ParticipantKey.objects.expiring(now, end)
         figures[f"keys_{name}"] = Count("pk", filter=within & ~certificate)
         figures[f"certificates_{name}"] = Count("pk", filter=within & certificate)
     return keys.aggregate(**figures)

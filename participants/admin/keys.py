@@ -27,6 +27,11 @@ from .common import (
 )
 
 
+def key_label(key) -> str:
+    """A key as a confirmation page lists it."""
+    return f"{key.kid} of {key.participant} ({key.get_status_display()})"
+
+
 @admin.register(ParticipantKey)
 class ParticipantKeyAdmin(ModelAdmin):
     list_display = (key_id, "participant", "key_status", key_algorithm, short_fingerprint, "valid_from", "expiry")
@@ -116,6 +121,8 @@ class ParticipantKeyAdmin(ModelAdmin):
             "opts": self.opts,
             "original": key,
             "form": form,
+            "back": reverse("admin:participants_participant_change", args=[key.participant_id]),
+            "back_label": str(key.participant),
         }
         return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
 
@@ -160,13 +167,15 @@ class ParticipantKeyAdmin(ModelAdmin):
             **self.admin_site.each_context(request),
             "title": spec["title"].format(kid=key.kid),
             "opts": self.opts,
-            "key": key,
-            "back_label": str(key.participant),
-            "spec": spec,
+            "intro": spec["intro"],
+            "labels": [key_label(key)],
             "form": form,
+            "button": spec["button"],
+            "danger": spec["reason_required"],
             "back": back,
+            "back_label": str(key.participant),
         }
-        return TemplateResponse(request, "admin/participants/participantkey/confirm.html", context)
+        return TemplateResponse(request, "admin/participants/confirm_simple.html", context)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -201,6 +210,6 @@ class ParticipantKeyAdmin(ModelAdmin):
             action="revoke",
             intro="Revoked keys verify nothing from now on, including signatures already in flight. Use it for "
             "compromised keys; for a planned rotation, retire the key instead.",
-            labels=[f"{k.kid} of {k.participant} ({k.get_status_display()})" for k in keys],
+            labels=[key_label(k) for k in keys],
             revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
         )

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains
@@ -170,7 +171,12 @@ class ParticipantKeyInline(TabularInline):
         return [f for f in fields if f != "operations"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("participant")
+        # Each row asks which of its participant's keys is primary: one query for all of them.
+        return super().get_queryset(request).select_related("participant").prefetch_related("participant__keys")
+
+    @staticmethod
+    def is_primary(key) -> bool:
+        return primary_key(key.participant.keys.all(), timezone.now()) == key
 
     @admin.display(description="valid until")
     def expiry(self, key):
@@ -190,7 +196,7 @@ class ParticipantKeyInline(TabularInline):
     def primary(self, key):
         if key.status != KeyStatus.ACTIVE:
             return "—"
-        if primary_key(key.participant.keys.all(), timezone.now()) == key:
+        if self.is_primary(key):
             return format_html("<strong>{}</strong>", "primary (publicKey)")
         return switch_note(key)
 
@@ -202,7 +208,7 @@ class ParticipantKeyInline(TabularInline):
         links = [("Revoke…", "revoke", "caution")]
         if key.status == KeyStatus.ACTIVE:
             links[:0] = [("Retire…", "retire", "")]
-            if primary_key(key.participant.keys.all(), timezone.now()) != key:
+            if not self.is_primary(key):
                 links[:0] = [("Make primary…", "promote", "")]
         buttons = format_html_join(
             "",
@@ -726,16 +732,19 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
 
     # --- change form and timeline ---------------------------------------------------------------
 
+    TIMELINE_PAGE = 50
+
     def history_view(self, request, object_id, extra_context=None):
         """The participant's timeline, from its audit events (who, what, when, from where, why), newest first.
-        It replaces Django's History, which knows only the admin's own saves."""
+        It replaces Django's History, which knows only the admin's own saves. TIMELINE_PAGE events a page."""
         participant = object_for(self, request, object_id, "view")
+        events = participant.audit_events.select_related("actor_user").order_by("-at", "-pk")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Timeline of {participant}",
             "opts": self.opts,
             "original": participant,
-            "events": participant.audit_events.select_related("actor_user").order_by("-at", "-pk"),
+            "page": Paginator(events, self.TIMELINE_PAGE).get_page(request.GET.get("page")),
             "time_zone": timezone.get_current_timezone_name(),
         }
         return TemplateResponse(request, "admin/participants/participant/timeline.html", context)

@@ -140,7 +140,7 @@ class MembershipForm(forms.ModelForm):
 
 
 class MembershipInline(NoRelatedButtons, TabularInline):
-    """Current members. Add a row to add a participant; tick 'Delete' to end its membership (kept as history)."""
+    """Current members. Add a row to add a participant; its bin icon ends a membership (kept as history)."""
 
     model = NetworkMembership
     form = MembershipForm
@@ -148,7 +148,7 @@ class MembershipInline(NoRelatedButtons, TabularInline):
     fields = ("participant", "role_in_network", "added_by", "added")
     readonly_fields = ("role_in_network", "added_by", "added")
     verbose_name = "member"
-    verbose_name_plural = "members (tick Delete to end a membership)"
+    verbose_name_plural = "members"
 
     def get_queryset(self, request):
         return super().get_queryset(request).current().select_related("participant__organisation")

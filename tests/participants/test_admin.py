@@ -187,6 +187,25 @@ def test_changelist_query_count_does_not_grow_with_participants(admin_client, ac
         assert admin_client.get(CHANGELIST).status_code == 200
 
 
+def test_a_participants_page_costs_the_same_queries_however_many_keys_it_has(
+    admin_client, actor, lender, django_assert_max_num_queries
+):
+    page = f"/admin/participants/participant/{lender.participant.pk}/change/"
+
+    def add_keys(count):
+        for index in range(count):
+            services.add_participant_key(
+                participant=lender.participant, public_key=public_pem(rsa_key(f"many-{count}-{index}")), actor=actor
+            )
+
+    add_keys(1)
+    with django_assert_max_num_queries(20) as few:
+        assert admin_client.get(page).status_code == 200
+    add_keys(6)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert admin_client.get(page).status_code == 200
+
+
 def test_admin_actions_approve_suspend_reinstate(admin_client, second_admin, lender):
     participant = lender.participant
 

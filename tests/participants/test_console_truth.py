@@ -217,6 +217,21 @@ def test_the_list_shows_one_state_that_is_what_the_registry_does(live_server, re
         assert "Add key" not in tools and "Rotate client secret" not in tools and "Offboard" not in tools
 
 
+def test_lists_fit_a_1280_pixel_screen_one_line_per_row(live_server, registry_admin, actor, lender, loan_agent):
+    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("second")), actor=actor)
+    with chromium_page() as page:  # a 1280 by 900 viewport, tests/browser.py
+        log_in(page, live_server.url, "asha")
+        for changelist in ("participant/", "participantkey/", "auditevent/"):
+            page.goto(admin_url(live_server, changelist))
+            table = page.locator("#result_list")
+            fits = table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
+            page_fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert fits and page_fits, f"{changelist} overflows at 1280 px"
+            line = table.locator("tbody tr td").first.evaluate("td => parseFloat(getComputedStyle(td).lineHeight)")
+            heights = table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.getBoundingClientRect().height)")
+            assert heights and max(heights) < 3 * line, f"{changelist}: a row wraps onto several lines ({heights})"
+
+
 def test_a_keys_page_is_a_record_with_nothing_to_save(live_server, registry_admin, lender, admin_client):
     from django.contrib.admin.models import LogEntry
 
@@ -433,8 +448,15 @@ def test_audit_times_are_in_one_named_zone(live_server, registry_admin, lender):
         listed = page.inner_text("#result_list tbody tr:has-text('participant.onboarded') .field-when")
         page.goto(admin_url(live_server, f"auditevent/{event.pk}/change/"))
         detail = shown_field(page, "When")
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))
+        created = shown_field(page, "Created at")
+        key = lender.participant.keys.get()
+        page.goto(admin_url(live_server, f"participantkey/{key.pk}/change/"))
+        key_created = shown_field(page, "Created at")
 
     assert listed == detail == shown and shown.endswith(" IST")
+    assert created == timezone.localtime(lender.participant.created_at).strftime("%Y-%m-%d %H:%M:%S IST")
+    assert key_created == timezone.localtime(key.created_at).strftime("%Y-%m-%d %H:%M:%S IST")
 
 
 def test_a_new_network_says_its_founders_join_automatically(live_server, registry_admin, product, loan_agent, lender):
