@@ -262,5 +262,39 @@ class SignatureCheckResult(serializers.Serializer):
     )
 
 
+class NetworkMember(serializers.Serializer):
+    id = serializers.UUIDField(help_text="participantId; its record is the participant's own.")
+    role = serializers.ChoiceField(choices=Role.values)
+
+
+class NetworkRecord(ProductNetworkDocument):
+    members = NetworkMember(many=True, help_text="What GetProductNetworkParticipants lists, by id and role.")
+
+
+class Change(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="The feed's sequence number: entries commit in this order.")
+    kind = serializers.ChoiceField(choices=["participant", "product", "network"])
+    id = serializers.UUIDField()
+    record = serializers.JSONField(
+        allow_null=True,
+        help_text="The record as its lookup answers the caller now (ParticipantDetails, ProductData or NetworkRecord); "
+        "null when the caller may no longer see it (a withdrawn product, a private one outside its reach).",
+    )
+
+
+class ChangePage(serializers.Serializer):
+    changes = Change(many=True)
+    nextAfter = serializers.IntegerField(help_text="Pass as after= for the next page.")
+    hasMore = serializers.BooleanField()
+
+
+class Snapshot(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="Follow GET /service/changes?after= this sequence (also the ETag).")
+    at = serializers.DateTimeField()
+    participants = ParticipantDetails(many=True)
+    products = ProductData(many=True)
+    networks = NetworkRecord(many=True)
+
+
 # What any registry read may answer besides its own codes: no valid token, not found, rate limit, outage.
 REGISTRY_ERRORS = {401: RegistryError, 404: RegistryError, 429: RegistryError, 503: RegistryError}

@@ -16,12 +16,13 @@ verify. A process keeps only what cannot change: a key pair parsed from its row,
 import base64
 import datetime as dt
 import hashlib
+import json
 import uuid
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -122,6 +123,26 @@ def sign_detached(body: bytes, kid: str | None = None) -> str:
         headers={"kid": kid, "b64": False, "typ": None},
         is_payload_detached=True,
     )
+
+
+class DetachedSigner:
+    """sign_detached over a body made in pieces (a streamed answer, GET /service/snapshot): the same JWS, without
+    the body whole in memory. RS256 over an unencoded payload (b64: false) signs `header.payload` as bytes,
+    so its SHA-256 runs over the pieces as they are written."""
+
+    def __init__(self, kid: str | None = None):
+        self.kid = kid or active_kid()
+        header = {"alg": "RS256", "b64": False, "crit": ["b64"], "kid": self.kid}  # as PyJWT writes it
+        header = json.dumps(header, separators=(",", ":"), sort_keys=True)
+        self.header = base64.urlsafe_b64encode(header.encode()).rstrip(b"=")
+        self.digest = hashlib.sha256(self.header + b".")
+
+    def update(self, piece: bytes) -> None:
+        self.digest.update(piece)
+
+    def signature(self) -> str:
+        signed = private_key(self.kid).sign(self.digest.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+        return f"{self.header.decode()}..{base64.urlsafe_b64encode(signed).rstrip(b'=').decode()}"
 
 
 def published_jwks(now=None) -> dict:

@@ -345,6 +345,8 @@ OCEN_AUTO_CREATE_SIGNING_KEY = env_bool("OCEN_AUTO_CREATE_SIGNING_KEY", DEBUG)
 OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
 # max-age of cacheable registry reads (GetParticipantDetails and friends).
 OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)
+# Days of the change feed (GET /service/changes) kept; a reader further behind takes a snapshot.
+OCEN_CHANGE_RETENTION_DAYS = env_int("OCEN_CHANGE_RETENTION_DAYS", 30, minimum=1, maximum=3650)
 # Abuse limits (counters in the shared cache: set REDIS_URL when running several servers). Failed
 # client authentications are counted per source address, and per source address and client ID.
 OCEN_TOKEN_FAILURE_LIMIT = env_int("OCEN_TOKEN_FAILURE_LIMIT", 10, minimum=1)

@@ -10,14 +10,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from .. import keys as keylib
 from ..models import (
     AuditEvent,
+    Change,
+    ChangeKind,
+    NetworkMembership,
     Organisation,
     Participant,
     ParticipantKey,
+    ProductNetwork,
     Role,
 )
 from ..remote import client_address
@@ -90,10 +95,11 @@ class Credentials:
 
 
 def audit(actor: Actor, action: str, *, participant=None, organisation=None, **details) -> AuditEvent:
-    """Append an audit event. Callers pass facts only, never secrets or private keys."""
+    """Append an audit event, and the change feed's entries for what it changed (feed_entries). Callers pass
+    facts only, never secrets or private keys, and audit last, once the rows they change are locked."""
     if participant is not None and organisation is None:
         organisation = participant.organisation
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor=actor.label,
         actor_user=actor.db_user,
         remote_addr=actor.remote_addr,
@@ -102,6 +108,83 @@ def audit(actor: Actor, action: str, *, participant=None, organisation=None, **d
         organisation=organisation,
         details=details,
     )
+    record_changes(feed_entries(event))
+    return event
+
+
+def feed_entries(event: AuditEvent) -> set[tuple[str, object]]:
+    """The records an audited action changed, as (ChangeKind, id): the change feed's one rule of what changed,
+    by the action's area (FEED_RULES); an area not listed (client signals, admin lockouts, signing keys, the
+    registry import's summary) changes no record."""
+    rule = FEED_RULES.get(event.action.split(".", 1)[0])
+    return rule(event) if rule else set()
+
+
+UNSEEN_ACTIONS = {"participant.secret_rotated", "participant.secret_withdrawn"}  # credentials: no record shows them
+
+
+def _of_participant(event) -> set:
+    """A participant's record, and the networks listing it (a network lists only members that may authenticate),
+    or that offboarding took it out of."""
+    if event.action in UNSEEN_ACTIONS or not event.participant_id:
+        return set()
+    joined = NetworkMembership.objects.current().filter(participant_id=event.participant_id)
+    left = event.details.get("resourceMappingsRemoved", {}).get("networkMemberships", [])
+    networks = {*joined.values_list("network_id", flat=True), *(mapping["networkId"] for mapping in left)}
+    return {(ChangeKind.PARTICIPANT, event.participant_id)} | {(ChangeKind.NETWORK, pk) for pk in networks}
+
+
+def _of_organisation(event) -> set:
+    """Its participants' records: each carries its organisation."""
+    members = Participant.objects.filter(organisation_id=event.organisation_id).values_list("pk", flat=True)
+    return {(ChangeKind.PARTICIPANT, pk) for pk in members}
+
+
+def _of_product(event) -> set:
+    """A product, and its networks: a network answers with its product."""
+    product_id = event.details["product"]["productId"]
+    networks = ProductNetwork.objects.filter(product_id=product_id).values_list("pk", flat=True)
+    return {(ChangeKind.PRODUCT, product_id)} | {(ChangeKind.NETWORK, pk) for pk in networks}
+
+
+def _of_network(event) -> set:
+    """A network, and its product: a private product is visible to its networks' members, so joining or
+    leaving changes who sees it."""
+    network_id = event.details["networkId"]
+    product = ProductNetwork.objects.filter(pk=network_id).values_list("product_id", flat=True)
+    return {(ChangeKind.NETWORK, network_id)} | {(ChangeKind.PRODUCT, pk) for pk in product}
+
+
+FEED_RULES = {
+    "participant": _of_participant,
+    "key": _of_participant,
+    "organisation": _of_organisation,
+    "product": _of_product,
+    "network": _of_network,
+}
+
+
+# pg_advisory_xact_lock key the change feed's appends take (any constant no other lock uses).
+CHANGE_FEED_LOCK = 0x0CE4_F33D
+
+
+def record_changes(entries) -> None:
+    """Append change feed entries in the caller's transaction, so they commit with the change or not at all.
+
+    Sequence numbers are allocated before commit, so without care a reader of `seq > N` could pass N+1 while
+    N committed later. On PostgreSQL every append first takes one transaction-scoped advisory lock, held to
+    commit (and released only after the commit is visible): appends are serialised, so entries become
+    visible in sequence order and a reader that has seen N has seen every entry below it. SQLite runs one
+    writing transaction at a time, which serialises them already."""
+    rows = [Change(kind=kind, object_id=object_id) for kind, object_id in sorted(entries, key=str)]
+    if not rows:
+        return
+    with transaction.atomic():  # the lock and the rows in one transaction, even from autocommit code
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHANGE_FEED_LOCK])
+        Change.objects.bulk_create(rows)
 
 
 def _new_client_secret() -> str:

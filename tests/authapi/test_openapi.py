@@ -40,6 +40,8 @@ def test_document_covers_every_endpoint(document):
         "/service/products/{product_id}",
         "/service/product-networks/{network_id}",
         "/service/product-networks/{network_id}/participants",
+        "/service/changes",
+        "/service/snapshot",
     }
     token = document["paths"]["/auth/token"]["post"]
     assert token["operationId"] == "GenerateAccessToken"
@@ -83,6 +85,8 @@ def test_live_responses_match_the_document(client, document, actor, lender, loan
         client.get(f"/service/product-networks/{network.id}", **bearer(token)),
         client.get(f"/service/product-networks/{network.id}/participants", **bearer(token)),
         client.get("/service/product-networks/nope/participants", **bearer(token)),
+        client.get("/service/changes", {"after": 0}, **bearer(token)),
+        client.get("/service/changes", {"limit": 0}, **bearer(token)),
     ]
     for response in exchanges:
         openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))

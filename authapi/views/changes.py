@@ -1,0 +1,192 @@
+"""The registry off the request path (issue 16): the change feed, GET /service/changes, and GET /service/snapshot,
+every public record at one sequence number. Both answer what the lookups would answer the caller now."""
+
+import tempfile
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import FileResponse
+from django.utils import timezone
+from django.utils.http import parse_etags
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+
+from participants.models import Change, ChangeKind, NetworkMembership, Participant, Product, ProductNetwork
+from participants.wire import rfc3339
+
+from .. import schemas, signing
+from ..middleware import SIGNATURE_HEADER
+from ..representations import encode, network_document, participant_document, product_document
+from .base import RegistryView
+from .sync import parse_int
+
+MAX_CHANGES = 500
+SNAPSHOT_CHUNK = 500
+
+
+class FeedGone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "gone"
+
+
+def network_record(network) -> dict:
+    """A network as GetProductNetwork answers it, with the members it lists (GetProductNetworkParticipants,
+    by id and role: their records are the participants' own)."""
+    listed = list(
+        NetworkMembership.objects.listed_in(network).order_by("role", "added_at").values("participant_id", "role")
+    )
+    return {
+        **network_document(network, len(listed)),
+        "members": [{"id": str(m["participant_id"]), "role": m["role"]} for m in listed],
+    }
+
+
+class Records:
+    """The records a caller may see, by kind, as the lookups answer them now: None for one it may not see
+    (a private product outside its reach, a withdrawn product, a network of either)."""
+
+    def __init__(self, caller_id):
+        self.caller_id = caller_id
+
+    def participants(self, ids):
+        found = Participant.objects.with_records().in_bulk(ids)
+        return {pk: participant_document(p) for pk, p in found.items()}
+
+    def products(self, ids):
+        found = Product.objects.visible_to(self.caller_id).filter(pk__in=ids, status="ACTIVE")
+        return {p.pk: product_document(p)["data"] for p in found}
+
+    def networks(self, ids):
+        found = ProductNetwork.objects.visible_to(self.caller_id).filter(pk__in=ids, product__status="ACTIVE")
+        return {n.pk: network_record(n) for n in found.select_related("product")}
+
+    def of(self, kind: str, ids) -> dict:
+        return {
+            ChangeKind.PARTICIPANT: self.participants,
+            ChangeKind.PRODUCT: self.products,
+            ChangeKind.NETWORK: self.networks,
+        }[kind](ids)
+
+
+class ChangesView(RegistryView):
+    """The change feed: what changed after `after`, in order, each with its record as the lookups answer it
+    now (or `record: null`: gone from the caller's view)."""
+
+    @extend_schema(
+        operation_id="ListChanges",
+        tags=["sync"],
+        parameters=[
+            OpenApiParameter(
+                "after",
+                {"type": "integer", "minimum": 0},
+                description="The last sequence number the reader has applied (0 to start; the previous answer's "
+                "nextAfter, or a snapshot's sequence).",
+            ),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": MAX_CHANGES}, description="At most this many."
+            ),
+        ],
+        responses={
+            200: schemas.ChangePage,
+            400: schemas.RegistryError,
+            410: OpenApiResponse(
+                schemas.RegistryError,
+                description="`after` is older than the feed keeps: take "
+                "a snapshot (GET /service/snapshot) and follow the feed from its sequence.",
+            ),
+            **schemas.REGISTRY_ERRORS,
+        },
+    )
+    def get(self, request):
+        after = parse_int(request.query_params.get("after", "0"), "after", 0, 2**63 - 1)
+        limit = parse_int(request.query_params.get("limit", "100"), "limit", 1, MAX_CHANGES)
+        horizon = Change.objects.retention_horizon()
+        if after < horizon:
+            raise FeedGone(
+                f"The feed keeps {settings.OCEN_CHANGE_RETENTION_DAYS} days of changes, from after {horizon}: take a "
+                "snapshot (GET /service/snapshot) and follow the feed from its seq."
+            )
+        window = list(Change.objects.after(after).values_list("seq", "kind", "object_id")[: limit + 1])
+        page, more = window[:limit], len(window) > limit
+        records = Records(request.auth.participant_id)
+        found = {kind: records.of(kind, {pk for _, k, pk in page if k == kind}) for kind in {k for _, k, _ in page}}
+        document = {
+            "changes": [
+                {"seq": seq, "kind": kind, "id": str(pk), "record": found[kind].get(pk)} for seq, kind, pk in page
+            ],
+            "nextAfter": page[-1][0] if page else after,
+            "hasMore": more,
+        }
+        response = self.respond(request, document)
+        response["Cache-Control"] = "private, no-cache"  # the newest page grows: a reader asks again each time
+        return response
+
+
+class SnapshotView(RegistryView):
+    """Every record the caller may see, at one sequence number of the feed (the ETag): follow the feed from
+    it. Written to a temporary file while its signature is computed, then streamed."""
+
+    @extend_schema(
+        operation_id="GetSnapshot",
+        tags=["sync"],
+        responses={
+            200: schemas.Snapshot,
+            304: OpenApiResponse(description="Not modified: nothing changed since that sequence."),
+            **schemas.REGISTRY_ERRORS,
+        },
+    )
+    def get(self, request):
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
+        signer = signing.DetachedSigner(request.auth.active_kid or None)
+        outermost = not connection.in_atomic_block
+        with transaction.atomic():
+            if outermost and connection.vendor == "postgresql":  # every read below sees one moment of the registry
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            seq = Change.objects.newest()  # appends commit in order: every entry up to seq is in this moment
+            etag = f'"{seq}"'
+            if etag in [tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))]:
+                return self.cacheable(request, b"", etag)  # 304
+            for piece in snapshot_pieces(seq, Records(request.auth.participant_id)):
+                spool.write(piece)
+                signer.update(piece)
+        spool.seek(0)
+        response = FileResponse(spool, content_type="application/json")
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=0"
+        response[SIGNATURE_HEADER] = signer.signature()
+        return response
+
+
+def snapshot_pieces(seq: int, records: Records):
+    """The snapshot document, a chunk of records at a time: {"seq", "at", "participants", "products",
+    "networks"} (each list as the feed's records)."""
+    yield encode({"seq": seq, "at": rfc3339(timezone.now())})[:-1] + b","
+    sections = (
+        ("participants", Participant.objects.order_by("pk").values_list("pk", flat=True), records.participants),
+        (
+            "products",
+            Product.objects.visible_to(records.caller_id)
+            .filter(status="ACTIVE")
+            .order_by("pk")
+            .values_list("pk", flat=True),
+            records.products,
+        ),
+        (
+            "networks",
+            ProductNetwork.objects.visible_to(records.caller_id)
+            .filter(product__status="ACTIVE")
+            .order_by("pk")
+            .values_list("pk", flat=True),
+            records.networks,
+        ),
+    )
+    for index, (name, ids, render) in enumerate(sections):
+        yield encode(name) + b":["
+        ids = list(ids)
+        for start in range(0, len(ids), SNAPSHOT_CHUNK):
+            chunk = ids[start : start + SNAPSHOT_CHUNK]
+            rendered = render(chunk)
+            body = b",".join(encode(rendered[pk]) for pk in chunk if pk in rendered)
+            yield (b"," if start else b"") + body
+        yield b"]" + (b"," if index < len(sections) - 1 else b"}")
