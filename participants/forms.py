@@ -238,7 +238,7 @@ class SwitchTimeMixin(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("switch") == "at" and not cleaned.get("switch_at"):
+        if cleaned.get("switch") == "at" and not cleaned.get("switch_at") and "switch_at" not in self.errors:
             self.add_error("switch_at", "Give the time of the switch.")
         return cleaned
 

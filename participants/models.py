@@ -241,6 +241,9 @@ class Participant(models.Model):
             # The registry list and updatedSince sync page in (updated_at, id) order; with role and status
             # carried in the index, paging and counting are index-only scans (docs/performance.md).
             models.Index(fields=["updated_at", "id"], include=["role", "status"], name="participant_sync_order"),
+            # The console's dashboard: counts by state, role and week of onboarding read this index alone, and
+            # the review queue (APPLIED, UNDER_REVIEW, oldest first) is a short range of it.
+            models.Index(fields=["review_status", "status", "role", "created_at"], name="participant_dashboard"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -301,6 +304,22 @@ class Participant(models.Model):
         """Offboarded and rejected records are kept as they are: no service changes them again."""
         return self.is_offboarded or self.is_rejected
 
+    def approval_refused(self, user) -> str | None:
+        """Why `user` (None: no named administrator) may not approve this participant now, or None. With
+        four-eyes on (OCEN_FOUR_EYES), not the administrator who recorded it."""
+        if self.review_status == ReviewStatus.APPROVED:
+            return "This participant is already approved."
+        if self.review_status == ReviewStatus.APPLIED:
+            return "This application has not been reviewed: start its review first."
+        if self.review_status != ReviewStatus.UNDER_REVIEW:
+            return f"Only an application under review can be approved; this one is {self.state}."
+        if settings.OCEN_FOUR_EYES:
+            if getattr(user, "pk", None) is None:
+                return "Four-eyes approval needs a named administrator."
+            if user.pk == self.recorded_by_id:
+                return "Four-eyes rule: the administrator who recorded this participant cannot approve it."
+        return None
+
     @property
     def state(self) -> str:
         """One word for what the registry does with this participant: its review status until it is approved
@@ -360,6 +379,8 @@ class ParticipantKey(models.Model):
     class Meta:
         ordering = ["participant", "-created_at"]
         verbose_name = "participant key"
+        # What expires soon (the dashboard, the key expiry filter): a range of active keys' ends.
+        indexes = [models.Index(fields=["valid_until"], condition=Q(status="ACTIVE"), name="key_active_expiry")]
         constraints = [
             models.UniqueConstraint(fields=["participant", "kid"], name="participant_key_unique_kid"),
             models.UniqueConstraint(fields=["participant", "fingerprint"], name="participant_key_unique_fingerprint"),
@@ -386,6 +407,23 @@ class ParticipantKey(models.Model):
             now=moment,
             withheld=self.participant.keys_withheld,
         )
+
+    def retirement_refused(self, keys, moment) -> str | None:
+        """Why this key cannot be retired at `moment`, given its participant's `keys`, or None: only an active
+        key that is neither the only active one nor the primary one (publicKey) retires."""
+        if self.status != KeyStatus.ACTIVE:
+            return f"Only an active key can be retired; {self.kid} is {self.get_status_display()}."
+        if not any(k.status == KeyStatus.ACTIVE and k.pk != self.pk for k in keys):
+            return (
+                f"{self.kid} is the participant's only active key: add its replacement before retiring it "
+                "(or revoke it if it is compromised)."
+            )
+        if primary_key(keys, moment) == self:
+            return (
+                f"{self.kid} is the participant's primary key (publicKey): make its successor primary before "
+                "retiring it (or revoke it if it is compromised)."
+            )
+        return None
 
     def is_usable_at(self, moment) -> bool:
         return not self.unusable_at(moment)

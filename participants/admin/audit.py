@@ -9,6 +9,7 @@ from ..models import AuditEvent
 from .common import (
     ReadOnlyModelAdmin,
     console_time,
+    truncated,
 )
 from .exports import AuditEventResource, ConsoleExport
 
@@ -29,7 +30,7 @@ class DayRangeFilter(RangeDateFilter):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ConsoleExport, ReadOnlyModelAdmin):
     resource_classes = (AuditEventResource,)
-    list_display = ("when", "actor", "action", "participant", "organisation", "remote_addr")
+    list_display = ("when", "actor", "action", "participant_name", "organisation_name", "remote_addr")
     # By organisation, client ID, actor, action and date: each filter narrows the list and its export.
     list_filter = (
         ("organisation__name", FieldTextFilter),
@@ -46,6 +47,14 @@ class AuditEventAdmin(ConsoleExport, ReadOnlyModelAdmin):
     show_full_result_count = False
     fields = ("when", "actor", "actor_user", "action", "participant", "organisation", "remote_addr", "details")
     readonly_fields = fields
+
+    @admin.display(description="participant", ordering="participant__organisation__name")
+    def participant_name(self, event):
+        return truncated(str(event.participant), wide=True) if event.participant_id else "—"
+
+    @admin.display(description="organisation", ordering="organisation__name")
+    def organisation_name(self, event):
+        return truncated(event.organisation.name, wide=True) if event.organisation_id else "—"
 
     @admin.display(description="when", ordering="at")
     def when(self, event):

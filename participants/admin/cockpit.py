@@ -52,7 +52,7 @@ WHY = {
 }
 
 
-def banner(participant) -> Banner:
+def banner(participant, user=None) -> Banner:
     """What the registry does with this participant now, in one sentence (can it authenticate, and why)."""
     if participant.can_authenticate:
         usable = ParticipantKey.objects.filter(participant=participant).usable_at(timezone.now()).exists()
@@ -61,8 +61,11 @@ def banner(participant) -> Banner:
         return Banner("ok" if usable else "warn", f"Can authenticate: yes — active, {how}.", why)
     state = participant.state
     since = _since(participant, STATE_EVENTS[state]) if state in STATE_EVENTS else ""
+    why = WHY[state]
+    if state == "Under review" and user is not None and participant.approval_refused(user):
+        why = f"{participant.approval_refused(user)} Another administrator must approve it."
     return Banner(
-        PILL.get(state, "quiet"), f"Can authenticate: no — {state.lower()}{' ' + since if since else ''}.", WHY[state]
+        PILL.get(state, "quiet"), f"Can authenticate: no — {state.lower()}{' ' + since if since else ''}.", why
     )
 
 
@@ -84,7 +87,7 @@ def operations(model_admin, request, participant) -> list[Operation]:
     }
     offered = [
         ("review", review == ReviewStatus.APPLIED, "Start review", confirm("start_review"), "primary"),
-        ("review", review == ReviewStatus.UNDER_REVIEW, "Approve", confirm("approve"), "primary"),
+        ("review", participant.approval_refused(request.user) is None, "Approve", confirm("approve"), "primary"),
         ("review", review in PENDING_REVIEW, "Reject…", confirm("reject"), "danger"),
         ("suspend", participant.can_authenticate, "Suspend…", confirm("suspend"), "caution"),
         ("suspend", status == "Suspended", "Reinstate", confirm("reinstate"), "primary"),

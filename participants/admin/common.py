@@ -20,6 +20,7 @@ from ..forms import (
     ReasonForm,
 )
 from ..keys import format_fingerprint
+from ..wire import publication
 
 EXPIRY_WARNING = dt.timedelta(days=30)
 FAILURE_SIGNAL_WINDOW = dt.timedelta(hours=24)
@@ -58,6 +59,11 @@ PILL = {
 def pill(label: str):
     """A state, review status or key status as a coloured pill (the text is the label, as written)."""
     return format_html('<span class="pill pill-{}">{}</span>', PILL.get(label, "quiet"), label)
+
+
+def truncated(text, wide: bool = False):
+    """Text cut to its cell's width with an ellipsis (whole in the tooltip), so a list keeps one line per row."""
+    return format_html('<span class="truncate-cell{}" title="{}">{}</span>', " wide" if wide else "", text, text)
 
 
 def short_id(value, length: int = 8):
@@ -172,14 +178,24 @@ def console_time(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else ""
 
 
+def is_published_primary(key) -> bool:
+    """Whether the participant's record names this key in publicKey now (wire.publication: no key while the
+    participant's keys are withheld or it cannot authenticate). Reads the participant's keys (prefetch them)."""
+    return publication(key.participant, list(key.participant.keys.all())).primary == key
+
+
 def switch_note(key) -> str:
-    """What a key's primary switch is, in words."""
+    """What a key's primary switch is, in words, as the record publishes it now."""
     if key.primary_from is None:
         return "published for verifiers that read publicKeys; not primary until promoted."
     when = console_time(key.primary_from)
     if key.primary_from > timezone.now():
         return f"it becomes the primary key (publicKey) at {when}."
-    return f"primary key (publicKey) since {when}."
+    if is_published_primary(key):
+        return f"primary key (publicKey) since {when}."
+    if not key.participant.can_authenticate or key.participant.keys_withheld:
+        return "its record names no key (publicKey is null) while it cannot authenticate."
+    return f"no longer primary: another key was made primary after {when}."
 
 
 def _is_uuid(value: str) -> bool:

@@ -9,10 +9,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncHour, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+
+from authapi import issuance
 
 from ..models import (
     NOT_OFFBOARDED,
@@ -46,24 +46,44 @@ def bars(counts: dict, labels) -> list[Bar]:
     return [Bar(label, value, round(100 * value / top)) for (_, label), value in zip(labels, values, strict=True)]
 
 
-def state_and_role_counts():
-    """Participants per state (PARTICIPANT_STATES) and current participants per role: one query."""
+def week_starts(now, weeks) -> list[dt.datetime]:
+    """The Mondays (00:00 in the console's zone) of the last `weeks` weeks, this one last."""
+    today = timezone.localtime(now).date()
+    first = today - dt.timedelta(days=today.weekday(), weeks=weeks - 1)
+    return [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(weeks=i), dt.time())) for i in range(weeks)]
+
+
+def participant_counts(now):
+    """Participants per state (PARTICIPANT_STATES), current participants per role, and onboardings per week of
+    the last ONBOARDING_WEEKS: one query, an index-only scan of participant_dashboard."""
+    weeks = week_starts(now, ONBOARDING_WEEKS)
+    ends = [*weeks[1:], None]
     counts = Participant.objects.aggregate(
         **{f"state_{i}": Count("pk", filter=q) for i, q in enumerate(PARTICIPANT_STATES.values())},
         **{f"role_{role.value}": Count("pk", filter=Q(role=role) & NOT_OFFBOARDED) for role in Role},
+        **{
+            f"week_{i}": Count("pk", filter=Q(created_at__gte=start, **({"created_at__lt": end} if end else {})))
+            for i, (start, end) in enumerate(zip(weeks, ends, strict=True))
+        },
     )
     states = [
         {"label": label, "count": counts[f"state_{i}"], "tone": PILL.get(label, "quiet")}
         for i, label in enumerate(PARTICIPANT_STATES)
     ]
     roles = [{"label": role.label, "value": role.value, "count": counts[f"role_{role.value}"]} for role in Role]
-    return states, roles
+    onboardings = bars(
+        {i: counts[f"week_{i}"] for i in range(len(weeks))},
+        [(i, timezone.localtime(start).strftime("%d %b")) for i, start in enumerate(weeks)],
+    )
+    return states, roles, onboardings
 
 
 def expiry_counts(now):
     """Active keys of current participants expiring within 30 and 90 days, plain keys and certificates
     apart: one query."""
-    keys = ParticipantKey.objects.filter(participant__in=Participant.objects.holding_place())
+    keys = ParticipantKey.objects.expiring_between(now, now + EXPIRY_NOTICE).filter(
+        participant__in=Participant.objects.holding_place()
+    )
     windows = {"30": now + EXPIRY_WARNING, "90": now + EXPIRY_NOTICE}
     certificate = ~Q(cert_subject="")
     figures = {}
@@ -80,25 +100,10 @@ def without_usable_key(now):
     return Participant.objects.active().filter(~Exists(usable))
 
 
-def hourly(queryset, field, now, hours):
-    """Rows per hour of the console's zone (TruncHour truncates there; so must the slots: IST is UTC+5:30)."""
-    start = timezone.localtime(now - dt.timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
-    rows = queryset.filter(**{f"{field}__gte": start}).annotate(slot=TruncHour(field)).values("slot")
-    counts = {row["slot"]: row["n"] for row in rows.annotate(n=Count("pk")).order_by()}
-    slots = [start + dt.timedelta(hours=i) for i in range(hours)]
-    local = [(slot, timezone.localtime(slot).strftime("%H:00")) for slot in slots]
-    return bars(counts, local)
-
-
-def weekly(queryset, field, now, weeks):
-    today = timezone.localtime(now).date()
-    monday = today - dt.timedelta(days=today.weekday())
-    first = monday - dt.timedelta(weeks=weeks - 1)
-    start = timezone.make_aware(dt.datetime.combine(first, dt.time()))
-    rows = queryset.filter(**{f"{field}__gte": start}).annotate(slot=TruncWeek(field)).values("slot")
-    counts = {timezone.localtime(row["slot"]).date(): row["n"] for row in rows.annotate(n=Count("pk")).order_by()}
-    slots = [first + dt.timedelta(weeks=i) for i in range(weeks)]
-    return bars(counts, [(slot, slot.strftime("%d %b")) for slot in slots])
+def tokens_per_hour(now, hours):
+    """Tokens issued per hour of the console's zone (authapi.issuance: past hours counted once and kept)."""
+    counts = dict(issuance.per_hour(now, hours))
+    return bars(counts, [(slot, timezone.localtime(slot).strftime("%H:00")) for slot in counts])
 
 
 def changelist(model, **query):
@@ -109,11 +114,10 @@ def changelist(model, **query):
 def dashboard(now=None) -> dict:
     """Everything the index shows, read now."""
     now = now or timezone.now()
-    states, roles = state_and_role_counts()
+    states, roles, onboardings = participant_counts(now)
     pending = Q(review_status__in=PENDING_REVIEW) & NOT_OFFBOARDED
     no_key = without_usable_key(now)
     events = AuditEvent.objects.select_related("actor_user", "participant__organisation", "organisation")
-    tokens = get_access_token_model().objects.all()
     return {
         "states": states,
         "roles": roles,
@@ -135,8 +139,8 @@ def dashboard(now=None) -> dict:
             events.filter(action="client.authentication_failures", at__gte=now - FAILURE_SIGNAL_WINDOW)[:LIST_LENGTH]
         ),
         "recent_events": list(events[:LIST_LENGTH]),
-        "tokens_per_hour": hourly(tokens, "created", now, TOKEN_HOURS),
-        "onboardings_per_week": weekly(Participant.objects.all(), "created_at", now, ONBOARDING_WEEKS),
+        "tokens_per_hour": tokens_per_hour(now, TOKEN_HOURS),
+        "onboardings_per_week": onboardings,
         "links": {
             "applied": changelist("participant", state="Applied"),
             "under_review": changelist("participant", state="Under+review"),

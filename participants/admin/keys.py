@@ -24,6 +24,7 @@ from .common import (
     pill,
     short_fingerprint,
     switch_note,
+    truncated,
 )
 
 
@@ -34,7 +35,7 @@ def key_label(key) -> str:
 
 @admin.register(ParticipantKey)
 class ParticipantKeyAdmin(ModelAdmin):
-    list_display = (key_id, "participant", "key_status", key_algorithm, short_fingerprint, "valid_from", "expiry")
+    list_display = (key_id, "owner", "key_status", key_algorithm, short_fingerprint, "valid_from", "expiry")
     list_filter = ("status", "alg")
     list_select_related = ("participant__organisation",)
     search_fields = ("kid", "participant__organisation__name")
@@ -159,7 +160,7 @@ class ParticipantKeyAdmin(ModelAdmin):
             try:
                 spec["apply"](key, services.Actor.from_request(request), form.cleaned_data.get("reason", ""))
             except ValidationError as exc:
-                self.message_user(request, f"{key.kid}: {' '.join(exc.messages)}", messages.ERROR)
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)  # the messages name the key
             else:
                 self.message_user(request, f"{spec['done']} {key.kid}.", messages.SUCCESS)
             return HttpResponseRedirect(back)
@@ -179,6 +180,10 @@ class ParticipantKeyAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="participant", ordering="participant__organisation__name")
+    def owner(self, key):
+        return truncated(str(key.participant), wide=True)
 
     @admin.display(description="status", ordering="status")
     def key_status(self, key):

@@ -51,6 +51,7 @@ from .common import (
     apply_each,
     console_time,
     expiry_badge,
+    is_published_primary,
     key_algorithm,
     key_id,
     key_warnings,
@@ -59,6 +60,7 @@ from .common import (
     short_fingerprint,
     short_id,
     switch_note,
+    truncated,
 )
 from .exports import ConsoleExport, ParticipantResource
 
@@ -174,10 +176,6 @@ class ParticipantKeyInline(TabularInline):
         # Each row asks which of its participant's keys is primary: one query for all of them.
         return super().get_queryset(request).select_related("participant").prefetch_related("participant__keys")
 
-    @staticmethod
-    def is_primary(key) -> bool:
-        return primary_key(key.participant.keys.all(), timezone.now()) == key
-
     @admin.display(description="valid until")
     def expiry(self, key):
         return expiry_badge(key.valid_until)
@@ -196,7 +194,7 @@ class ParticipantKeyInline(TabularInline):
     def primary(self, key):
         if key.status != KeyStatus.ACTIVE:
             return "—"
-        if self.is_primary(key):
+        if is_published_primary(key):
             return format_html("<strong>{}</strong>", "primary (publicKey)")
         return switch_note(key)
 
@@ -205,11 +203,12 @@ class ParticipantKeyInline(TabularInline):
         """Make primary, Retire, Revoke: what the registry accepts for this key now (each with its confirmation)."""
         if key.status == KeyStatus.REVOKED or key.participant.is_final:
             return "—"
+        now, keys = timezone.now(), list(key.participant.keys.all())
         links = [("Revoke…", "revoke", "caution")]
-        if key.status == KeyStatus.ACTIVE:
+        if key.retirement_refused(keys, now) is None:
             links[:0] = [("Retire…", "retire", "")]
-            if not self.is_primary(key):
-                links[:0] = [("Make primary…", "promote", "")]
+        if key.status == KeyStatus.ACTIVE and primary_key(keys, now) != key:
+            links[:0] = [("Make primary…", "promote", "")]
         buttons = format_html_join(
             "",
             '<a href="{}" class="{}">{}</a>',
@@ -237,7 +236,9 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
     )
     list_display_links = ("organisation_name",)
     list_filter = (StateFilter, "role", KeyExpiryFilter)
-    show_facets = admin.ShowFacets.ALWAYS
+    # Counts on request ("Show counts"): a facet per filter choice is a count over every row, and the key expiry
+    # filter's a subquery per participant (about a second at 100,000 participants), too dear for every page view.
+    show_facets = admin.ShowFacets.ALLOW
     list_select_related = ("organisation",)
     search_fields = ("organisation__name", "client_id", "base_url")
     search_help_text = "Organisation name, client ID, base URL, or participant ID (whole or part)."
@@ -318,9 +319,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
 
     @admin.display(description="API base URL", ordering="base_url")
     def api_base_url(self, participant):
-        return format_html(
-            '<span class="truncate-cell" title="{}">{}</span>', participant.base_url, participant.base_url
-        )
+        return truncated(participant.base_url)
 
     # Who recorded and approved it, as names: a link to the user's page would lead viewers (and most
     # administrators) to a page they may not open.
@@ -341,7 +340,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
     def organisation_name(self, participant):
         """The organisation, sortable by its name: the list's own order (organisation, then role), shown as such."""
         name = participant.organisation.name
-        return format_html('<span class="truncate-cell wide" title="{}">{}</span>', name, name)
+        return truncated(name, wide=True)
 
     # Soonest first; a key that never expires sorts last (descending: first).
     @admin.display(description="key expiry", ordering=F("_key_expiry").asc(nulls_last=True))
@@ -527,21 +526,22 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
             "button": "Yes, start the review",
             "permission": "has_review_permission",
             "reason_required": None,  # the service takes no reason: no reason field
-            "eligible": lambda p: p.review_status == ReviewStatus.APPLIED,
+            "eligible": lambda p, user: p.review_status == ReviewStatus.APPLIED,
         },
         "approve": {
             "title": "Approve participants",
             "button": "Yes, approve",
             "permission": "has_review_permission",
             "reason_required": None,
-            "eligible": lambda p: p.review_status == ReviewStatus.UNDER_REVIEW,
+            "eligible": lambda p, user: p.approval_refused(user) is None,
+            "refused": lambda p, user: p.approval_refused(user),
         },
         "reinstate": {
             "title": "Reinstate participants",
             "button": "Yes, reinstate",
             "permission": "has_suspend_permission",
             "reason_required": None,
-            "eligible": lambda p: p.is_approved and p.state == "Suspended",
+            "eligible": lambda p, user: p.is_approved and p.state == "Suspended",
         },
         "offboard": {
             "danger": True,  # irreversible
@@ -549,21 +549,21 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
             "button": "Yes, offboard",
             "permission": "has_offboard_permission",
             "reason_required": True,
-            "eligible": lambda p: not p.is_final,
+            "eligible": lambda p, user: not p.is_final,
         },
         "rotate_secret": {
             "title": "Rotate client secrets",
             "button": "Yes, issue new secrets",
             "permission": "has_rotate_permission",
             "reason_required": False,
-            "eligible": lambda p: not (p.is_final or p.key_only),
+            "eligible": lambda p, user: not (p.is_final or p.key_only),
         },
         "suspend": {
             "title": "Suspend participants",
             "button": "Yes, suspend",
             "permission": "has_suspend_permission",
             "reason_required": True,
-            "eligible": lambda p: p.can_authenticate,
+            "eligible": lambda p, user: p.can_authenticate,
         },
         "reject": {
             "danger": True,  # irreversible
@@ -571,7 +571,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
             "button": "Yes, reject",
             "permission": "has_review_permission",
             "reason_required": True,
-            "eligible": lambda p: p.review_status in PENDING_REVIEW,
+            "eligible": lambda p, user: p.review_status in PENDING_REVIEW,
         },
         "withdraw_secret": {
             "danger": True,  # irreversible
@@ -579,7 +579,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
             "button": "Yes, withdraw the secrets",
             "permission": "has_rotate_permission",
             "reason_required": True,
-            "eligible": lambda p: not (p.is_final or p.key_only),
+            "eligible": lambda p, user: not (p.is_final or p.key_only),
         },
     }
 
@@ -587,7 +587,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
         spec = self.CONFIRMED.get(operation)
         if spec is None or not getattr(self, spec["permission"])(request):
             raise PermissionDenied
-        participants, left_out = self._eligible(operation, self._chosen_current(request))
+        participants, left_out = self._eligible(operation, self._chosen_current(request), request.user)
         changelist = reverse("admin:participants_participant_changelist")
         if not participants:
             self._nothing_to_do(request, left_out)
@@ -712,7 +712,7 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
         """The confirmation page itself, as the action's answer: its form posts the ids in the body to confirm_view
         (an address carrying every id would outgrow a proxy's request line past about a hundred)."""
         chosen = queryset.current().select_related("organisation", "application")
-        participants, left_out = self._eligible(operation, chosen)
+        participants, left_out = self._eligible(operation, chosen, request.user)
         if not participants:
             self._nothing_to_do(request, left_out)
             return None
@@ -720,14 +720,18 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
             request, operation, participants, self._confirmation_form(operation, participants), left_out
         )
 
-    def _eligible(self, operation, chosen) -> tuple[list[Participant], list[Participant]]:
+    def _eligible(self, operation, chosen, user) -> tuple[list[Participant], list[Participant]]:
         """The chosen participants the operation applies to, and those it leaves out (the registry would refuse)."""
-        eligible = self.CONFIRMED[operation]["eligible"]
+        spec = self.CONFIRMED[operation]
+        eligible, refused = spec["eligible"], spec.get("refused", lambda p, user: p.state)
         chosen = list(chosen)
-        return [p for p in chosen if eligible(p)], [p for p in chosen if not eligible(p)]
+        left_out = [p for p in chosen if not eligible(p, user)]
+        for p in left_out:
+            p.left_out_because = refused(p, user)  # what the page and the message say of it
+        return [p for p in chosen if eligible(p, user)], left_out
 
     def _nothing_to_do(self, request, left_out) -> None:
-        names = ", ".join(f"{p} ({p.state})" for p in left_out) or "none chosen is current"
+        names = ", ".join(f"{p} ({p.left_out_because})" for p in left_out) or "none chosen is current"
         self.message_user(request, f"Nothing to do: {names}.", messages.WARNING)
 
     # --- change form and timeline ---------------------------------------------------------------
@@ -757,5 +761,5 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["show_save_and_add_another"] = False  # a participant is added on its onboarding page
         if obj is not None:
-            context.update(banner=cockpit.banner(obj), operations=cockpit.operations(self, request, obj))
+            context.update(banner=cockpit.banner(obj, request.user), operations=cockpit.operations(self, request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -164,19 +164,9 @@ def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = N
     now = now or timezone.now()
     _refuse_if_final(_locked(key.participant))
     key = _locked_key(key)
-    if key.status != KeyStatus.ACTIVE:
-        raise ValidationError(f"Only an active key can be retired; {key.kid} is {key.get_status_display()}.")
-    others = key.participant.keys.filter(status=KeyStatus.ACTIVE).exclude(pk=key.pk)
-    if not others.exists():
-        raise ValidationError(
-            f"{key.kid} is the participant's only active key: add its replacement before retiring it "
-            "(or revoke it if it is compromised)."
-        )
-    if primary_key(key.participant.keys.all(), now) == key:
-        raise ValidationError(
-            f"{key.kid} is the participant's primary key (publicKey): make its successor primary before retiring it "
-            "(or revoke it if it is compromised)."
-        )
+    refused = key.retirement_refused(list(key.participant.keys.all()), now)
+    if refused:
+        raise ValidationError(refused)
     grace_end = now + dt.timedelta(seconds=settings.OCEN_KEY_RETIREMENT_GRACE)
     key.status = KeyStatus.RETIRED
     key.retired_at = now

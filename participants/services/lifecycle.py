@@ -171,15 +171,9 @@ def approve_participant(*, participant: Participant, actor: Actor, now: dt.datet
     """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
     participant = _locked(participant)
     _refuse_if_final(participant)
-    if participant.review_status == ReviewStatus.APPROVED:
-        raise ValidationError("This participant is already approved.")
-    if participant.review_status == ReviewStatus.APPLIED:
-        raise ValidationError("This application has not been reviewed: start its review first.")
-    if settings.OCEN_FOUR_EYES:
-        if actor.db_user is None:
-            raise ValidationError("Four-eyes approval needs a named administrator.")
-        if actor.db_user.pk == participant.recorded_by_id:
-            raise ValidationError("Four-eyes rule: the administrator who recorded this participant cannot approve it.")
+    refused = participant.approval_refused(actor.db_user)
+    if refused:
+        raise ValidationError(refused)
     previous = participant.review_status
     participant.review_status = ReviewStatus.APPROVED
     participant.approved_by = actor.db_user

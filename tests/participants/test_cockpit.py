@@ -36,6 +36,8 @@ def test_suspend_and_reinstate_from_the_banner(live_server, registry_admin, lend
         page.wait_for_selector(".state-banner.state-warn")
         banner = page.inner_text(".state-banner")
         assert "Can authenticate: no — suspended on" in banner and "by asha because “overdue audit”" in banner
+        primary = page.inner_text("#keys-group td.field-primary")  # as the API says: publicKey is null
+        assert "primary (publicKey)" not in primary and "publicKey is null" in primary
         assert token_status(live_server, lender.participant.client_id, lender.client_secret) == 401
 
         press(page, "Reinstate", "Yes, reinstate")
@@ -64,9 +66,11 @@ def test_an_application_received_goes_through_review_with_four_eyes(
         assert token_status(live_server, participant.client_id, secret) == 401
 
         press(page, "Start review", "Yes, start the review")
-        page.wait_for_selector("text=Approve or reject it.")
-        press(page, "Approve", "Yes, approve")  # asha recorded it: a second administrator must approve
-        page.wait_for_selector(".messagelist")
+        page.wait_for_selector(".state-banner:has-text('Another administrator must approve it.')")
+        assert "Four-eyes rule" in page.inner_text(".state-banner")  # asha recorded it: no Approve for her
+        assert "Approve" not in page.locator(".registry-cockpit .operations a").all_inner_texts()
+        page.goto(f"{admin_url(live_server, 'participant/confirm/approve/')}?ids={participant.pk}")
+        assert "cannot approve it" in page.inner_text(".messagelist")  # nor a confirmation to press
         assert Participant.objects.get(pk=participant.pk).review_status == ReviewStatus.UNDER_REVIEW
 
     with chromium_page() as page:

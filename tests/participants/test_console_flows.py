@@ -32,8 +32,13 @@ def published(record) -> dict:
     return {key["kid"]: key for key in record["publicKeys"]["keys"]}
 
 
+def key_row(page, kid, label):
+    """A key row's operation button (Make primary…, Retire…, Revoke…)."""
+    return page.locator(f"tr:has([data-copy='{kid}']) .key-ops a:has-text('{label}')")
+
+
 def key_row_button(page, kid, label):
-    page.click(f"tr:has([data-copy='{kid}']) .key-ops a:has-text('{label}')")
+    key_row(page, kid, label).click()
 
 
 def actions_for(participant):
@@ -84,11 +89,15 @@ def test_a_key_added_for_later_switches_then_the_old_one_is_retired_and_revoked(
         assert json.loads(record["publicKey"])["kid"] == old_kid  # not yet: the switch is scheduled
         assert dt.datetime.fromisoformat(published(record)[new_kid]["primaryFrom"]) == switch_at
 
+        assert key_row(page, old_kid, "Retire…").count() == 0  # the primary key: its successor first
+
         key_row_button(page, new_kid, "Make primary…")
         page.check("input[name=switch][value=now]")
         page.click("input[type=submit][value='Make primary']")
         page.wait_for_selector(".messagelist")
         assert json.loads(details(live_server, loan_agent, participant)["publicKey"])["kid"] == new_kid
+        assert page.inner_text(f"tr:has([data-copy='{new_kid}']) td.field-primary") == "primary (publicKey)"
+        assert "no longer primary" in page.inner_text(f"tr:has([data-copy='{old_kid}']) td.field-primary")
 
         key_row_button(page, old_kid, "Retire…")
         page.click("input[type=submit][value='Yes, retire']")

@@ -219,8 +219,23 @@ def test_the_list_shows_one_state_that_is_what_the_registry_does(live_server, re
 
 def test_lists_fit_a_1280_pixel_screen_one_line_per_row(live_server, registry_admin, actor, lender, loan_agent):
     services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("second")), actor=actor)
+    services.onboard_participant(  # the longest name, without a space to break at
+        org_name="W" * 200,
+        role=Role.LENDER,
+        base_url="https://long-name.example.in/ocen",
+        public_key=public_pem(rsa_key("W" * 200)),
+        actor=actor,
+        pending=ReviewStatus.APPLIED,
+    )
     with chromium_page() as page:  # a 1280 by 900 viewport, tests/browser.py
         log_in(page, live_server.url, "asha")
+        page.goto(f"{live_server.url}/admin/")  # the review queue names it
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the dashboard"
+        page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/add-key/"))
+        page.fill("#id_public_key", public_pem(rsa_key("W" * 200)).decode())  # its key: the refusal names it
+        page.click("input[type=submit][value='Add key']")
+        page.wait_for_selector(".errorlist")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "a refusal"
         for changelist in ("participant/", "participantkey/", "auditevent/"):
             page.goto(admin_url(live_server, changelist))
             table = page.locator("#result_list")

@@ -1,6 +1,7 @@
 """The console's index is a dashboard of what the registry holds now, at a fixed number of queries."""
 
 import datetime as dt
+import os
 import re
 
 import pytest
@@ -82,6 +83,28 @@ def test_the_index_charts_tokens_per_hour_and_onboardings_per_week(admin_client,
     assert len(tokens) == 24 and tokens[-1] == "2" and sum(map(int, tokens)) == 2
     weeks = re.findall(r'data-count="(\d+)"', section_html(page, "onboardings"))
     assert len(weeks) == 12 and weeks[-1] == "6" and sum(map(int, weeks)) == 6  # all onboarded this week
+
+
+def test_the_token_chart_keeps_past_hours_after_cleanup_deletes_their_tokens(admin_client, lender):
+    from django.core.management import call_command
+    from oauth2_provider.models import AccessToken
+
+    from authapi import issuance
+
+    now = timezone.now()
+    three_hours_ago = issuance.hour_start(now) - 3 * issuance.HOUR + dt.timedelta(minutes=10)
+    for _ in range(3):
+        assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 200
+    AccessToken.objects.update(created=three_hours_ago, expires=three_hours_ago + dt.timedelta(hours=1))
+
+    def chart():
+        page = admin_client.get("/admin/").content.decode()
+        return [int(n) for n in re.findall(r'data-count="(\d+)"', section_html(page, "tokens"))]
+
+    before = chart()
+    call_command("cleanup_tokens", "--grace", "0", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert not AccessToken.objects.exists()
+    assert chart() == before and before[-4] == 3 and sum(before) == 3  # counted before they went
 
 
 def section_html(page: str, name: str) -> str:

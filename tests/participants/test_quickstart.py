@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
-from participants.models import ProductNetwork
+from participants.models import AuditEvent, ProductNetwork
 from tests.dot import dot_token_request
 
 
@@ -37,6 +37,16 @@ def test_quickstart_prints_working_login_and_credentials(tmp_path, db, settings)
     assert (tmp_path / "lender.pem").stat().st_mode & 0o777 == 0o600
     network = ProductNetwork.objects.get()
     assert network.memberships.current().count() == 3
+
+
+def test_quickstart_starts_approved_demo_participants_under_four_eyes_too(tmp_path, db, settings):
+    settings.DEBUG, settings.OCEN_FOUR_EYES = True, True
+    _, demo = quickstart(tmp_path)
+    for participant in demo:
+        assert dot_token_request(participant["clientId"], participant["clientSecret"])[0] == 200
+    approvals = AuditEvent.objects.filter(action="participant.approved")
+    assert approvals.count() == 3 and set(approvals.values_list("actor", flat=True)) == {"demo-reviewer"}
+    assert authenticate(RequestFactory().post("/admin/login/"), username="demo-reviewer", password="") is None
 
 
 def test_quickstart_refuses_to_run_in_production(tmp_path, db, settings):

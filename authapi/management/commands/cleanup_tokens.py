@@ -5,13 +5,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from authapi import issuance
 from participants.management.commands._base import RegistryCommand, at_least
 from participants.wire import rfc3339
 
 
 class Command(RegistryCommand):
     help = (
-        "Delete expired access tokens in batches (bounded memory and transaction size); run it from cron. "
+        "Count the tokens of each hour that is over (the console's chart), then delete expired access tokens in "
+        "batches (bounded memory and transaction size); run it hourly from cron. "
         "Revoked tokens are deleted when they are revoked."
     )
 
@@ -22,6 +24,7 @@ class Command(RegistryCommand):
         )
 
     def handle(self, *args, **options):
+        hours_counted = issuance.count_past_hours()  # the console's chart, before the tokens go
         AccessToken = get_access_token_model()
         cutoff = timezone.now() - dt.timedelta(seconds=options["grace"])
         # Client-credential tokens own no other rows, so each batch is one plain DELETE (Django's delete
@@ -39,4 +42,10 @@ class Command(RegistryCommand):
                 cursor.execute(f"DELETE FROM {table} WHERE id IN ({placeholders})", ids)  # noqa: S608
                 deleted += cursor.rowcount
             batches += 1
-        self.stdout.write(json.dumps({"deleted": deleted, "batches": batches, "expiredBefore": rfc3339(cutoff)}))
+        report = {
+            "deleted": deleted,
+            "batches": batches,
+            "expiredBefore": rfc3339(cutoff),
+            "hoursCounted": hours_counted,
+        }
+        self.stdout.write(json.dumps(report))

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from participants import services
-from participants.models import Organisation, Participant, Product, ProductNetwork, Role
+from participants.models import Organisation, Participant, Product, ProductNetwork, ReviewStatus, Role
 
 DEMO_PARTICIPANTS = [
     ("Demo Lender Bank", Role.LENDER, "http://127.0.0.1:9001/ocen"),
@@ -67,6 +67,17 @@ class Command(BaseCommand):
             services.add_network_member(network=network, participant=kyc, actor=actor)
         return network
 
+    def _demo_reviewer(self):
+        """With four-eyes on, the demo participants' second pair of eyes: an administrator account that cannot
+        sign in (no usable password), so the demo still starts approved and the audit trail says who approved."""
+        user, created = get_user_model().objects.get_or_create(username="demo-reviewer")
+        if created:
+            user.is_staff = True
+            user.set_unusable_password()
+            user.save()
+            user.groups.add(Group.objects.get(name="Registry administrators"))
+        return services.Actor.for_user(user)
+
     def _admin_user(self, username, password):
         user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@localhost"})
         user.is_staff = user.is_superuser = user.is_active = True
@@ -89,6 +100,8 @@ class Command(BaseCommand):
             credentials = services.onboard_participant(
                 organisation=org, org_name=org_name, role=role, base_url=base_url, public_key=public_pem, actor=actor
             )
+            if credentials.participant.review_status == ReviewStatus.UNDER_REVIEW:  # OCEN_FOUR_EYES=1
+                services.approve_participant(participant=credentials.participant, actor=self._demo_reviewer())
             key_file = self._write_private_key(keys_dir, role, private_key)
         return {**credentials.as_json(), "role": role, "baseUrl": base_url, "privateKeyFile": str(key_file)}
 
