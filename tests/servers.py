@@ -26,9 +26,24 @@ def wait_until_serving(url: str, *, attempts: int = 100, interval: float = 0.1) 
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing on a busy machine
             time.sleep(interval)
     raise RuntimeError(f"nothing is serving {url}")
+
+
+def access_token(base_url: str, credentials) -> str:
+    """A participant's access token from a running registry, over HTTP, with its client secret."""
+    response = requests.post(
+        f"{base_url}/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials.participant.client_id,
+            "client_secret": credentials.client_secret,
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
 
 
 @functools.cache

@@ -52,13 +52,18 @@ class Records:
         found = Participant.objects.with_records().in_bulk(ids)
         return {pk: participant_document(p) for pk, p in found.items()}
 
+    def visible_products(self):
+        return Product.objects.visible_to(self.caller_id).filter(status="ACTIVE")
+
+    def visible_networks(self):
+        return ProductNetwork.objects.visible_to(self.caller_id).filter(product__status="ACTIVE")
+
     def products(self, ids):
-        found = Product.objects.visible_to(self.caller_id).filter(pk__in=ids, status="ACTIVE")
-        return {p.pk: product_document(p)["data"] for p in found}
+        return {p.pk: product_document(p)["data"] for p in self.visible_products().filter(pk__in=ids)}
 
     def networks(self, ids):
-        found = ProductNetwork.objects.visible_to(self.caller_id).filter(pk__in=ids, product__status="ACTIVE")
-        return {n.pk: network_record(n) for n in found.select_related("product")}
+        found = self.visible_networks().filter(pk__in=ids).select_related("product")
+        return {n.pk: network_record(n) for n in found}
 
     def of(self, kind: str, ids) -> dict:
         return {
@@ -163,27 +168,13 @@ def snapshot_pieces(seq: int, records: Records):
     "networks"} (each list as the feed's records)."""
     yield encode({"seq": seq, "at": rfc3339(timezone.now())})[:-1] + b","
     sections = (
-        ("participants", Participant.objects.order_by("pk").values_list("pk", flat=True), records.participants),
-        (
-            "products",
-            Product.objects.visible_to(records.caller_id)
-            .filter(status="ACTIVE")
-            .order_by("pk")
-            .values_list("pk", flat=True),
-            records.products,
-        ),
-        (
-            "networks",
-            ProductNetwork.objects.visible_to(records.caller_id)
-            .filter(product__status="ACTIVE")
-            .order_by("pk")
-            .values_list("pk", flat=True),
-            records.networks,
-        ),
+        ("participants", Participant.objects.all(), records.participants),
+        ("products", records.visible_products(), records.products),
+        ("networks", records.visible_networks(), records.networks),
     )
-    for index, (name, ids, render) in enumerate(sections):
+    for index, (name, rows, render) in enumerate(sections):
         yield encode(name) + b":["
-        ids = list(ids)
+        ids = list(rows.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), SNAPSHOT_CHUNK):
             chunk = ids[start : start + SNAPSHOT_CHUNK]
             rendered = render(chunk)

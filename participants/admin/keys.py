@@ -122,6 +122,8 @@ class ParticipantKeyAdmin(ModelAdmin):
             "opts": self.opts,
             "original": key,
             "form": form,
+            "labels": [key_label(key)],
+            "button": "Make primary",
             "back": reverse("admin:participants_participant_change", args=[key.participant_id]),
             "back_label": str(key.participant),
         }

@@ -20,6 +20,7 @@ from participants.models import Change, ChangeKind, Participant
 from tests.authapi.conftest import bearer, get_token
 from tests.authapi.test_signed_responses import verify_registry_signature
 from tests.keys import public_pem, rsa_key
+from tests.servers import access_token
 
 
 def feed(client, token, after=0, limit=100):
@@ -167,15 +168,7 @@ def test_a_streamed_signature_is_the_one_the_whole_body_gets(db):
 def test_a_reader_following_after_never_misses_a_change_committed_late(live_server, actor, lender, loan_agent):
     """Writers that hold their transaction open after their change (so sequence numbers are allocated well
     before commit, in an order commits need not follow), and a reader following nextAfter over HTTP."""
-    token = requests.post(
-        f"{live_server.url}/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": loan_agent.participant.client_id,
-            "client_secret": loan_agent.client_secret,
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = access_token(live_server.url, loan_agent)
     start = Change.objects.newest()
     participants = []
     for index in range(4):

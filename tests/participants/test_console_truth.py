@@ -15,6 +15,7 @@ from participants.models import AuditEvent, OperationalStatus, Participant, Revi
 from tests.browser import chromium_page, shown_field
 from tests.keys import public_pem, rsa_key
 from tests.participants.test_admin_browser import log_in
+from tests.servers import access_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -32,15 +33,7 @@ def run_action(page, live_server, chosen, action, changelist="participant/?state
 
 
 def api_get(live_server, credentials, path):
-    token = requests.post(
-        f"{live_server.url}/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": credentials.participant.client_id,
-            "client_secret": credentials.client_secret,
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = access_token(live_server.url, credentials)
     return requests.get(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 

@@ -132,6 +132,19 @@ def test_the_dashboard_costs_the_same_queries_however_big_the_registry(actor, bu
     assert len(busy) == len(busier) == DASHBOARD_QUERIES
 
 
+def test_a_full_list_of_keyless_participants_is_counted_with_one_more_query(admin_client, actor, busy_registry):
+    from participants.admin.dashboard import LIST_LENGTH
+
+    for i in range(LIST_LENGTH):
+        [key] = onboard(actor, f"Keyless Agent {i}").participant.keys.all()
+        services.revoke_key(key=key, actor=actor, reason="compromised")
+    with CaptureQueriesContext(connection) as full:
+        figures = dashboard()
+    assert len(full) == DASHBOARD_QUERIES + 1
+    assert len(figures["no_usable_key"]) == LIST_LENGTH and figures["no_usable_key_count"] == LIST_LENGTH + 1
+    assert f"({LIST_LENGTH + 1})" in section(admin_client.get("/admin/").content.decode(), "no-key")
+
+
 def test_a_user_who_may_not_see_participants_gets_no_dashboard(client, db):
     from django.contrib.auth import get_user_model
 
