@@ -62,8 +62,9 @@ def banner(participant, user=None) -> Banner:
     state = participant.state
     since = _since(participant, STATE_EVENTS[state]) if state in STATE_EVENTS else ""
     why = WHY[state]
-    if state == "Under review" and user is not None and participant.approval_refused(user):
-        why = f"{participant.approval_refused(user)} Another administrator must approve it."
+    refused = participant.approval_refused(user) if state == "Under review" and user is not None else None
+    if refused:
+        why = f"{refused} Another administrator must approve it."
     return Banner(
         PILL.get(state, "quiet"), f"Can authenticate: no — {state.lower()}{' ' + since if since else ''}.", why
     )

@@ -724,11 +724,12 @@ class ParticipantAdmin(ConsoleExport, ModelAdmin):
         """The chosen participants the operation applies to, and those it leaves out (the registry would refuse)."""
         spec = self.CONFIRMED[operation]
         eligible, refused = spec["eligible"], spec.get("refused", lambda p, user: p.state)
-        chosen = list(chosen)
-        left_out = [p for p in chosen if not eligible(p, user)]
+        applies, left_out = [], []
+        for p in chosen:
+            (applies if eligible(p, user) else left_out).append(p)
         for p in left_out:
             p.left_out_because = refused(p, user)  # what the page and the message say of it
-        return [p for p in chosen if eligible(p, user)], left_out
+        return applies, left_out
 
     def _nothing_to_do(self, request, left_out) -> None:
         names = ", ".join(f"{p} ({p.left_out_because})" for p in left_out) or "none chosen is current"
