@@ -6,7 +6,7 @@ representations.py); tests validate live responses against these declarations.
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from participants.models import KeyStatus, OperationalStatus, ReviewStatus, Role
+from participants.models import EventType, KeyStatus, OperationalStatus, ReviewStatus, Role, SubscriptionStatus
 
 
 class ClientAuthentication(serializers.Serializer):
@@ -274,6 +274,7 @@ class NetworkRecord(ProductNetworkDocument):
 class Change(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The feed's sequence number: entries commit in this order.")
     kind = serializers.ChoiceField(choices=["participant", "product", "network"])
+    type = serializers.ChoiceField(choices=EventType.values, help_text="What the change did (webhook event types).")
     id = serializers.UUIDField()
     record = serializers.JSONField(
         allow_null=True,
@@ -294,6 +295,32 @@ class Snapshot(serializers.Serializer):
     participants = ParticipantDetails(many=True)
     products = ProductData(many=True)
     networks = NetworkRecord(many=True)
+
+
+class SubscriptionRequest(serializers.Serializer):
+    url = serializers.URLField(
+        max_length=500, help_text="https; plain http only to loopback while OCEN_ALLOW_LOOPBACK_HTTP is on."
+    )
+    events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values), min_length=1)
+
+
+class Subscription(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values))
+    status = serializers.ChoiceField(choices=SubscriptionStatus.values)
+    createdOn = serializers.DateTimeField()
+    deliveredSeq = serializers.IntegerField(help_text="Every change up to this sequence has been delivered.")
+    deliveredOn = serializers.DateTimeField(allow_null=True)
+    failingSince = serializers.DateTimeField(allow_null=True)
+    lastError = serializers.CharField(allow_null=True)
+    nextAttemptOn = serializers.DateTimeField(allow_null=True)
+    pausedOn = serializers.DateTimeField(allow_null=True)
+    pausedReason = serializers.CharField(allow_null=True)
+
+
+class SubscriptionList(serializers.Serializer):
+    subscriptions = Subscription(many=True)
 
 
 # What any registry read may answer besides its own codes: no valid token, not found, rate limit, outage.

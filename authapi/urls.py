@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .paths import KEYCLOAK_ALIASES
-from .views import auth, changes, discovery, participants, products, sync
+from .views import auth, changes, discovery, participants, products, subscriptions, sync
 
 oauth_patterns = [
     path("token", auth.TokenView.as_view(), name="token"),
@@ -28,6 +28,12 @@ service_patterns = [
     path("signature-check", participants.SignatureCheckView.as_view(), name="signature-check"),
     path("changes", changes.ChangesView.as_view(), name="changes"),
     path("snapshot", changes.SnapshotView.as_view(), name="snapshot"),
+    path("subscriptions", subscriptions.SubscriptionsView.as_view(), name="subscriptions"),
+    path(
+        "subscriptions/<str:subscription_id>",
+        subscriptions.SubscriptionDetailView.as_view(),
+        name="subscription-detail",
+    ),
     path("products/<str:product_id>", products.ProductDetailView.as_view(), name="product-detail"),
     path("product-networks/<str:network_id>", products.ProductNetworkDetailView.as_view(), name="network-detail"),
     path(

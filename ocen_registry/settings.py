@@ -49,6 +49,19 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = 
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float = 0, maximum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not minimum <= value <= (maximum if maximum is not None else float("inf")):
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, default).strip().lower()
     if value not in choices:
@@ -93,6 +106,8 @@ INSTALLED_APPS = [
     "authapi",
     "axes",
     "import_export",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -347,6 +362,15 @@ OCEN_CLOCK_LEEWAY = env_int("OCEN_CLOCK_LEEWAY", 60, maximum=600)
 OCEN_REGISTRY_MAX_AGE = env_int("OCEN_REGISTRY_MAX_AGE", 300, maximum=86400)
 # Days of the change feed (GET /service/changes) kept; a reader further behind takes a snapshot.
 OCEN_CHANGE_RETENTION_DAYS = env_int("OCEN_CHANGE_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+# Webhook deliveries (authapi/webhooks.py), made by `manage.py run_worker` from the task queue in this database.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Seconds before the first retry of a failed delivery, doubled after each failure up to the maximum.
+OCEN_WEBHOOK_BACKOFF_SECONDS = env_float("OCEN_WEBHOOK_BACKOFF_SECONDS", 5.0, minimum=0.05)
+OCEN_WEBHOOK_BACKOFF_MAX_SECONDS = env_float("OCEN_WEBHOOK_BACKOFF_MAX_SECONDS", 3600.0, minimum=0.05)
+# A subscription whose deliveries have failed for this long is paused (and audited) until resumed.
+OCEN_WEBHOOK_PAUSE_AFTER_SECONDS = env_float("OCEN_WEBHOOK_PAUSE_AFTER_SECONDS", 86400.0, minimum=1)
+# How long a receiver has to answer one delivery.
+OCEN_WEBHOOK_TIMEOUT_SECONDS = env_float("OCEN_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=60)
 # Abuse limits (counters in the shared cache: set REDIS_URL when running several servers). Failed
 # client authentications are counted per source address, and per source address and client ID.
 OCEN_TOKEN_FAILURE_LIMIT = env_int("OCEN_TOKEN_FAILURE_LIMIT", 10, minimum=1)

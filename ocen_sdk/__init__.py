@@ -1,15 +1,19 @@
 """
-OCEN participant toolkit: tokens, detached-JWS signing and verification, a registry client, and the
-checks a provider makes on every request. No Django; built on `cryptography`, jwcrypto, PyJWT and requests.
+OCEN participant toolkit: tokens, detached-JWS signing and verification, a registry client, a local mirror
+of the registry, the check of the registry's webhook deliveries, and the checks a provider makes on every
+request. No Django; built on `cryptography`,
+jwcrypto, PyJWT and requests.
 
-    from ocen_sdk import TokenClient, RegistryKeys, RegistryClient, Verifier, sign, verify
+    from ocen_sdk import TokenClient, RegistryKeys, RegistryClient, RegistryMirror, Verifier, sign, verify
 """
 
 from .errors import OcenError, RegistryError, TokenError, VerificationError
 from .jws import Diagnosis, VerifiedKey, diagnose, sign, verify
+from .mirror import RegistryMirror
 from .registry import RegistryClient, RegistryKeys, primary_kid
 from .tokens import TokenClient
 from .verifier import Verifier
+from .webhooks import verify_event
 
 __all__ = [
     "Diagnosis",
@@ -17,6 +21,7 @@ __all__ = [
     "RegistryClient",
     "RegistryError",
     "RegistryKeys",
+    "RegistryMirror",
     "TokenClient",
     "TokenError",
     "VerificationError",
@@ -26,4 +31,5 @@ __all__ = [
     "primary_kid",
     "sign",
     "verify",
+    "verify_event",
 ]

@@ -8,7 +8,13 @@ python -m ocen_sdk — the participant's command line.
                                         signer's id, a warning when the key is not its primary key
     verify FILE SIGNATURE (--keys JWKS_FILE | --participant-id ID)
                                         check a signature, step by step; exit 1 when it does not verify
-    whois PARTICIPANT_ID                the participant's registry record (registry signature checked)
+    whois PARTICIPANT_ID [--mirror FILE]
+                                        the participant's registry record (registry signature checked); with
+                                        --mirror, read from a mirror file alone (no registry options, no request)
+    mirror --path FILE [--once] [--interval SECONDS]
+                                        keep a copy of the registry in FILE (SQLite): its snapshot, then its
+                                        change feed, every --interval seconds (30); --once catches up, prints
+                                        the sequence and the record counts as one JSON line, and exits
 
 Registry settings come from options or the environment: OCEN_ISSUER (e.g. https://registry.example.in/auth),
 OCEN_REGISTRY_URL (e.g. https://registry.example.in/service), OCEN_CLIENT_ID, OCEN_CLIENT_SECRET.
@@ -16,7 +22,9 @@ OCEN_REGISTRY_URL (e.g. https://registry.example.in/service), OCEN_CLIENT_ID, OC
 
 import argparse
 import json
+import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -24,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
-from . import RegistryClient, RegistryKeys, TokenClient, diagnose, sign
+from . import RegistryClient, RegistryKeys, RegistryMirror, TokenClient, diagnose, sign
 from .errors import OcenError
 from .registry import primary_kid
 
@@ -118,7 +126,21 @@ def verify_file(options):
 
 
 def whois(options):
-    print(json.dumps(_registry(options).participant(options.participant_id), indent=2))
+    source = RegistryMirror(options.mirror) if options.mirror else _registry(options)
+    print(json.dumps(source.participant(options.participant_id), indent=2))
+
+
+def mirror(options):
+    copy = RegistryMirror(options.path, _registry(options), poll_interval=options.interval)
+    seq = copy.sync()  # catch up first: a wrong setting fails here, not silently in the loop
+    print(json.dumps({"seq": seq, **copy.counts()}), flush=True)
+    if options.once:
+        return 0
+    logging.basicConfig(format="ocen_sdk: %(message)s")  # a failed sync is a warning; the next round retries
+    try:
+        copy.follow()
+    except KeyboardInterrupt:
+        return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,8 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=verify_file)
     p = commands.add_parser("whois", help="a participant's registry record")
     p.add_argument("participant_id")
+    p.add_argument("--mirror", metavar="FILE", help="answer from this registry mirror alone (see: mirror)")
     _registry_options(p)
     p.set_defaults(run=whois)
+    p = commands.add_parser("mirror", help="keep a local copy of the registry, following its change feed")
+    p.add_argument("--path", required=True, metavar="FILE", help="the mirror's SQLite file (made if missing)")
+    p.add_argument("--once", action="store_true", help="catch up, print the sequence and counts, and exit")
+    p.add_argument("--interval", type=float, default=30, metavar="SECONDS", help="between syncs (default 30)")
+    _registry_options(p)
+    p.set_defaults(run=mirror)
     return parser
 
 
@@ -166,7 +195,7 @@ def main(argv=None) -> int:
     options = build_parser().parse_args(argv)
     try:
         return options.run(options) or 0
-    except (OcenError, OSError, ValueError) as exc:
+    except (OcenError, OSError, ValueError, sqlite3.Error) as exc:
         print(f"ocen_sdk: {exc}", file=sys.stderr)
         return 2
 

@@ -92,6 +92,17 @@ def _json(response: requests.Response, member: str, kind: type) -> dict:
     return document
 
 
+def verify_registry_signature(body: bytes, signature: str, keys: RegistryKeys) -> None:
+    """The registry's detached JWS over `body`, checked with its JWKS (`keys`), fetched once more on a kid the
+    copy does not know (the registry rotated); VerificationError(reason) when it does not verify."""
+    try:
+        verify(body, signature, keys.jwks())
+    except VerificationError as first:
+        if first.reason != "unknown_kid":
+            raise
+        verify(body, signature, keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
+
+
 class RegistryClient:
     """Participant records from the registry, cached as its Cache-Control says, revalidated with ETags,
     each answer's registry signature (x-jws-signature) verified before it is trusted."""
@@ -172,12 +183,7 @@ class RegistryClient:
         if not signature:
             raise RegistryError("The registry's answer is not signed.", response.status_code)
         try:
-            try:
-                verify(response.content, signature, self.keys.jwks())
-            except VerificationError as first:
-                if first.reason != "unknown_kid":
-                    raise
-                verify(response.content, signature, self.keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
+            verify_registry_signature(response.content, signature, self.keys)
         except VerificationError as failed:
             raise RegistryError(f"The registry's signature does not verify ({failed.reason}).") from None
         try:

@@ -506,6 +506,35 @@ class ChangeKind(models.TextChoices):
     NETWORK = "network", "Product network"
 
 
+class EventType(models.TextChoices):
+    """What a change did, as webhook subscribers choose and receive it (the feed's `type`)."""
+
+    PARTICIPANT = "participant.changed", "A participant's record (organisation, base URL, role, new participants)"
+    STATUS = "status.changed", "A participant's status (approval, suspension, reinstatement, offboarding)"
+    KEYS = "keys.changed", "A participant's keys (added, primary switch scheduled or made, retired, revoked)"
+    PRODUCT = "product.changed", "A product"
+    NETWORK = "network.changed", "A product network or its members"
+
+    @classmethod
+    def of(cls, kind: str, action: str) -> "EventType":
+        """The type of the change an audited `action` made to a record of `kind`."""
+        if kind != ChangeKind.PARTICIPANT:
+            return cls.PRODUCT if kind == ChangeKind.PRODUCT else cls.NETWORK
+        if action.startswith("key."):
+            return cls.KEYS
+        return cls.STATUS if action in STATUS_ACTIONS else cls.PARTICIPANT
+
+
+STATUS_ACTIONS = {
+    "participant.review_started",
+    "participant.approved",
+    "participant.rejected",
+    "participant.suspended",
+    "participant.reinstated",
+    "participant.offboarded",
+}
+
+
 class ChangeQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("The change feed is append-only")
@@ -531,6 +560,7 @@ class Change(models.Model):
     seq = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=16, choices=ChangeKind.choices)
     object_id = models.UUIDField()
+    type = models.CharField(max_length=32, choices=EventType.choices, default=EventType.PARTICIPANT)
     at = models.DateTimeField(default=timezone.now)
 
     objects = ChangeQuerySet.as_manager()
@@ -540,6 +570,56 @@ class Change(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.kind} {self.object_id}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    PAUSED = "PAUSED", "Paused"
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=SubscriptionStatus.ACTIVE)
+
+    def wanting(self, types, participants=()) -> list:
+        """The ids of active subscriptions that take one of these event types, or are these participants'."""
+        types, participants = set(types), set(participants)
+        rows = self.active().values_list("pk", "participant_id", "events")
+        return [pk for pk, owner, events in rows if owner in participants or types & set(events)]
+
+
+class Subscription(models.Model):
+    """A participant's webhook: signed events for the changes of the chosen types, delivered in feed order
+    (authapi/webhooks.py). `delivered_seq` is its cursor in the change feed: every change up to it has been
+    delivered or was not of a chosen type."""
+
+    MAX_PER_PARTICIPANT = 10
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    participant = models.ForeignKey("Participant", on_delete=models.CASCADE, related_name="subscriptions")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(help_text="The event types it takes (EventType values).")
+    status = models.CharField(max_length=8, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_seq = models.BigIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["participant", "url"], name="subscription_url_once")]
+
+    def __str__(self):
+        return self.url
+
+    def backing_off(self, now) -> bool:
+        return self.next_attempt_at is not None and self.next_attempt_at > now
 
 
 # --- Product registry (contract §2, second phase) ---------------------------------------------------

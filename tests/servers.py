@@ -109,3 +109,69 @@ def gunicorn(env: dict, *, workers: int = 1, port: int | None = None):
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     """A management command run as an operator would, in its own process, with `env`."""
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+class Receiver:
+    """A participant's webhook endpoint on loopback, in a thread: records every POST it is sent (headers and
+    exact body) in `attempts`, answers `status`, and keeps those it answered 200 in `deliveries`; `down()` stops
+    listening (connections refused) and `up()` listens again on the same port."""
+
+    def __init__(self):
+        self.attempts: list[tuple[dict, bytes]] = []
+        self.deliveries: list[tuple[dict, bytes]] = []
+        self.status = 200
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/ocen/events"
+        self._server = None
+        self.up()
+
+    def up(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received = ({k.lower(): v for k, v in self.headers.items()}, body)
+                receiver.attempts.append(received)
+                if receiver.status == 200:
+                    receiver.deliveries.append(received)
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def events(self) -> list[dict]:
+        import json
+
+        return [json.loads(body) for _, body in self.deliveries]
+
+    def wait_for(self, count: int, *, timeout: float = 30) -> list[dict]:
+        """The events received, once there are at least `count` (or what there is after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while len(self.deliveries) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.events()
+
+
+@contextlib.contextmanager
+def worker(env: dict):
+    """`manage.py run_worker` in its own process with `env`, polling the queue every 50 ms; stopped on exit."""
+    command = [sys.executable, "manage.py", "run_worker", "--no-reload", "--interval", "0.05", "--no-startup-delay"]
+    process = subprocess.Popen([*command, "-v0"], cwd=ROOT, env=env)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,6 +1,7 @@
 """The registry off the request path (issue 16): the change feed, GET /service/changes, and GET /service/snapshot,
 every public record at one sequence number. Both answer what the lookups would answer the caller now."""
 
+import gzip
 import tempfile
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, status
 
 from participants.models import Change, ChangeKind, NetworkMembership, Participant, Product, ProductNetwork
-from participants.wire import rfc3339
+from participants.wire import rfc3339, wire_role
 
 from .. import schemas, signing
 from ..middleware import SIGNATURE_HEADER
@@ -37,7 +38,7 @@ def network_record(network) -> dict:
     )
     return {
         **network_document(network, len(listed)),
-        "members": [{"id": str(m["participant_id"]), "role": m["role"]} for m in listed],
+        "members": [{"id": str(m["participant_id"]), "role": wire_role(m["role"])} for m in listed],
     }
 
 
@@ -111,13 +112,14 @@ class ChangesView(RegistryView):
                 f"The feed keeps {settings.OCEN_CHANGE_RETENTION_DAYS} days of changes, from after {horizon}: take a "
                 "snapshot (GET /service/snapshot) and follow the feed from its seq."
             )
-        window = list(Change.objects.after(after).values_list("seq", "kind", "object_id")[: limit + 1])
+        window = list(Change.objects.after(after).values_list("seq", "kind", "type", "object_id")[: limit + 1])
         page, more = window[:limit], len(window) > limit
         records = Records(request.auth.participant_id)
-        found = {kind: records.of(kind, {pk for _, k, pk in page if k == kind}) for kind in {k for _, k, _ in page}}
+        found = {kind: records.of(kind, {pk for _, k, _, pk in page if k == kind}) for kind in {c[1] for c in page}}
         document = {
             "changes": [
-                {"seq": seq, "kind": kind, "id": str(pk), "record": found[kind].get(pk)} for seq, kind, pk in page
+                {"seq": seq, "kind": kind, "type": type_, "id": str(pk), "record": found[kind].get(pk)}
+                for seq, kind, type_, pk in page
             ],
             "nextAfter": page[-1][0] if page else after,
             "hasMore": more,
@@ -129,7 +131,8 @@ class ChangesView(RegistryView):
 
 class SnapshotView(RegistryView):
     """Every record the caller may see, at one sequence number of the feed (the ETag): follow the feed from
-    it. Written to a temporary file while its signature is computed, then streamed."""
+    it. Written to a temporary file (gzip-compressed when the caller accepts it) while its signature is
+    computed over the JSON, then streamed."""
 
     @extend_schema(
         operation_id="GetSnapshot",
@@ -141,8 +144,7 @@ class SnapshotView(RegistryView):
         },
     )
     def get(self, request):
-        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
-        signer = signing.DetachedSigner(request.auth.active_kid or None)
+        gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
         outermost = not connection.in_atomic_block
         with transaction.atomic():
             if outermost and connection.vendor == "postgresql":  # every read below sees one moment of the registry
@@ -152,15 +154,43 @@ class SnapshotView(RegistryView):
             etag = f'"{seq}"'
             if etag in [tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))]:
                 return self.cacheable(request, b"", etag)  # 304
-            for piece in snapshot_pieces(seq, Records(request.auth.participant_id)):
-                spool.write(piece)
-                signer.update(piece)
-        spool.seek(0)
+            signer = signing.DetachedSigner(request.auth.active_kid or None)
+            spool = spooled(snapshot_pieces(seq, Records(request.auth.participant_id)), signer, gzipped)
         response = FileResponse(spool, content_type="application/json")
-        response["ETag"] = etag
+        response["ETag"] = f"W/{etag}" if gzipped else etag  # one document, another byte sequence (RFC 9110 8.8.3)
+        response["Vary"] = "Accept-Encoding"
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
         response["Cache-Control"] = "private, max-age=0"
         response[SIGNATURE_HEADER] = signer.signature()
         return response
+
+
+def spooled(pieces, signer, gzipped: bool):
+    """The pieces written to a temporary file (in memory up to 8 MB), gzip-compressed if asked, each also fed to
+    `signer`: the signature is over the JSON, whatever its transfer coding. Returned rewound."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
+    out = gzip.GzipFile(fileobj=spool, mode="wb", compresslevel=5, mtime=0) if gzipped else spool
+    for piece in pieces:
+        out.write(piece)
+        signer.update(piece)
+    if gzipped:
+        out.close()  # writes the gzip trailer; the spool stays open
+    spool.seek(0)
+    return spool
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding names gzip (or *) with a q-value above zero."""
+    for member in accept_encoding.split(","):
+        coding, _, params = member.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower().removeprefix("q=") if params.strip().lower().startswith("q=") else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def snapshot_pieces(seq: int, records: Records):

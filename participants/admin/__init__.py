@@ -9,7 +9,16 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from . import accounts, audit, dashboard, keys, organisations, participants, products  # noqa: F401 — registers the admins
+from . import (  # noqa: F401 — registers the admins
+    accounts,
+    audit,
+    dashboard,
+    keys,
+    organisations,
+    participants,
+    products,
+    subscriptions,
+)
 
 # Tokens and client hashes are not for browsing: the registry's own pages show what operators need.
 for _model in (
@@ -21,3 +30,10 @@ for _model in (
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+# The task queue's rows (webhook deliveries in flight) are the worker's: the subscriptions page shows how each
+# subscription's deliveries are going.
+from django_tasks_db.models import DBTaskResult  # noqa: E402
+
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)

@@ -208,12 +208,29 @@ def _is_uuid(value: str) -> bool:
 
 def confirm_revocation(model_admin, request, objects, *, title, intro, labels, action, revoke):
     """An admin action that revokes each of `objects` after a confirmation page asking for the reason."""
+    return confirm_with_reason(
+        model_admin,
+        request,
+        objects,
+        title=title,
+        intro=intro,
+        labels=labels,
+        action=action,
+        apply=revoke,
+        button="Yes, revoke",
+        done=lambda revoked: f"Revoked {', '.join(o.kid for o in revoked)}.",
+    )
+
+
+def confirm_with_reason(model_admin, request, objects, *, title, intro, labels, action, apply, button, done):
+    """An admin action that applies `apply(obj, actor, reason)` to each of `objects` after a confirmation page
+    asking for the reason; `done(applied)` is the success message."""
     form = ReasonForm(request.POST if request.POST.get("confirmed") else None, reason_required=True)
     if form.is_bound and form.is_valid():
         actor, reason = services.Actor.from_request(request), form.cleaned_data["reason"]
-        revoked = apply_each(model_admin, request, objects, lambda obj: revoke(obj, actor, reason))
-        if revoked:
-            model_admin.message_user(request, f"Revoked {', '.join(o.kid for o in revoked)}.", messages.SUCCESS)
+        applied = apply_each(model_admin, request, objects, lambda obj: apply(obj, actor, reason))
+        if applied:
+            model_admin.message_user(request, done(applied), messages.SUCCESS)
         return None
     context = {
         **model_admin.admin_site.each_context(request),
@@ -227,7 +244,7 @@ def confirm_revocation(model_admin, request, objects, *, title, intro, labels, a
             ("confirmed", "yes"),
         ],
         "form": form,
-        "button": "Yes, revoke",
+        "button": button,
         "danger": True,
         "back": reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"),
         "back_label": model_admin.opts.verbose_name_plural.capitalize(),

@@ -5,7 +5,7 @@ Each function is atomic, writes one AuditEvent in the same transaction as its ch
 only implementation of its rule: the admin, the management commands and the API call these.
 Input errors and forbidden transitions raise django.core.exceptions.ValidationError.
 
-One module per area: common, organisations, keys, products, lifecycle.
+One module per area: common, organisations, keys, products, lifecycle, subscriptions.
 """
 
 from .common import CLIENT_ID_RE, CLIENT_SECRET_BYTES, Actor, Credentials, audit, create_client
@@ -39,6 +39,7 @@ from .products import (
     update_product,
     withdraw_product,
 )
+from .subscriptions import pause_subscription, resume_subscription, subscribe, unsubscribe
 
 __all__ = [
     "CLIENT_ID_RE",
@@ -62,18 +63,22 @@ __all__ = [
     "network_creator_problem",
     "offboard_participant",
     "onboard_participant",
+    "pause_subscription",
     "plan_offboarding",
     "product_owner_problem",
     "promote_participant_key",
     "reinstate_participant",
     "reject_participant",
     "remove_network_member",
+    "resume_subscription",
     "retire_key",
     "revoke_key",
     "rotate_client_secret",
     "set_organisation_logo",
     "start_review",
+    "subscribe",
     "suspend_participant",
+    "unsubscribe",
     "update_network",
     "update_organisation",
     "update_participant",

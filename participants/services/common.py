@@ -18,6 +18,7 @@ from ..models import (
     AuditEvent,
     Change,
     ChangeKind,
+    EventType,
     NetworkMembership,
     Organisation,
     Participant,
@@ -108,7 +109,7 @@ def audit(actor: Actor, action: str, *, participant=None, organisation=None, **d
         organisation=organisation,
         details=details,
     )
-    record_changes(feed_entries(event))
+    record_changes(feed_entries(event), event.action)
     return event
 
 
@@ -168,15 +169,21 @@ FEED_RULES = {
 CHANGE_FEED_LOCK = 0x0CE4_F33D
 
 
-def record_changes(entries) -> None:
+def record_changes(entries, action: str) -> None:
     """Append change feed entries in the caller's transaction, so they commit with the change or not at all.
 
     Sequence numbers are allocated before commit, so without care a reader of `seq > N` could pass N+1 while
     N committed later. On PostgreSQL every append first takes one transaction-scoped advisory lock, held to
     commit (and released only after the commit is visible): appends are serialised, so entries become
     visible in sequence order and a reader that has seen N has seen every entry below it. SQLite runs one
-    writing transaction at a time, which serialises them already."""
-    rows = [Change(kind=kind, object_id=object_id) for kind, object_id in sorted(entries, key=str)]
+    writing transaction at a time, which serialises them already.
+
+    The webhook deliveries the entries call for are enqueued in the same transaction (the task queue's rows
+    are in this database): they exist if and only if the change committed."""
+    rows = [
+        Change(kind=kind, object_id=object_id, type=EventType.of(kind, action))
+        for kind, object_id in sorted(entries, key=str)
+    ]
     if not rows:
         return
     with transaction.atomic():  # the lock and the rows in one transaction, even from autocommit code
@@ -185,6 +192,9 @@ def record_changes(entries) -> None:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHANGE_FEED_LOCK])
         Change.objects.bulk_create(rows)
+        from authapi import webhooks  # the deliverer signs as the registry: authapi's side
+
+        webhooks.schedule(rows)
 
 
 def _new_client_secret() -> str:

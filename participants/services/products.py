@@ -241,8 +241,8 @@ def remove_network_member(
 
 def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.datetime, reason: str = "") -> dict:
     """Offboarding's resource mappings: end every current network membership of the participant and
-    withdraw the products it owns (each audited as a withdrawal). Runs inside the offboarding transaction;
-    returns what it did."""
+    withdraw the products it owns (each audited as a withdrawal); delete its webhook subscriptions. Runs inside
+    the offboarding transaction; returns what it did."""
     memberships = list(participant.memberships.current().select_for_update().values_list("pk", "network_id", "role"))
     participant.memberships.filter(pk__in=[pk for pk, _, _ in memberships]).update(
         ended_at=now, ended_reason="participant offboarded"
@@ -258,7 +258,10 @@ def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.dat
             reason=reason,
             cause="participant offboarded",
         )
+    subscriptions = [str(pk) for pk in participant.subscriptions.values_list("pk", flat=True)]
+    participant.subscriptions.all().delete()
     return {
         "networkMemberships": [{"networkId": str(network_id), "role": role} for _, network_id, role in memberships],
         "productsWithdrawn": [str(product.id) for product in products],
+        "subscriptionsRemoved": subscriptions,
     }

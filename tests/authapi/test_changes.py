@@ -2,6 +2,7 @@
 commit order, each entry carrying the record as its lookup answers now, signed, visible only where the lookups are."""
 
 import datetime as dt
+import gzip
 import io
 import json
 import random
@@ -154,6 +155,42 @@ def test_the_snapshot_is_every_record_at_one_sequence_signed(client, actor, agen
     verify_registry_signature(client, Sent({"x-jws-signature": response["x-jws-signature"]}))
     unchanged = client.get("/service/snapshot", HTTP_IF_NONE_MATCH=response["ETag"], **bearer(agent_token))
     assert unchanged.status_code == 304
+
+
+def test_network_members_are_listed_with_roles_as_the_wire_spells_them(client, actor, agent_token, network, settings):
+    derived = services.onboard_participant(
+        org_name="Ledger Insights",
+        role="DERIVED_DATA_PARTNER",
+        base_url="https://insights.example.in/ocen",
+        public_key=public_pem(rsa_key("derived")),
+        actor=actor,
+    )
+    services.add_network_member(network=network, participant=derived.participant, actor=actor)
+    settings.OCEN_ROLE_SPELLING = "reference"
+    [record] = [c["record"] for c in feed(client, agent_token)["changes"] if c["kind"] == "network"][-1:]
+    assert {"id": str(derived.participant.pk), "role": "DERIVED_DATA_PROVIDER"} in record["members"]
+
+
+def test_the_snapshot_comes_gzipped_to_who_asks_and_signed_over_its_json(client, agent_token, lender, network):
+    plain = b"".join(client.get("/service/snapshot", **bearer(agent_token)).streaming_content)
+    response = client.get("/service/snapshot", HTTP_ACCEPT_ENCODING="br;q=1, gzip;q=0.5", **bearer(agent_token))
+    compressed = b"".join(response.streaming_content)
+
+    assert response["Content-Encoding"] == "gzip" and response["Vary"] == "Accept-Encoding"
+    body = gzip.decompress(compressed)
+    assert json.loads(body)["participants"] == json.loads(plain)["participants"] and len(compressed) < len(body)
+
+    class Sent(dict):
+        content = body  # what a client reads once it has decoded the transfer
+
+    verify_registry_signature(client, Sent({"x-jws-signature": response["x-jws-signature"]}))
+    assert response["ETag"] == f'W/"{json.loads(body)["seq"]}"'
+    again = client.get(
+        "/service/snapshot", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=response["ETag"], **bearer(agent_token)
+    )
+    assert again.status_code == 304
+    refused = client.get("/service/snapshot", HTTP_ACCEPT_ENCODING="gzip;q=0, identity", **bearer(agent_token))
+    assert "Content-Encoding" not in refused
 
 
 def test_a_streamed_signature_is_the_one_the_whole_body_gets(db):

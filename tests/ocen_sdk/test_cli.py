@@ -2,14 +2,19 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from participants import services
+from participants.models import Change
 from tests.keys import FIXTURES
 from tests.ocen_sdk.conftest import onboard
 
@@ -87,6 +92,61 @@ def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
     assert whois.returncode == 0 and json.loads(whois.stdout)["participantRole"] == "LOAN_AGENT"
     token = cli("token", env=env)
     assert token.returncode == 0 and token.stdout.count(".") == 2
+
+
+def registry_env(registry, credentials) -> dict:
+    return {
+        "OCEN_ISSUER": registry["issuer"],
+        "OCEN_REGISTRY_URL": registry["service"],
+        "OCEN_CLIENT_ID": credentials.participant.client_id,
+        "OCEN_CLIENT_SECRET": credentials.client_secret,
+    }
+
+
+def test_mirror_once_catches_up_and_whois_answers_from_the_mirror_file_alone(tmp_path, registry, actor):
+    agent, _kid = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "cli-mirror-agent")
+    env, path, pid = registry_env(registry, agent), tmp_path / "registry.sqlite3", str(agent.participant.id)
+    once = cli("mirror", "--path", str(path), "--once", env=env)
+    assert once.returncode == 0, once.stderr
+    assert json.loads(once.stdout) == {"seq": Change.objects.newest(), "participants": 1, "products": 0, "networks": 0}
+
+    # No registry settings at all, so no registry to ask: the record comes from the file, as the registry has it.
+    local = cli("whois", pid, "--mirror", str(path))
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout) == json.loads(cli("whois", pid, env=env).stdout)
+    unknown = cli("whois", str(uuid.uuid4()), "--mirror", str(path))
+    assert unknown.returncode != 0 and "No participant with id" in unknown.stderr and unknown.stdout == ""
+    never_synced = tmp_path / "elsewhere.sqlite3"
+    missing = cli("whois", pid, "--mirror", str(never_synced))
+    assert missing.returncode != 0 and "No registry mirror" in missing.stderr and not never_synced.exists()
+
+
+def test_mirror_follows_the_feed_until_interrupted(tmp_path, registry, actor):
+    agent, _kid = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "cli-follow-agent")
+    lender, _kid = onboard(actor, "Bharat Lending Bank", "LENDER", "cli-follow-lender")
+    path, lender_id = tmp_path / "registry.sqlite3", str(lender.participant.id)
+    following = subprocess.Popen(
+        [sys.executable, "-m", "ocen_sdk", "mirror", "--path", str(path), "--interval", "0.2"],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **registry_env(registry, agent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        caught_up = following.stdout.readline()  # the first sync's line, then it follows quietly
+        expected = {"seq": Change.objects.newest(), "participants": 2, "products": 0, "networks": 0}
+        assert json.loads(caught_up or "null") == expected
+        services.suspend_participant(participant=lender.participant, actor=actor, reason="regulator's order")
+        deadline = time.monotonic() + 20
+        while json.loads(cli("whois", lender_id, "--mirror", str(path)).stdout)["status"] != "SUSPENDED":
+            assert time.monotonic() < deadline, "the follower did not bring the suspension"
+            time.sleep(0.2)
+    finally:
+        following.send_signal(signal.SIGINT)
+        _stdout, stderr = following.communicate(timeout=20)
+    assert following.returncode == 0, stderr
+    assert stderr == ""
 
 
 def test_keygen_never_overwrites_a_private_key(tmp_path):

@@ -67,7 +67,7 @@ def test_offboarding_audit_trail_is_complete(actor, lender):
         "clientDeleted": True,
         "tokensRevoked": 0,
         "keysRevoked": [kid],
-        "resourceMappingsRemoved": {"networkMemberships": [], "productsWithdrawn": []},
+        "resourceMappingsRemoved": {"networkMemberships": [], "productsWithdrawn": [], "subscriptionsRemoved": []},
     }
 
 

@@ -91,6 +91,7 @@ def test_offboarding_removes_memberships_atomically_and_audits_them(actor, netwo
     assert details == {
         "networkMemberships": [{"networkId": str(network.id), "role": "KYC_PARTNER"}],
         "productsWithdrawn": [],
+        "subscriptionsRemoved": [],
     }
 
 

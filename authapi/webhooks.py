@@ -1,0 +1,278 @@
+"""
+Signed webhook deliveries (issue 16): each subscription is sent the feed's changes of the types it chose, one
+signed event per change, in sequence order, at least once.
+
+A subscription's cursor (`delivered_seq`) moves past a change only once the receiver answered 2xx, so a
+crash or an outage sends that event again, with the same id. One worker at a time delivers for a
+subscription (a PostgreSQL advisory lock per subscription, held while it delivers), which keeps its events
+in order whichever worker picks the task up. A failure backs off exponentially; a subscription failing for
+OCEN_WEBHOOK_PAUSE_AFTER_SECONDS is paused and audited. Deliveries to a suspended subscriber are held until
+it is reinstated; an offboarded participant's subscriptions are deleted with its other resource mappings.
+
+Receivers' addresses are checked where they are taken in (services.subscribe) and again before every
+delivery, whose connection goes to the very address that was checked (no redirects followed): https only
+(plain http to loopback only with OCEN_ALLOW_LOOPBACK_HTTP), and never to a private, loopback, link-local or
+otherwise non-global address (loopback allowed with that same setting).
+"""
+
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import socket
+import uuid
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import urllib3
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_tasks import task
+
+from participants.models import Change, ChangeKind, Subscription, SubscriptionStatus
+from participants.validators import is_loopback_host
+from participants.wire import rfc3339
+
+from . import signing
+from .middleware import SIGNATURE_HEADER
+from .representations import encode
+
+logger = logging.getLogger(__name__)
+
+EVENT_NAMESPACE = uuid.UUID("5e0c7d1e-0ce4-4f33-9d00-00000000a001")  # event ids: uuid5(this, "subscription:seq")
+DELIVERY_LOCK = 0x0CE4_DE11  # pg_advisory_lock class of the per-subscription delivery lock
+BATCH = 100
+USER_AGENT = "OCEN-Registry-Webhooks/1"
+
+
+class DestinationRefused(ValueError):
+    """A receiver's URL the deliverer will not call: why, in words for the subscriber."""
+
+
+# --- where a receiver may be ------------------------------------------------------------------------------
+
+
+def check_url(url: str) -> tuple[str, str, int, list[str]]:
+    """(scheme, host, port, addresses) of a receiver's URL that passes the rules; DestinationRefused if not."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    _check_form(parts, host)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise DestinationRefused("The URL's port is not a number from 1 to 65535.") from None
+    return parts.scheme, host, port, resolve(host, port)
+
+
+def _check_form(parts, host: str) -> None:
+    if parts.scheme not in ("https", "http") or not host:
+        raise DestinationRefused("The URL must be an absolute https URL.")
+    if parts.username or parts.password:
+        raise DestinationRefused("The URL must not carry a user name or password.")
+    if parts.scheme == "http" and not (settings.OCEN_ALLOW_LOOPBACK_HTTP and is_loopback_host(host)):
+        raise DestinationRefused("The URL must use https (plain http only to loopback, with OCEN_ALLOW_LOOPBACK_HTTP).")
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, each of which must be one the deliverer may call."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise DestinationRefused(f"The host {host!r} does not resolve.") from None
+    addresses = sorted({info[4][0] for info in found})
+    refused = [address for address in addresses if not _may_call(address)]
+    if refused or not addresses:
+        raise DestinationRefused(
+            f"The host {host!r} resolves to {', '.join(refused) or 'nothing'}: webhooks go only to public addresses."
+        )
+    return addresses
+
+
+def _may_call(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:10.0.0.1 is 10.0.0.1
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return settings.OCEN_ALLOW_LOOPBACK_HTTP
+    return ip.is_global and not ip.is_multicast
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+def event_id(subscription_id, seq: int) -> str:
+    """The same id every time this change is delivered to this subscription: receivers deduplicate by it."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{subscription_id}:{seq}"))
+
+
+def event_body(subscription: Subscription, change: Change) -> bytes:
+    """The JSON event for a change: what changed, and its record as the lookups answer the subscriber now
+    (null when it may no longer see it), like the feed's entries."""
+    from .views.changes import Records  # the feed's one rule of who sees which record
+
+    record = Records(subscription.participant_id).of(change.kind, [change.object_id]).get(change.object_id)
+    return encode(
+        {
+            "id": event_id(subscription.pk, change.seq),
+            "type": change.type,
+            "seq": change.seq,
+            "kind": change.kind,
+            "objectId": str(change.object_id),
+            "occurredAt": rfc3339(change.at),
+            "subscriptionId": str(subscription.pk),
+            "record": record,
+        }
+    )
+
+
+def post(url: str, body: bytes, headers: dict) -> None:
+    """POST to the receiver at the address just checked (the name is checked again now, so an address
+    that changed since subscribing is refused too), without following redirects. Raises on anything but
+    a 2xx answer."""
+    scheme, host, port, addresses = check_url(url)
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timeout = urllib3.Timeout(connect=5, read=settings.OCEN_WEBHOOK_TIMEOUT_SECONDS)
+    options = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else {}
+    pool_class = urllib3.HTTPSConnectionPool if scheme == "https" else urllib3.HTTPConnectionPool
+    with pool_class(addresses[0], port, timeout=timeout, retries=False, maxsize=1, **options) as pool:
+        host_header = host if parts.port is None else f"{host}:{port}"
+        response = pool.urlopen(
+            "POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False, preload_content=False
+        )
+        response.release_conn()
+    if not 200 <= response.status < 300:
+        raise DeliveryFailed(f"HTTP {response.status}")
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+# --- the worker's side ----------------------------------------------------------------------------------------
+
+
+def schedule(changes) -> None:
+    """Enqueue a delivery run for each active subscription that takes one of these changes' types, or whose
+    participant they name (a reinstated subscriber's held events go now), in the caller's transaction (see
+    record_changes)."""
+    named = {change.object_id for change in changes if change.kind == ChangeKind.PARTICIPANT}
+    for pk in Subscription.objects.wanting({change.type for change in changes}, participants=named):
+        deliver.enqueue(str(pk))
+
+
+@task()
+def deliver(subscription_id: str) -> int:
+    """Deliver a subscription's pending events, in order, until none is left or one fails. Returns how many
+    were delivered."""
+    with delivery_lock(subscription_id):
+        subscription = Subscription.objects.filter(pk=subscription_id).select_related("participant").first()
+        if subscription is None or subscription.status != SubscriptionStatus.ACTIVE:
+            return 0
+        if not subscription.participant.can_authenticate:
+            return 0  # held while the subscriber is suspended: it may not read the registry then
+        if subscription.backing_off(timezone.now()):
+            return 0  # the retry already scheduled comes at its time
+        return _deliver_pending(subscription)
+
+
+def _deliver_pending(subscription: Subscription) -> int:
+    delivered = 0
+    while True:
+        newest = Change.objects.newest()  # every entry up to it has committed (record_changes)
+        batch = list(
+            Change.objects.after(subscription.delivered_seq)
+            .filter(seq__lte=newest, type__in=subscription.events)
+            .only("seq", "kind", "object_id", "type", "at")[:BATCH]
+        )
+        for change in batch:
+            if not _send(subscription, change):
+                return delivered
+            delivered += 1
+        if len(batch) < BATCH:
+            _advance(subscription, newest)  # past the changes of other types too
+            if Change.objects.newest() == newest:
+                return delivered
+
+
+def _send(subscription: Subscription, change: Change) -> bool:
+    body = event_body(subscription, change)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signing.sign_detached(body),
+        "X-OCEN-Event-Id": event_id(subscription.pk, change.seq),
+        "X-OCEN-Event-Type": change.type,
+    }
+    try:
+        post(subscription.url, body, headers)
+    except (DestinationRefused, DeliveryFailed, urllib3.exceptions.HTTPError, OSError) as exc:
+        _failed(subscription, _reason(exc))
+        return False
+    _advance(subscription, change.seq)
+    return True
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DestinationRefused | DeliveryFailed):
+        return str(exc)[:300]
+    return f"{type(exc).__name__}: the receiver could not be reached"
+
+
+def _advance(subscription: Subscription, seq: int) -> None:
+    if seq <= subscription.delivered_seq and not subscription.attempts:
+        return
+    subscription.delivered_seq = max(seq, subscription.delivered_seq)
+    subscription.delivered_at = timezone.now()
+    subscription.failing_since, subscription.attempts, subscription.next_attempt_at = None, 0, None
+    subscription.last_error = ""
+    subscription.save(
+        update_fields=["delivered_seq", "delivered_at", "failing_since", "attempts", "next_attempt_at", "last_error"]
+    )
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait before attempt `attempts` + 1: OCEN_WEBHOOK_BACKOFF_SECONDS doubled each time, at most
+    OCEN_WEBHOOK_BACKOFF_MAX_SECONDS."""
+    seconds = settings.OCEN_WEBHOOK_BACKOFF_SECONDS * 2 ** min(attempts - 1, 30)
+    return dt.timedelta(seconds=min(seconds, settings.OCEN_WEBHOOK_BACKOFF_MAX_SECONDS))
+
+
+def _failed(subscription: Subscription, reason: str) -> None:
+    """Record a failed attempt and schedule the next; pause (audited) once it has failed for long enough."""
+    from participants import services
+
+    now = timezone.now()
+    subscription.failing_since = subscription.failing_since or now
+    subscription.attempts += 1
+    subscription.last_error = reason
+    if now - subscription.failing_since >= dt.timedelta(seconds=settings.OCEN_WEBHOOK_PAUSE_AFTER_SECONDS):
+        services.pause_subscription(
+            subscription=subscription,
+            actor=services.Actor.system(),
+            reason=f"Failing since {rfc3339(subscription.failing_since)}: {reason}",
+        )
+        return
+    subscription.next_attempt_at = now + backoff(subscription.attempts)
+    subscription.save(update_fields=["failing_since", "attempts", "last_error", "next_attempt_at"])
+    deliver.using(run_after=subscription.next_attempt_at).enqueue(str(subscription.pk))
+    logger.info("webhook delivery failed: subscription=%s attempts=%s", subscription.pk, subscription.attempts)
+
+
+@contextmanager
+def delivery_lock(subscription_id: str):
+    """One deliverer per subscription at a time, across workers and machines: a session advisory lock on
+    PostgreSQL, waited for (a run that found it taken might otherwise miss a change committed as the other
+    run finished). SQLite (the quickstart, one worker) needs none."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.sha256(str(subscription_id).encode()).digest()[:4], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [DELIVERY_LOCK, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DELIVERY_LOCK, key])

@@ -1,0 +1,36 @@
+"""The registry's webhook deliveries, seen from the receiving participant: one call checks an event.
+
+    event = verify_event(request_body, request_headers, RegistryKeys(issuer))
+    if seen(event["id"]): return 200         # deliveries come at least once: the id is the same each time
+    mirror.nudge()                            # or act on event["type"], event["record"] …
+
+Each event is a JSON object (`id`, `type`, `seq`, `kind`, `objectId`, `occurredAt`, `subscriptionId`, `record`)
+signed by the registry like its answers (detached JWS in x-jws-signature, verifiable from its JWKS). Events
+of one subscription arrive in `seq` order; answer 2xx once it is taken, anything else makes the registry
+try again later."""
+
+from __future__ import annotations
+
+import json
+
+from .errors import VerificationError
+from .registry import verify_registry_signature
+from .verifier import _header
+
+EVENT_MEMBERS = {"id": str, "type": str, "seq": int, "kind": str, "objectId": str}
+
+
+def verify_event(body: bytes, headers, keys) -> dict:
+    """The event a delivery carries, once the registry's signature over its exact bytes verifies with `keys`
+    (RegistryKeys, or a mirror's keys); VerificationError(reason) otherwise."""
+    signature = _header(headers, "x-jws-signature")
+    if not signature:
+        raise VerificationError("signature_missing", "The delivery carries no x-jws-signature header.")
+    verify_registry_signature(body, signature, keys)
+    try:
+        event = json.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        event = None
+    if not isinstance(event, dict) or any(not isinstance(event.get(k), t) for k, t in EVENT_MEMBERS.items()):
+        raise VerificationError("malformed_body", "The delivery is not a registry event.")
+    return event
