@@ -18,6 +18,7 @@ otherwise non-global address (loopback allowed with that same setting).
 import datetime as dt
 import hashlib
 import ipaddress
+import json
 import logging
 import socket
 import uuid
@@ -42,7 +43,9 @@ logger = logging.getLogger(__name__)
 
 EVENT_NAMESPACE = uuid.UUID("5e0c7d1e-0ce4-4f33-9d00-00000000a001")  # event ids: uuid5(this, "subscription:seq")
 DELIVERY_LOCK = 0x0CE4_DE11  # pg_advisory_lock class of the per-subscription delivery lock
-BATCH = 100
+RUN_EVENTS = 50  # events one delivery run sends before making way for other subscriptions' runs
+LOCKED_RETRY = dt.timedelta(seconds=1)  # when another worker is delivering to the subscription
+RESYNC = "registry.resync"
 USER_AGENT = "OCEN-Registry-Webhooks/1"
 
 
@@ -81,12 +84,18 @@ def resolve(host: str, port: int) -> list[str]:
     except (OSError, UnicodeError):
         raise DestinationRefused(f"The host {host!r} does not resolve.") from None
     addresses = sorted({info[4][0] for info in found})
-    refused = [address for address in addresses if not _may_call(address)]
-    if refused or not addresses:
-        raise DestinationRefused(
-            f"The host {host!r} resolves to {', '.join(refused) or 'nothing'}: webhooks go only to public addresses."
-        )
+    if not addresses or not all(_may_call(address) for address in addresses):
+        # Which addresses, the subscriber is not told: that would map the registry's own network for it.
+        raise DestinationRefused(f"The host {host!r} is not at a public address: webhooks go only to those.")
     return addresses
+
+
+# IPv6 prefixes that carry an IPv4 address a gateway may reach (NAT64, 6to4, Teredo, SIIT, IPv4-compatible):
+# a webhook receiver has no reason to be named by one, and each could reach a private IPv4 network.
+EMBEDDING_IPV4 = [
+    ipaddress.ip_network(prefix)
+    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::ffff:0:0:0/96", "::/96")
+]
 
 
 def _may_call(address: str) -> bool:
@@ -95,15 +104,18 @@ def _may_call(address: str) -> bool:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
         return settings.OCEN_ALLOW_LOOPBACK_HTTP
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in EMBEDDING_IPV4):
+        return False
     return ip.is_global and not ip.is_multicast
 
 
 # --- events ---------------------------------------------------------------------------------------------------
 
 
-def event_id(subscription_id, seq: int) -> str:
-    """The same id every time this change is delivered to this subscription: receivers deduplicate by it."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{subscription_id}:{seq}"))
+def event_id(subscription_id, mark) -> str:
+    """The same id every time this change (`mark`: its seq) is delivered to this subscription: receivers
+    deduplicate by it."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{subscription_id}:{mark}"))
 
 
 def event_body(subscription: Subscription, change: Change) -> bytes:
@@ -137,7 +149,8 @@ def post(url: str, body: bytes, headers: dict) -> None:
     options = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else {}
     pool_class = urllib3.HTTPSConnectionPool if scheme == "https" else urllib3.HTTPConnectionPool
     with pool_class(addresses[0], port, timeout=timeout, retries=False, maxsize=1, **options) as pool:
-        host_header = host if parts.port is None else f"{host}:{port}"
+        named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets (RFC 9110 7.2)
+        host_header = named if parts.port is None else f"{named}:{port}"
         response = pool.urlopen(
             "POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False, preload_content=False
         )
@@ -164,9 +177,12 @@ def schedule(changes) -> None:
 
 @task()
 def deliver(subscription_id: str) -> int:
-    """Deliver a subscription's pending events, in order, until none is left or one fails. Returns how many
-    were delivered."""
-    with delivery_lock(subscription_id):
+    """Deliver a subscription's pending events, in order, until none is left, one fails, or RUN_EVENTS went
+    (then the rest in a run of its own, after other subscriptions' turns). Returns how many were delivered."""
+    with delivery_lock(subscription_id) as held:
+        if not held:  # another worker is delivering to it: look again shortly rather than wait for a slow receiver
+            deliver.using(run_after=timezone.now() + LOCKED_RETRY).enqueue(subscription_id)
+            return 0
         subscription = Subscription.objects.filter(pk=subscription_id).select_related("participant").first()
         if subscription is None or subscription.status != SubscriptionStatus.ACTIVE:
             return 0
@@ -174,43 +190,72 @@ def deliver(subscription_id: str) -> int:
             return 0  # held while the subscriber is suspended: it may not read the registry then
         if subscription.backing_off(timezone.now()):
             return 0  # the retry already scheduled comes at its time
-        return _deliver_pending(subscription)
+        delivered, more = _deliver_pending(subscription)
+    if more:
+        deliver.using(run_after=timezone.now()).enqueue(subscription_id)
+    return delivered
 
 
-def _deliver_pending(subscription: Subscription) -> int:
+def _deliver_pending(subscription: Subscription) -> tuple[int, bool]:
+    """(events delivered, whether more are pending)."""
+    if not _past_gap(subscription):
+        return 0, False
     delivered = 0
-    while True:
+    while delivered < RUN_EVENTS:
         newest = Change.objects.newest()  # every entry up to it has committed (record_changes)
         batch = list(
             Change.objects.after(subscription.delivered_seq)
             .filter(seq__lte=newest, type__in=subscription.events)
-            .only("seq", "kind", "object_id", "type", "at")[:BATCH]
+            .only("seq", "kind", "object_id", "type", "at")[: RUN_EVENTS - delivered]
         )
         for change in batch:
-            if not _send(subscription, change):
-                return delivered
+            if not _send(subscription, event_body(subscription, change), change.seq, change.type):
+                return delivered, False
             delivered += 1
-        if len(batch) < BATCH:
+        if delivered < RUN_EVENTS:
             _advance(subscription, newest)  # past the changes of other types too
             if Change.objects.newest() == newest:
-                return delivered
+                return delivered, False
+    return delivered, True
 
 
-def _send(subscription: Subscription, change: Change) -> bool:
-    body = event_body(subscription, change)
+def _past_gap(subscription: Subscription) -> bool:
+    """A subscription whose cursor fell behind the feed's retention (paused, or its subscriber suspended, for
+    longer) cannot be sent what it missed: it is sent a `registry.resync` event (take a snapshot, or read the
+    participants you care about again) and goes on from the oldest change kept. False if that failed."""
+    horizon = Change.objects.retention_horizon()
+    if subscription.delivered_seq >= horizon:
+        return True
+    body = encode(
+        {
+            "id": event_id(subscription.pk, f"resync:{horizon}"),
+            "type": RESYNC,
+            "seq": horizon,
+            "kind": "registry",
+            "objectId": str(subscription.pk),
+            "occurredAt": rfc3339(timezone.now()),
+            "subscriptionId": str(subscription.pk),
+            "record": None,
+            "missedAfter": subscription.delivered_seq,
+        }
+    )
+    return _send(subscription, body, horizon, RESYNC)
+
+
+def _send(subscription: Subscription, body: bytes, seq: int, type_: str) -> bool:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: signing.sign_detached(body),
-        "X-OCEN-Event-Id": event_id(subscription.pk, change.seq),
-        "X-OCEN-Event-Type": change.type,
+        "X-OCEN-Event-Id": json.loads(body)["id"],
+        "X-OCEN-Event-Type": type_,
     }
     try:
         post(subscription.url, body, headers)
     except (DestinationRefused, DeliveryFailed, urllib3.exceptions.HTTPError, OSError) as exc:
         _failed(subscription, _reason(exc))
         return False
-    _advance(subscription, change.seq)
+    _advance(subscription, seq)
     return True
 
 
@@ -263,16 +308,19 @@ def _failed(subscription: Subscription, reason: str) -> None:
 @contextmanager
 def delivery_lock(subscription_id: str):
     """One deliverer per subscription at a time, across workers and machines: a session advisory lock on
-    PostgreSQL, waited for (a run that found it taken might otherwise miss a change committed as the other
-    run finished). SQLite (the quickstart, one worker) needs none."""
+    PostgreSQL, tried, not waited for; yields whether it is held (a run that finds it taken comes back
+    shortly, so it still sees a change committed as the other run finished). SQLite (the quickstart, one
+    worker) needs none."""
     if connection.vendor != "postgresql":
-        yield
+        yield True
         return
     key = int.from_bytes(hashlib.sha256(str(subscription_id).encode()).digest()[:4], "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [DELIVERY_LOCK, key])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DELIVERY_LOCK, key])
+        held = cursor.fetchone()[0]
     try:
-        yield
+        yield held
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DELIVERY_LOCK, key])
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DELIVERY_LOCK, key])

@@ -10,10 +10,14 @@ One command runs the whole set (docs/performance.md explains the method):
    with queries per request counted in process;
 2. the ocen_sdk Verifier in process against two raw RSA verifications;
 3. memory: a worker's RSS after 1,000 and after 100,000 mixed requests;
-4. scale: 100,000 participants and 10 million tokens seeded in bulk SQL, then throughput again,
+4. off the request path, at 100,000 participants: the snapshot (served, and a mirror bootstrapping from it:
+   time and memory), feed lag from commit to a following mirror, webhook deliveries per second per worker
+   (bench/sync.py);
+5. scale: 100,000 participants and 10 million tokens seeded in bulk SQL, then throughput again,
    EXPLAIN plans of the list reads, the admin changelist, and token cleanup's peak memory.
 
     .venv/bin/python bench/run.py [--rounds 3] [--seconds 5] [--participants 100000] [--tokens 10000000]
+                                  [--poll-interval 1] [--sync-only]
 
 Needs wrk and PostgreSQL (BENCH_DATABASE_URL; the database `ocen_bench` is dropped and recreated).
 Prints tables and writes bench/results/bench.json.
@@ -29,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,6 +71,7 @@ ENV = {
     "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
     "OCEN_SERVICE_RATE_PER_MINUTE": "100000000",  # the load is one participant: measure, don't throttle
     "PYTHONPATH": str(ROOT),
+    "OCEN_ALLOW_LOOPBACK_HTTP": "1",  # the webhook bench's receiver listens on loopback
 }
 STOCK_ENV = {**ENV, "DJANGO_SETTINGS_MODULE": "bench.stock_settings"}
 
@@ -106,8 +112,10 @@ print(json.dumps({"pbkdf2": client("stock-pbkdf2", True), "plain": client("stock
 
 def manage(*args, env=ENV, stdin=None) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin, check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True
     )
+    if done.returncode:
+        raise SystemExit(f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done.stdout
 
 
@@ -115,8 +123,8 @@ def shell(code: str, env=ENV) -> dict:
     return json.loads(manage("shell", "-c", code, env=env).strip().splitlines()[-1])
 
 
-def probe(spec: dict, env=ENV) -> dict:
-    out = manage("shell", "-c", "import bench.probe as p; p.main()", env=env, stdin=json.dumps(spec))
+def probe(spec: dict, env=ENV, module: str = "bench.probe") -> dict:
+    out = manage("shell", "-c", f"import {module} as p; p.main()", env=env, stdin=json.dumps(spec))
     return json.loads(next(line for line in out.splitlines() if line.startswith("PROBE "))[6:])
 
 
@@ -290,12 +298,12 @@ def memory_soak(server, mixed_script: str, mixed_requests: list, options) -> dic
     }
 
 
-def peak_rss_of(args: list[str]) -> tuple[int, float, str]:
-    """Peak RSS (sampled every 50 ms), seconds and output of a manage.py command."""
+def peak_rss_of(args: list[str], env=ENV) -> tuple[int, float, str]:
+    """Peak RSS (sampled every 50 ms), seconds and output of a manage.py command (or, with args starting "-m",
+    of a Python module)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True
-    )
+    command = [sys.executable, *(args if args[0] == "-m" else ["manage.py", *args])]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     peak = 0
     while process.poll() is None:
         try:
@@ -321,6 +329,8 @@ def serve(env, port) -> subprocess.Popen:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            "--timeout",
+            "120",  # as deployed (docs/deployment.md): the snapshot of 100,000 participants takes tens of seconds
         ],
         cwd=ROOT,
         env=env,
@@ -467,6 +477,10 @@ def main():
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--tokens", type=int, default=10_000_000)
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="the mirror's, for the feed-lag figure")
+    parser.add_argument(
+        "--sync-only", action="store_true", help="only the snapshot, feed-lag and webhook figures (at scale)"
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -488,6 +502,8 @@ def main():
     small = 100
     clone_participants(DATABASE_URL, lender["participantId"], small - 3, "small-")
 
+    if options.sync_only:
+        return sync_only(options, seeded, results)
     server, stock_server = serve(ENV, PORT), serve(STOCK_ENV, STOCK_PORT)
     try:
         agent_form = token_form(agent["clientId"], agent["clientSecret"])
@@ -569,23 +585,123 @@ def main():
         )
 
         if not options.skip_scale:
+            grow_to(options, seeded)
+            results["sync"] = sync_bench(server, seeded, options)
             results["scale"] = scale(options, seeded, endpoints, results["throughput"])
     finally:
         for process in (server, stock_server):
             process.terminate()
-            process.wait(timeout=10)
+            process.wait(timeout=60)
 
+    write(results)
+
+
+def sync_only(options, seeded, results) -> None:
+    server = serve(ENV, PORT)
+    try:
+        grow_to(options, seeded)
+        results["sync"] = sync_bench(server, seeded, options)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    write(results)
+
+
+def write(results: dict) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nwritten: {out / 'bench.json'}")
+    name = "sync.json" if results["options"]["sync_only"] else "bench.json"
+    (out / name).write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten: {out / name}")
+
+
+def grow_to(options, seeded) -> None:
+    started = time.perf_counter()
+    clone_participants(DATABASE_URL, seeded["lender"]["participantId"], options.participants - 100, "scale-")
+    print(f"\nseeded {options.participants:,} participants in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def sync_bench(server, seeded, options) -> dict:
+    """The snapshot of every participant (server: time and the workers' RSS growth; a mirror bootstrapping
+    from it: time and peak RSS), feed lag from commit to a following mirror, webhook deliveries per second."""
+    agent = seeded["agent"]
+    token = requests.post(
+        f"{BASE}/auth/token", data=token_form(agent["clientId"], agent["clientSecret"]), headers=FORM, timeout=10
+    ).json()["access_token"]
+    before, peaks, done = worker_rss(server), [], []
+
+    def sample():
+        while not done:
+            peaks.append(worker_rss(server))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.perf_counter()
+    response = requests.get(f"{BASE}/service/snapshot", headers={"Authorization": f"Bearer {token}"}, timeout=600)
+    serve_seconds = time.perf_counter() - started
+    done.append(True)
+    sampler.join()
+    response.raise_for_status()
+    growth = max(max(p[i] for p in peaks) - before[i] for i in range(len(before)))
+    mirror_env = {
+        **ENV,
+        "OCEN_REGISTRY_URL": f"{BASE}/service",
+        "OCEN_CLIENT_ID": agent["clientId"],
+        "OCEN_CLIENT_SECRET": agent["clientSecret"],
+    }
+    path = Path(tempfile.mkdtemp(prefix="ocen-mirror-")) / "mirror.sqlite3"
+    mirror_peak, mirror_seconds, _ = peak_rss_of(
+        ["-m", "ocen_sdk", "mirror", "--path", str(path), "--once"], mirror_env
+    )
+    snapshot = {
+        "participants": len(response.json()["participants"]),
+        "bytes": len(response.content),
+        "serve_seconds": serve_seconds,
+        "server_worker_rss_growth_kb": growth,
+        "mirror_bootstrap_seconds": mirror_seconds,
+        "mirror_peak_rss_kb": mirror_peak,
+        "mirror_file_bytes": path.stat().st_size,
+    }
+    print(
+        f"\nsnapshot of {snapshot['participants']:,} participants ({snapshot['bytes'] / 2**20:.0f} MB): served in "
+        f"{serve_seconds:.1f}s, worker RSS +{growth / 1024:.0f} MB; a mirror bootstraps from it in "
+        f"{mirror_seconds:.1f}s at {mirror_peak / 1024:.0f} MB peak RSS "
+        f"({snapshot['mirror_file_bytes'] / 2**20:.0f} MB file)"
+    )
+    lag = probe(
+        {
+            "probe": "lag",
+            "registry": f"{BASE}/service",
+            "client_id": agent["clientId"],
+            "client_secret": agent["clientSecret"],
+            "subject": seeded["lender"]["participantId"],
+            "interval": options.poll_interval,
+            "changes": 100,
+        },
+        module="bench.sync",
+    )
+    print(
+        f"feed lag, commit to mirror (poll every {lag['interval_s']}s, {lag['changes']} changes): "
+        f"p50 {lag['p50_ms']:.0f} ms, p99 {lag['p99_ms']:.0f} ms, max {lag['max_ms']:.0f} ms"
+    )
+    delivered = probe(
+        {
+            "probe": "deliveries",
+            "subscriber": agent["participantId"],
+            "subject": seeded["lender"]["participantId"],
+            "changes": 2000,
+        },
+        module="bench.sync",
+    )
+    print(
+        f"webhook deliveries, one worker: {delivered['per_second']:.0f}/s "
+        f"({delivered['events']:,} events, in order: {delivered['in_order']})"
+    )
+    return {"snapshot": snapshot, "lag": lag, "deliveries": delivered}
 
 
 def scale(options, seeded, endpoints, small_rows) -> dict:
-    lender = seeded["lender"]
-    started = time.perf_counter()
-    clone_participants(DATABASE_URL, lender["participantId"], options.participants - 100, "scale-")
-    print(f"\nseeded {options.participants:,} participants in {time.perf_counter() - started:.0f}s", flush=True)
     started = time.perf_counter()
     seed_tokens(DATABASE_URL, options.tokens, "scale-", progress=lambda done: print(f"  {done:,} tokens", flush=True))
     print(f"seeded {options.tokens:,} tokens in {time.perf_counter() - started:.0f}s", flush=True)

@@ -102,12 +102,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    # The task queue (webhook deliveries) before participants, whose admin unregisters the queue's own page.
+    "django_tasks",
+    "django_tasks_db",
     "participants",
     "authapi",
     "axes",
     "import_export",
-    "django_tasks",
-    "django_tasks_db",
 ]
 
 MIDDLEWARE = [

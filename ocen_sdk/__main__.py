@@ -143,6 +143,13 @@ def mirror(options):
         return 0
 
 
+def _interval(value: str) -> float:
+    seconds = float(value)
+    if not seconds >= 0.1:  # NaN too
+        raise argparse.ArgumentTypeError("must be at least 0.1 seconds")
+    return seconds
+
+
 class _Parser(argparse.ArgumentParser):
     """No abbreviated flags (its subcommands' parsers are of this class too): a flag the toolkit no longer has
     is an error, never a match for a longer one."""
@@ -185,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("mirror", help="keep a local copy of the registry, following its change feed")
     p.add_argument("--path", required=True, metavar="FILE", help="the mirror's SQLite file (made if missing)")
     p.add_argument("--once", action="store_true", help="catch up, print the sequence and counts, and exit")
-    p.add_argument("--interval", type=float, default=30, metavar="SECONDS", help="between syncs (default 30)")
+    p.add_argument("--interval", type=_interval, default=30, metavar="SECONDS", help="between syncs (default 30)")
     _registry_options(p)
     p.set_defaults(run=mirror)
     return parser
@@ -195,7 +202,13 @@ def main(argv=None) -> int:
     options = build_parser().parse_args(argv)
     try:
         return options.run(options) or 0
-    except (OcenError, OSError, ValueError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:
+        print(
+            f"ocen_sdk: {getattr(options, 'mirror', None) or options.path} is not a registry mirror ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    except (OcenError, OSError, ValueError) as exc:
         print(f"ocen_sdk: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 
@@ -45,10 +46,11 @@ class RegistryMirror:
     has its own connection (WAL: readers never wait for a sync). With `registry_client` None the file is only
     read, and must exist."""
 
-    def __init__(self, path, registry_client=None, *, poll_interval: float = 30):
+    def __init__(self, path, registry_client=None, *, poll_interval: float = 30, snapshot_timeout: float = 300):
         if registry_client is None and not os.path.exists(path):
             raise FileNotFoundError(f"No registry mirror at {path}: sync one first.")
         self.path, self.client, self.poll_interval = str(path), registry_client, poll_interval
+        self.snapshot_timeout = snapshot_timeout  # the registry renders every record for it: tens of seconds at 100k
         self.keys = MirrorKeys(self)
         self.last_error: OcenError | None = None
         self._local = threading.local()
@@ -164,14 +166,18 @@ class RegistryMirror:
         return document
 
     def _bootstrap(self) -> int:
-        """Replace the whole copy with the registry's snapshot, in one transaction; returns its sequence."""
-        snapshot = self._verified(self.client.get("snapshot"), "seq", int)
-        rows = [_row(kind, record) for name, kind in SECTIONS.items() for record in _listed(snapshot, name)]
+        """Replace the whole copy with the registry's snapshot, in one transaction; returns its sequence. The
+        snapshot is read one record at a time (100,000 participants are a few hundred MB of JSON: as Python
+        objects, several times that)."""
+        response = self.client.get("snapshot", timeout=self.snapshot_timeout)
+        if response.status_code != 200:
+            _json(response, "seq", int)  # the registry's error, as every other answer's
+        snapshot = Snapshot(self.client.verified_content(response).decode("utf-8", errors="strict"))
         with self._transaction() as db:
             db.execute("DELETE FROM record")
-            db.executemany("INSERT OR REPLACE INTO record (kind, id, body) VALUES (?, ?, ?)", rows)
-            _set(db, "seq", snapshot["seq"])
-        return snapshot["seq"]
+            db.executemany("INSERT OR REPLACE INTO record (kind, id, body) VALUES (?, ?, ?)", snapshot.rows())
+            _set(db, "seq", snapshot.seq)
+        return snapshot.seq
 
     def _follow_feed(self, seq: int) -> int:
         """Apply the feed's pages after `seq` until the registry has no more; returns the last sequence."""
@@ -288,16 +294,71 @@ def _switched_by(item: dict, now: dt.datetime) -> bool:
         return False
 
 
-def _listed(snapshot: dict, name: str) -> list:
-    if not isinstance(snapshot.get(name), list):
-        raise RegistryError(f"The registry's snapshot has no {name} list.")
-    return snapshot[name]
+class Snapshot:
+    """The registry's snapshot document read member by member, and its lists a record at a time: only one
+    record is ever a Python object. rows() must be consumed once; `seq` is known once it has been."""
 
+    _decoder = json.JSONDecoder()
+    _blank = re.compile(r"[ \t\n\r]*")
 
-def _row(kind: str, record) -> tuple[str, str, str]:
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise RegistryError(f"The registry's snapshot carries a malformed {kind} record.")
-    return kind, record["id"], json.dumps(record)
+    def __init__(self, text: str):
+        self.text, self._seq, self._sections = text, None, set()
+
+    @property
+    def seq(self) -> int:
+        if not _is_seq(self._seq) or self._sections != set(SECTIONS):
+            raise RegistryError("The registry's snapshot has no seq or misses a list of records.")
+        return self._seq
+
+    def rows(self):
+        """(kind, id, record JSON) for every record, in document order."""
+        at = self._expect(0, "{")
+        while True:
+            name, at = self._value(at)
+            if not isinstance(name, str):
+                raise RegistryError("The registry's snapshot is not the JSON document it should be.")
+            at = self._expect(at, ":")
+            if name in SECTIONS:
+                self._sections.add(name)
+                at = yield from self._records(SECTIONS[name], at)
+            else:
+                value, at = self._value(at)
+                self._seq = value if name == "seq" else self._seq
+            if self._next(at) == "}":
+                return
+            at = self._expect(at, ",")
+
+    def _records(self, kind: str, at: int):
+        at = self._expect(at, "[")
+        if self._next(at) == "]":
+            return self._expect(at, "]")
+        while True:
+            start = self._skip(at)
+            record, at = self._value(start)
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                raise RegistryError(f"The registry's snapshot carries a malformed {kind} record.")
+            yield kind, record["id"], self.text[start:at]
+            if self._next(at) == "]":
+                return self._expect(at, "]")
+            at = self._expect(at, ",")
+
+    def _value(self, at: int):
+        try:
+            return self._decoder.raw_decode(self.text, self._skip(at))
+        except (ValueError, RecursionError):
+            raise RegistryError("The registry's snapshot is not JSON.") from None
+
+    def _skip(self, at: int) -> int:
+        return self._blank.match(self.text, at).end()
+
+    def _next(self, at: int) -> str:
+        return self.text[self._skip(at) : self._skip(at) + 1]
+
+    def _expect(self, at: int, token: str) -> int:
+        at = self._skip(at)
+        if self.text[at : at + 1] != token:
+            raise RegistryError("The registry's snapshot is not the JSON document it should be.")
+        return at + 1
 
 
 def _changes(page: dict):

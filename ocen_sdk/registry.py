@@ -160,25 +160,26 @@ class RegistryClient:
                 raise
             return verify(body, signature, refreshed["publicKeys"])
 
-    def get(self, path: str, *, etag: str | None = None) -> requests.Response:
-        """GET a registry path with this participant's token. A 401 means the registry no longer honours
-        the cached token (revoked by a suspension, a signing-key revocation …): a new one is fetched
-        and the request made once more."""
-        response = self._get(path, etag)
+    def get(self, path: str, *, etag: str | None = None, timeout: float | None = None) -> requests.Response:
+        """GET a registry path with this participant's token (waiting `timeout` seconds, default the client's).
+        A 401 means the registry no longer honours the cached token (revoked by a suspension, a signing-key
+        revocation …): a new one is fetched and the request made once more."""
+        response = self._get(path, etag, timeout)
         if response.status_code == 401:
             self.token_client.invalidate()
-            response = self._get(path, etag)
+            response = self._get(path, etag, timeout)
         return response
 
-    def _get(self, path: str, etag: str | None) -> requests.Response:
+    def _get(self, path: str, etag: str | None, timeout: float | None) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token_client.token()}"}
         if etag:
             headers["If-None-Match"] = etag
         self.requests_made += 1
-        return _get(self.session, f"{self.base}/{path.lstrip('/')}", headers=headers, timeout=self.timeout)
+        url = f"{self.base}/{path.lstrip('/')}"
+        return _get(self.session, url, headers=headers, timeout=timeout or self.timeout)
 
-    def verified_json(self, response: requests.Response) -> dict:
-        """The body of a registry answer, after checking the registry's signature over its exact bytes."""
+    def verified_content(self, response: requests.Response) -> bytes:
+        """The exact bytes of a registry answer, after checking the registry's signature over them."""
         signature = response.headers.get("x-jws-signature")
         if not signature:
             raise RegistryError("The registry's answer is not signed.", response.status_code)
@@ -186,6 +187,11 @@ class RegistryClient:
             verify_registry_signature(response.content, signature, self.keys)
         except VerificationError as failed:
             raise RegistryError(f"The registry's signature does not verify ({failed.reason}).") from None
+        return response.content
+
+    def verified_json(self, response: requests.Response) -> dict:
+        """The body of a registry answer, after checking the registry's signature over its exact bytes."""
+        self.verified_content(response)
         try:
             return response.json()
         except ValueError:

@@ -7,7 +7,11 @@
 Each event is a JSON object (`id`, `type`, `seq`, `kind`, `objectId`, `occurredAt`, `subscriptionId`, `record`)
 signed by the registry like its answers (detached JWS in x-jws-signature, verifiable from its JWKS). Events
 of one subscription arrive in `seq` order; answer 2xx once it is taken, anything else makes the registry
-try again later."""
+try again later. `record` is the record as the registry answered it when the event was sent, not when the
+change was made: a late delivery of a suspension may carry the record of a participant reinstated since.
+Act on the newest record, or look it up. An event of type `registry.resync` (with `missedAfter`) says the
+subscription fell behind the change feed's retention and events were lost: take a snapshot (or look up the
+participants you hold) again."""
 
 from __future__ import annotations
 

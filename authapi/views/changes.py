@@ -22,7 +22,7 @@ from .base import RegistryView
 from .sync import parse_int
 
 MAX_CHANGES = 500
-SNAPSHOT_CHUNK = 500
+SNAPSHOT_CHUNK = 2000
 
 
 class FeedGone(exceptions.APIException):
@@ -107,6 +107,11 @@ class ChangesView(RegistryView):
         after = parse_int(request.query_params.get("after", "0"), "after", 0, 2**63 - 1)
         limit = parse_int(request.query_params.get("limit", "100"), "limit", 1, MAX_CHANGES)
         horizon = Change.objects.retention_horizon()
+        if after > Change.objects.newest():  # a reader ahead of the registry (restored from a backup?)
+            raise FeedGone(
+                f"after={after} is beyond the newest change this registry has: take a snapshot (GET "
+                "/service/snapshot) and follow the feed from its seq."
+            )
         if after < horizon:
             raise FeedGone(
                 f"The feed keeps {settings.OCEN_CHANGE_RETENTION_DAYS} days of changes, from after {horizon}: take a "

@@ -228,10 +228,10 @@ class ParticipantListView(RegistryView):
 
 
 def parse_int(raw: str, name: str, minimum: int, maximum: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exceptions.ValidationError({name: "must be a whole number."}) from None
+    """A whole number written in ASCII digits (int() would also take "1_0", "+5" or full-width digits)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 40:
+        raise exceptions.ValidationError({name: "must be a whole number."})
+    value = int(raw)
     if not minimum <= value <= maximum:
         raise exceptions.ValidationError({name: f"must be between {minimum} and {maximum}."})
     return value

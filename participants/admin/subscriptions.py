@@ -72,6 +72,9 @@ class SubscriptionAdmin(ModelAdmin):
     @admin.action(description="Pause selected subscriptions…", permissions=["change"])
     def pause(self, request, queryset):
         chosen = list(queryset.select_related("participant__organisation").filter(status=SubscriptionStatus.ACTIVE))
+        if not chosen:
+            self.message_user(request, "The selected subscriptions are paused already.", messages.WARNING)
+            return None
         return confirm_with_reason(
             self,
             request,

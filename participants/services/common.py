@@ -149,11 +149,17 @@ def _of_product(event) -> set:
 
 
 def _of_network(event) -> set:
-    """A network, and its product: a private product is visible to its networks' members, so joining or
-    leaving changes who sees it."""
+    """A network, its product and the product's other networks: a private product, and with it every network
+    of it, is visible to the members of any of its networks, so joining or leaving one changes who sees
+    them all."""
     network_id = event.details["networkId"]
     product = ProductNetwork.objects.filter(pk=network_id).values_list("product_id", flat=True)
-    return {(ChangeKind.NETWORK, network_id)} | {(ChangeKind.PRODUCT, pk) for pk in product}
+    siblings = ProductNetwork.objects.filter(product_id__in=product).values_list("pk", flat=True)
+    return (
+        {(ChangeKind.NETWORK, network_id)}
+        | {(ChangeKind.PRODUCT, pk) for pk in product}
+        | {(ChangeKind.NETWORK, pk) for pk in siblings}
+    )
 
 
 FEED_RULES = {

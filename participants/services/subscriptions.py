@@ -1,6 +1,8 @@
 """Webhook subscriptions: a participant's own (the API), paused and resumed by administrators (the admin) or by
 the deliverer when one keeps failing (authapi/webhooks.py)."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -27,9 +29,16 @@ def clean_events(events) -> list[str]:
 
 
 def clean_url(url) -> str:
+    """A receiver URL the deliverer will call, with its scheme and host in lower case (so one receiver is one
+    subscription) and no empty query or fragment."""
     from authapi.webhooks import DestinationRefused, check_url  # the deliverer's own rule
 
     url = url.strip() if isinstance(url, str) else ""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc and not parts.fragment:
+        netloc = parts.netloc.rsplit("@", 1)
+        netloc[-1] = netloc[-1].lower()
+        url = urlunsplit((parts.scheme.lower(), "@".join(netloc), parts.path, parts.query, ""))
     try:
         URLValidator(schemes=["https", "http"])(url)
     except ValidationError:
@@ -71,14 +80,8 @@ def pause_subscription(*, subscription: Subscription, actor: Actor, reason: str)
     """No more deliveries until resumed; what it has not received stays pending (its cursor stays)."""
     if not (reason or "").strip():
         raise ValidationError("Pausing a subscription needs a reason.")
-    Subscription.objects.filter(pk=subscription.pk).update(
-        status=SubscriptionStatus.PAUSED,
-        paused_at=timezone.now(),
-        paused_reason=reason[:300],
-        failing_since=subscription.failing_since,
-        attempts=subscription.attempts,
-        last_error=subscription.last_error,
-        next_attempt_at=None,
+    Subscription.objects.filter(pk=subscription.pk).update(  # the delivery fields stay the worker's
+        status=SubscriptionStatus.PAUSED, paused_at=timezone.now(), paused_reason=reason[:300], next_attempt_at=None
     )
     subscription.refresh_from_db()
     audit(actor, "subscription.paused", participant=subscription.participant, reason=reason, **_facts(subscription))

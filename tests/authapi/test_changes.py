@@ -171,6 +171,35 @@ def test_network_members_are_listed_with_roles_as_the_wire_spells_them(client, a
     assert {"id": str(derived.participant.pk), "role": "DERIVED_DATA_PROVIDER"} in record["members"]
 
 
+def test_joining_one_network_of_a_private_product_names_all_its_networks(
+    client, actor, lender, loan_agent, kyc_partner
+):
+    product = services.create_product(lender=lender.participant, actor=actor, name="Private Line", is_private=True)
+    first = services.create_network(product=product, loan_agent=loan_agent.participant, name="First", actor=actor)
+    second = services.create_network(product=product, loan_agent=loan_agent.participant, name="Second", actor=actor)
+    outsider = get_token(client, kyc_partner)
+    start = Change.objects.newest()
+    joined = services.add_network_member(network=first, participant=kyc_partner.participant, actor=actor)
+
+    records = {(c["kind"], c["id"]): c["record"] for c in feed(client, outsider, after=start)["changes"]}
+    assert records[("network", str(second.pk))]["id"] == str(second.pk)  # now visible through the first
+    assert records[("product", str(product.pk))]["isPrivate"] is True
+    start = Change.objects.newest()
+    services.remove_network_member(membership=joined, actor=actor)
+    records = {(c["kind"], c["id"]): c["record"] for c in feed(client, outsider, after=start)["changes"]}
+    assert records[("network", str(second.pk))] is None and records[("product", str(product.pk))] is None
+
+
+def test_a_reader_ahead_of_the_registry_is_told_to_take_a_snapshot(client, agent_token):
+    ahead = client.get(f"/service/changes?after={Change.objects.newest() + 1}", **bearer(agent_token))
+    assert ahead.status_code == 410 and "snapshot" in ahead.json()["message"]
+
+
+@pytest.mark.parametrize("after", ["1_0", "+5", "\uff11", " 1", "0x10"])
+def test_after_is_ascii_digits_only(client, agent_token, after):
+    assert client.get("/service/changes", {"after": after}, **bearer(agent_token)).status_code == 400
+
+
 def test_the_snapshot_comes_gzipped_to_who_asks_and_signed_over_its_json(client, agent_token, lender, network):
     plain = b"".join(client.get("/service/snapshot", **bearer(agent_token)).streaming_content)
     response = client.get("/service/snapshot", HTTP_ACCEPT_ENCODING="br;q=1, gzip;q=0.5", **bearer(agent_token))

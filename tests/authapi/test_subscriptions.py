@@ -5,9 +5,11 @@ a real receiving HTTP server; tests/hardening/test_webhooks.py runs it in real w
 
 import base64
 import datetime as dt
+import io
 import json
 
 import pytest
+from django.db.models import QuerySet
 from django.test import override_settings
 from django.utils import timezone
 from joserfc import jws as joserfc_jws
@@ -86,6 +88,13 @@ def test_a_participant_subscribes_lists_and_deletes_only_its_own(client, agent_t
         ({"url": "https://169.254.169.254/latest/meta-data", "events": ["status.changed"]}, "url"),
         ({"url": "https://[::ffff:192.168.0.1]/ocen", "events": ["status.changed"]}, "url"),
         ({"url": "https://[fd00::1]/ocen", "events": ["status.changed"]}, "url"),
+        ({"url": "https://[64:ff9b::a9fe:a9fe]/ocen", "events": ["status.changed"]}, "url"),  # NAT64 of 169.254/16
+        ({"url": "https://[64:ff9b:1::a9fe:a9fe]/ocen", "events": ["status.changed"]}, "url"),
+        ({"url": "https://[2002:a9fe:a9fe::]/ocen", "events": ["status.changed"]}, "url"),  # 6to4
+        ({"url": "https://[2001:0:a9fe:a9fe::]/ocen", "events": ["status.changed"]}, "url"),  # Teredo
+        ({"url": "https://[::127.0.0.1]/ocen", "events": ["status.changed"]}, "url"),  # IPv4-compatible
+        ({"url": "https://[::ffff:0:a9fe:a9fe]/ocen", "events": ["status.changed"]}, "url"),  # SIIT
+        ({"url": "https://2130706433/ocen", "events": ["status.changed"]}, "url"),  # 127.0.0.1 as a number
         ({"url": "https://localhost/ocen", "events": ["status.changed"]}, "url"),
         ({"url": "https://hooks.example.in:99999/ocen", "events": ["status.changed"]}, "url"),
         ({"url": "https://" + "a" * 500 + ".in/", "events": ["status.changed"]}, "url"),
@@ -117,6 +126,7 @@ def test_the_same_url_twice_is_a_conflict_and_a_participant_holds_at_most_ten(cl
     assert subscribe(client, agent_token, receiver.url).status_code == 201
     again = subscribe(client, agent_token, receiver.url)
     assert again.status_code == 409 and again.json()["errorCode"] == "CONFLICT"
+    assert subscribe(client, agent_token, receiver.url.replace("http://", "HTTP://")).status_code == 409
     for n in range(9):
         assert subscribe(client, agent_token, f"{receiver.url}/{n}").status_code == 201
     over = subscribe(client, agent_token, f"{receiver.url}/10")
@@ -210,8 +220,9 @@ def test_a_destination_refused_since_subscribing_is_refused_at_delivery_time(
 
 def test_a_name_resolving_to_loopback_is_refused_unless_loopback_is_allowed(settings):
     settings.OCEN_ALLOW_LOOPBACK_HTTP = False
-    with pytest.raises(webhooks.DestinationRefused, match="public addresses"):
+    with pytest.raises(webhooks.DestinationRefused, match="not at a public address") as refused:
         webhooks.check_url("https://localhost:8443/ocen")
+    assert "127.0.0.1" not in str(refused.value)  # the registry's own name resolution is not told
     with pytest.raises(webhooks.DestinationRefused, match="does not resolve"):
         webhooks.check_url("https://no-such-host.invalid/ocen")
     settings.OCEN_ALLOW_LOOPBACK_HTTP = True
@@ -269,3 +280,80 @@ def test_every_type_can_be_chosen_and_the_feed_names_each_changes_type(client, a
     services.suspend_participant(participant=lender.participant, actor=actor, reason="check")
     changes = client.get("/service/changes?after=0&limit=500", **bearer(agent_token)).json()["changes"]
     assert changes[-1]["type"] == "status.changed"
+
+
+def test_a_run_finding_another_worker_delivering_comes_back_shortly_instead_of_waiting(
+    client, actor, agent_token, lender, receiver
+):
+    from django.db import connections
+    from django_tasks_db.models import DBTaskResult
+
+    subscription = Subscription.objects.get(pk=subscribe(client, agent_token, receiver.url).json()["id"])
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="first")
+    other = connections.create_connection("default")  # another worker's session, holding the delivery lock
+    try:
+        with _held_by(other, subscription):
+            before = DBTaskResult.objects.count()
+            assert webhooks.deliver.call(str(subscription.pk)) == 0 and receiver.attempts == []
+            [again] = DBTaskResult.objects.order_by("-enqueued_at")[: DBTaskResult.objects.count() - before]
+            assert again.run_after > timezone.now() and again.args_kwargs["args"] == [str(subscription.pk)]
+    finally:
+        other.close()
+    assert webhooks.deliver.call(str(subscription.pk)) == 1
+
+
+def _held_by(connection, subscription):
+    """The delivery lock of `subscription`, taken on another database connection (as another worker would)."""
+    import contextlib
+    import hashlib
+
+    @contextlib.contextmanager
+    def held():
+        key = int.from_bytes(hashlib.sha256(str(subscription.pk).encode()).digest()[:4], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [webhooks.DELIVERY_LOCK, key])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [webhooks.DELIVERY_LOCK, key])
+
+    return held()
+
+
+def test_a_long_backlog_goes_in_runs_that_make_way_for_other_subscriptions(
+    client, actor, agent_token, lender, receiver
+):
+    subscription = Subscription.objects.get(
+        pk=subscribe(client, agent_token, receiver.url, ["participant.changed"]).json()["id"]
+    )
+    for n in range(webhooks.RUN_EVENTS + 5):
+        services.update_organisation(
+            organisation=lender.participant.organisation, actor=actor, website=f"https://{n}.in"
+        )
+    assert webhooks.deliver.call(str(subscription.pk)) == webhooks.RUN_EVENTS
+    assert webhooks.deliver.call(str(subscription.pk)) == 5
+    seqs = [e["seq"] for e in receiver.events()]
+    assert seqs == sorted(seqs) and len(set(seqs)) == webhooks.RUN_EVENTS + 5
+
+
+def test_a_subscription_behind_the_feeds_retention_is_told_to_resync(client, actor, agent_token, lender, receiver):
+    from django.core.management import call_command
+
+    from participants.models import Change
+
+    subscription = Subscription.objects.get(pk=subscribe(client, agent_token, receiver.url).json()["id"])
+    services.pause_subscription(subscription=subscription, actor=actor, reason="maintenance")
+    services.suspend_participant(participant=lender.participant, actor=actor, reason="missed")
+    missed = Change.objects.filter(seq__gt=subscription.delivered_seq)
+    QuerySet.update(missed, at=timezone.now() - dt.timedelta(days=31))  # aged past retention (the feed refuses updates)
+    services.reinstate_participant(participant=lender.participant, actor=actor)
+    call_command("trim_changes", stdout=io.StringIO())
+    services.resume_subscription(subscription=subscription, actor=actor)
+
+    webhooks.deliver.call(str(subscription.pk))
+    resync, *rest = receiver.events()
+    assert resync["type"] == "registry.resync" and resync["missedAfter"] == subscription.delivered_seq
+    assert resync["seq"] == Change.objects.retention_horizon()
+    assert [e["type"] for e in rest] == ["status.changed"] and rest[0]["record"]["status"] == "ACTIVE"
+    assert verified(client, *receiver.deliveries[0])["id"] == resync["id"]

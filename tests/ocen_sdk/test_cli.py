@@ -185,3 +185,15 @@ def test_the_toolkit_declares_every_package_it_imports():
     third_party = {distribution.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"ocen_sdk"}}
     assert third_party == declared
     assert "django" not in third_party
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan"])
+def test_mirror_refuses_an_interval_that_would_hammer_the_registry(tmp_path, interval):
+    refused = cli("mirror", "--path", str(tmp_path / "m.sqlite3"), "--interval", interval)
+    assert refused.returncode == 2 and "--interval" in refused.stderr
+
+
+def test_whois_on_a_file_that_is_not_a_mirror_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a database at all, just some words " * 20)
+    refused = cli("whois", str(uuid.uuid4()), "--mirror", str(tmp_path / "notes.txt"))
+    assert refused.returncode == 2 and "is not a registry mirror" in refused.stderr

@@ -55,3 +55,15 @@ def test_a_viewer_sees_subscriptions_but_cannot_pause_them(client, registry_view
     )
     assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
     assert client.get(reverse("admin:participants_subscription_change", args=[subscription.pk])).status_code == 200
+
+
+def test_pausing_only_paused_subscriptions_says_so(client, registry_admin, subscription):
+    services.pause_subscription(subscription=subscription, actor=services.Actor.system(), reason="first")
+    client.force_login(registry_admin)
+    answer = client.post(CHANGELIST, {"action": "pause", ACTION_CHECKBOX_NAME: [subscription.pk]}, follow=True)
+    assert "paused already" in answer.content.decode()
+
+
+def test_the_task_queues_rows_are_not_a_console_page(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Subscriptions" in page and "task result" not in page.lower()
