@@ -105,6 +105,11 @@ INSTALLED_APPS = [
     # The task queue (webhook deliveries) before participants, whose admin unregisters the queue's own page.
     "django_tasks",
     "django_tasks_db",
+    # Operators' second factors: TOTP apps and one-time recovery codes (participants/operators.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "participants",
     "authapi",
     "axes",
@@ -119,7 +124,9 @@ MIDDLEWARE = [
     "authapi.middleware.RefuseNulInQueryStrings",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "participants.middleware.OperatorSessions",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "authapi.middleware.SignedRegistryResponses",
     "authapi.health.ServiceUnavailableOnOutage",
@@ -253,6 +260,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule for passwords: its hook ends the user's other console sessions when a password changes.
+    {"NAME": "participants.operators.EndOtherSessionsOnPasswordChange"},
 ]
 
 # --- Internationalisation -------------------------------------------------------
@@ -294,6 +303,13 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+# A console session unused this long ends (besides SESSION_COOKIE_AGE, its absolute lifetime).
+DJANGO_SESSION_IDLE_SECONDS = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+# Operators' second factor: required (a staff user without one is taken to enrolment and can do nothing
+# else), optional (offered), or off. `check --deploy` refuses off in production unless acknowledged.
+OCEN_ADMIN_2FA = env_choice("OCEN_ADMIN_2FA", "optional" if DEBUG else "required", ("required", "optional", "off"))
+OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED = env_bool("OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED", False)
+OTP_TOTP_ISSUER = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"  # the app's label
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ------------------------------------------------------------------------------
@@ -316,6 +332,14 @@ LOGGING = {
 
 # --- OCEN registry -------------------------------------------------------------------------
 OCEN_ISSUER = env_str("OCEN_ISSUER", "http://localhost:8000/auth").rstrip("/")
+# Operators' passkeys (django-otp-webauthn), a second factor only, bound to the console's host: the issuer's, or
+# OCEN_WEBAUTHN_ORIGIN's when the console is served elsewhere. Changing it orphans every registered passkey.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+_CONSOLE_ORIGIN = (env_str("OCEN_WEBAUTHN_ORIGIN", "") or "/".join(OCEN_ISSUER.split("/")[:3])).rstrip("/")
+OTP_WEBAUTHN_RP_ID = _CONSOLE_ORIGIN.split("://", 1)[-1].split(":", 1)[0]
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [_CONSOLE_ORIGIN]
+LOGIN_REDIRECT_URL = "/admin/"
 _issuer = urlsplit(OCEN_ISSUER)
 if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
     raise ImproperlyConfigured(

@@ -9,6 +9,7 @@ from authapi import paths
 from authapi import urls as authapi_urls
 from authapi.health import healthz
 from authapi.views.discovery import AuthorizationServerMetadataView, WellKnownJWKSView
+from participants.admin import account
 from participants.forms import AdminLoginForm
 
 admin.site.login_form = AdminLoginForm
@@ -30,6 +31,8 @@ FAVICON = (
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/account/", include(account.urlpatterns)),  # the operator's own pages, before the admin's catch-all
+    path(account.PASSKEYS.lstrip("/"), include((account.passkey_patterns, "otp_webauthn"))),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),

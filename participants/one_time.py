@@ -19,13 +19,13 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
-def stash(request, credentials: list[dict]) -> None:
-    request.session[SESSION_KEY] = _fernet().encrypt(json.dumps(credentials).encode()).decode()
+def stash(request, credentials: list, key: str = SESSION_KEY) -> None:
+    request.session[key] = _fernet().encrypt(json.dumps(credentials).encode()).decode()
 
 
-def take(request) -> list[dict]:
+def take(request, key: str = SESSION_KEY) -> list:
     """Return the stashed credentials once; later calls return an empty list."""
-    token = request.session.pop(SESSION_KEY, None)
+    token = request.session.pop(key, None)
     if not token:
         return []
     try:

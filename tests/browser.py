@@ -20,7 +20,16 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def chromium_page():
+def chromium_page(*, headers: dict | None = None):
+    """A page of a fresh browser; `headers` are sent with every request (e.g. the X-Forwarded-For a proxy adds)."""
+    with chromium_pages([headers]) as (page,):
+        yield page
+
+
+@contextlib.contextmanager
+def chromium_pages(headers: list):
+    """One page per entry of `headers` (a dict or None), each in a browser context of its own (its own cookies:
+    another browser, as far as the registry can tell)."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `bash .ci/prepare` (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
@@ -31,9 +40,12 @@ def chromium_page():
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                page.set_default_timeout(15000)
-                yield page
+                pages = []
+                for extra in headers:
+                    context = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=extra)
+                    pages.append(context.new_page())
+                    pages[-1].set_default_timeout(15000)
+                yield tuple(pages)
             finally:
                 browser.close()
                 # ORM calls made inside the event loop's context opened their own connection.

@@ -23,6 +23,13 @@ DEMO_PARTICIPANTS = [
 ]
 
 
+SECOND_FACTOR = {
+    "optional": "optional here (OCEN_ADMIN_2FA=optional); set one up at {origin}/admin/account/second-factor/enrol/",
+    "required": "required (OCEN_ADMIN_2FA=required): after the password, the console asks you to set one up",
+    "off": "off (OCEN_ADMIN_2FA=off)",
+}
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the admin login and demo participants, and print their credentials."
 
@@ -45,7 +52,8 @@ class Command(BaseCommand):
             f"  Admin console: {origin}/admin/\n"
             f"  Login:         {user.username} / {password}\n"
             f"  Issuer:        {settings.OCEN_ISSUER}   (OCEN_ISSUER for the ocen_sdk toolkit)\n"
-            f"  Registry API:  {origin}/service   (OCEN_REGISTRY_URL)\n\n"
+            f"  Registry API:  {origin}/service   (OCEN_REGISTRY_URL)\n"
+            f"  Second factor: {SECOND_FACTOR[settings.OCEN_ADMIN_2FA].format(origin=origin)}\n\n"
             "Demo participants (secrets are new on every quickstart run; private keys are in "
             f"{options['keys_dir']}):\n"
         )

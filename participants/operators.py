@@ -1,0 +1,255 @@
+"""
+Operator accounts (issue 15): the console's staff users sign in with a password and a second factor, their
+sessions end when idle and can be ended everywhere, and every enrolment, reset and recovery-code use is an
+audit event.
+
+Second factors are django-otp devices: a TOTP app (TOTPDevice) and one-time recovery codes (StaticDevice),
+which are shown once, when the TOTP app is enrolled. OCEN_ADMIN_2FA says whether they are required (a staff
+user without one is taken to enrolment after the password and can do nothing else), optional or off.
+"""
+
+import contextvars
+
+from django.conf import settings
+from django.contrib.auth import user_login_failed
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef
+from django.utils import timezone
+from django_otp import devices_for_user
+from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
+
+from . import one_time
+from .models import OperatorSession
+from .remote import client_address
+from .services import Actor, audit
+
+RECOVERY_CODES = 10
+DEVICE_KINDS = (TOTPDevice, StaticDevice, WebAuthnCredential)
+RECOVERY_CODES_SHOWN_ONCE = "ocen_recovery_codes"
+THROTTLED = "Too many wrong codes in a row: wait a few seconds, then type the current code."
+# The session of the request being served, which ending "the user's other sessions" spares.
+current_session = contextvars.ContextVar("current_session", default=None)
+
+
+def mode() -> str:
+    return settings.OCEN_ADMIN_2FA
+
+
+def pending_step(request) -> str | None:
+    """What a signed-in staff user must do before the console: "verify" (it has a second factor and has not
+    used it in this session) or "enrol" (it has none, and one is required); None when nothing is owed."""
+    user = request.user
+    if mode() == "off" or not (user.is_authenticated and user.is_staff) or user.is_verified():
+        return None
+    if has_second_factor(user):
+        return "verify"
+    return "enrol" if mode() == "required" else None
+
+
+def has_second_factor_expression():
+    """has_second_factor for each row of a User queryset (the users list), as one expression."""
+    mine = [Exists(kind.objects.filter(user=OuterRef("pk"), confirmed=True)) for kind in DEVICE_KINDS]
+    return ExpressionWrapper(mine[0] | mine[1] | mine[2], output_field=BooleanField())
+
+
+def has_second_factor(user) -> bool:
+    """Whether the user has a confirmed device of any kind: one statement over the device tables (django-otp's
+    user_has_device asks each kind in turn), made on each console request of a session not yet verified."""
+    mine = [kind.objects.filter(user=user, confirmed=True).values("pk") for kind in DEVICE_KINDS]
+    return bool(mine[0].union(*mine[1:], all=True)[:1])
+
+
+# --- enrolment ---------------------------------------------------------------------------------------------
+
+
+def totp_device(user) -> TOTPDevice:
+    """The user's TOTP device being enrolled (unconfirmed, made on first ask, the same secret until confirmed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@transaction.atomic
+def confirm_totp(request, device: TOTPDevice, code: str) -> list[str]:
+    """Confirm an enrolment with a code from the app: the device counts from now on, this session is verified
+    with it, and new recovery codes (returned, to be shown once) replace any the user had."""
+    if device.user_id != request.user.pk or device.confirmed:
+        raise PermissionDenied("That enrolment is not yours to confirm.")
+    if not device.verify_is_allowed()[0]:
+        raise ValidationError(THROTTLED)
+    if not device.verify_token((code or "").strip()):
+        raise ValidationError("That code does not match: check the app's clock, and type the current code.")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
+    codes = new_recovery_codes(request.user)
+    otp_login(request, device)
+    audit(Actor.from_request(request), "operator.totp_enrolled", username=request.user.get_username())
+    return codes
+
+
+def new_recovery_codes(user) -> list[str]:
+    static, _ = StaticDevice.objects.get_or_create(user=user, name="Recovery codes", defaults={"confirmed": True})
+    static.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=static, token=code) for code in codes)
+    return codes
+
+
+def passkey_registered(request) -> None:
+    """A passkey was registered (django-otp-webauthn's ceremony): audited, and an operator without recovery codes
+    gets them, kept encrypted in its session until the enrolment page shows them, once."""
+    audit(Actor.from_request(request), "operator.passkey_enrolled", username=request.user.get_username())
+    if not StaticToken.objects.filter(device__user=request.user).exists():
+        one_time.stash(request, new_recovery_codes(request.user), key=RECOVERY_CODES_SHOWN_ONCE)
+
+
+def recovery_codes_to_show(request) -> list[str]:
+    return one_time.take(request, key=RECOVERY_CODES_SHOWN_ONCE)
+
+
+# --- sign-in ----------------------------------------------------------------------------------------------
+
+
+def verify(request, code: str):
+    """Verify this session with a code from any of the user's devices (a recovery code works once); the device,
+    or None. A failure counts towards the lockout of this user name from this address, like a wrong password."""
+    code = (code or "").strip().replace(" ", "")
+    device = _matching_device(request.user, code) if code else None
+    if device is None:
+        user_login_failed.send(sender=__name__, credentials={"username": request.user.get_username()}, request=request)
+        return None
+    otp_login(request, device)
+    if isinstance(device, StaticDevice):
+        left = device.token_set.count()
+        audit(
+            Actor.from_request(request), "operator.recovery_code_used", username=request.user.get_username(), left=left
+        )
+    return device
+
+
+def throttled(user, code: str) -> bool:
+    """Whether wrong codes in a row hold back the devices this code is for (django-otp's throttling: a wait that
+    doubles with each failure)."""
+    return any(not device.verify_is_allowed()[0] for device in _devices_for(user, code))
+
+
+def _devices_for(user, code: str, **options):
+    """The user's devices a code of this shape is for: six digits, an authenticator app's; anything else, a
+    recovery code. A code is tried on those only, so a recovery code does not count as a wrong app code."""
+    code = (code or "").strip().replace(" ", "")
+    kind = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
+    return [device for device in devices_for_user(user, **options) if isinstance(device, kind)]
+
+
+def _matching_device(user, code: str):
+    with transaction.atomic():
+        for device in _devices_for(user, code, for_verify=True):
+            if device.verify_token(code):
+                return device
+    return None
+
+
+# --- administration ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reset_devices(*, user, actor_user, reason: str, remote_addr=None) -> int:
+    """Remove every second factor of `user` (it enrols again at its next sign-in) and end its sessions.
+    Superusers only; never one's own while OCEN_FOUR_EYES is on (a second superuser does it). Returns how many
+    devices went."""
+    if not actor_user.is_superuser:
+        raise PermissionDenied("Only a superuser can reset another operator's second factors.")
+    if user.pk == actor_user.pk and settings.OCEN_FOUR_EYES:
+        raise ValidationError("With four-eyes on, another superuser must reset your second factors.")
+    if not (reason or "").strip():
+        raise ValidationError("Say why: the reset is audited.")
+    removed = sum(
+        model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice, WebAuthnCredential)
+    )
+    ended = end_sessions(user)
+    audit(
+        Actor(label=actor_user.get_username(), user=actor_user, remote_addr=remote_addr),
+        "operator.devices_reset",
+        username=user.get_username(),
+        reason=reason,
+        devices=removed,
+        sessionsEnded=ended,
+    )
+    return removed
+
+
+# --- sessions ----------------------------------------------------------------------------------------------
+
+
+def used(request) -> bool:
+    """Note that this signed-in session is being used; False if it went unused for DJANGO_SESSION_IDLE_SECONDS
+    (then it must end). The note is written once a tenth of that time has passed, not on every request, with
+    the session's row for the sessions page (who, from where, when last)."""
+    now = timezone.now()
+    last = request.session.get("operator_active")
+    if last is not None and now.timestamp() - last > settings.DJANGO_SESSION_IDLE_SECONDS:
+        return False
+    if last is None or now.timestamp() - last > settings.DJANGO_SESSION_IDLE_SECONDS / 10:
+        request.session["operator_active"] = now.timestamp()
+        if request.session.session_key is None:
+            request.session.save()
+        OperatorSession.objects.update_or_create(
+            session_key=request.session.session_key,
+            defaults={
+                "user": request.user,
+                "last_seen_at": now,
+                "address": client_address(request),
+                "user_agent": request.headers.get("User-Agent", "")[:200],
+            },
+        )
+    return True
+
+
+def signed_out_idle(request) -> None:
+    audit(Actor.from_request(request), "operator.signed_out_idle", username=request.user.get_username())
+
+
+def sessions_of(user):
+    """The user's live console sessions, most recently used first (ended or expired ones are forgotten)."""
+    rows = OperatorSession.objects.filter(user=user)
+    live = set(
+        Session.objects.filter(session_key__in=rows.values("session_key"), expire_date__gt=timezone.now()).values_list(
+            "session_key", flat=True
+        )
+    )
+    rows.exclude(session_key__in=live).delete()
+    return list(OperatorSession.objects.filter(user=user).order_by("-last_seen_at"))
+
+
+def end_sessions(user, *, sparing: str | None = None) -> int:
+    """End the user's console sessions (all, or all but `sparing`); returns how many ended."""
+    keys = list(
+        OperatorSession.objects.filter(user=user).exclude(session_key=sparing).values_list("session_key", flat=True)
+    )
+    Session.objects.filter(session_key__in=keys).delete()
+    OperatorSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
+class EndOtherSessionsOnPasswordChange:
+    """A password validator in name only (AUTH_PASSWORD_VALIDATORS): Django calls every validator's
+    password_changed() when a user's new password is saved, and this one ends the user's other console
+    sessions then (the session that changed it, if it is the user's own, stays)."""
+
+    def validate(self, password, user=None):
+        return None
+
+    def password_changed(self, password, user=None):
+        if user is None or user.pk is None:
+            return
+        ended = end_sessions(user, sparing=current_session.get())
+        if ended:
+            audit(Actor.system(), "operator.sessions_ended", username=user.get_username(), why="password changed")
+
+    def get_help_text(self):
+        return ""
