@@ -163,6 +163,13 @@ UNFOLD = {
     "DASHBOARD_CALLBACK": "participants.admin.dashboard.dashboard_callback",
     "STYLES": [lambda request: f"/{STATIC_URL}registry/console.css"],
     "SIDEBAR": {"show_search": False, "show_all_applications": False},
+    # The operator's own pages, in the account menu (participants/admin/account.py).
+    "ACCOUNT": {
+        "navigation": [
+            {"title": "Your sessions", "link": "/admin/account/sessions/"},
+            {"title": "Add a second factor", "link": "/admin/account/second-factor/enrol/"},
+        ]
+    },
     "COLORS": {
         "primary": {
             shade: f"oklch({lightness}% {chroma} 200)"

@@ -97,6 +97,7 @@ def test_signing_in_needs_the_code_and_refuses_the_console_without_it(live_serve
     from axes.models import AccessAttempt
 
     assert AccessAttempt.objects.get(username="asha").failures_since_start == 2  # the wrong and the held-back code
+    assert actions("asha") == []  # a sign-in, right or wrong, is no audit event (a lockout is)
 
 
 def test_a_recovery_code_signs_in_once(live_server, registry_admin):
@@ -169,6 +170,7 @@ def test_sign_out_everywhere_ends_every_session(live_server, registry_admin):
             # The second browser signs in within the same 30 s step, whose code django-otp takes once: as if the
             # next step had come.
             TOTPDevice.objects.filter(user=registry_admin).update(last_t=-1)
+        assert laptop.locator("a[href='/admin/account/sessions/']").count() == 1  # in the account menu
         laptop.goto(f"{live_server.url}/admin/account/sessions/")
         assert laptop.locator("#operator-sessions tbody tr").count() == 2
         laptop.click("input[type=submit][value='Sign out everywhere']")
