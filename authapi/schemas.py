@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from participants.models import EventType, KeyStatus, OperationalStatus, ReviewStatus, Role, SubscriptionStatus
 
+EVENT_TYPES = EventType.values  # one OpenAPI enum (ENUM_NAME_OVERRIDES) wherever event types appear
+
 
 class ClientAuthentication(serializers.Serializer):
     """client_secret_post, or private_key_jwt (RFC 7523); or HTTP Basic (client_secret_basic) instead."""
@@ -274,7 +276,7 @@ class NetworkRecord(ProductNetworkDocument):
 class Change(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The feed's sequence number: entries commit in this order.")
     kind = serializers.ChoiceField(choices=["participant", "product", "network"])
-    type = serializers.ChoiceField(choices=EventType.values, help_text="What the change did (webhook event types).")
+    type = serializers.ChoiceField(choices=EVENT_TYPES, help_text="What the change did (webhook event types).")
     id = serializers.UUIDField()
     record = serializers.JSONField(
         allow_null=True,
@@ -301,13 +303,13 @@ class SubscriptionRequest(serializers.Serializer):
     url = serializers.URLField(
         max_length=500, help_text="https; plain http only to loopback while OCEN_ALLOW_LOOPBACK_HTTP is on."
     )
-    events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values), min_length=1)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), min_length=1)
 
 
 class Subscription(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.URLField()
-    events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values))
+    events = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES))
     status = serializers.ChoiceField(choices=SubscriptionStatus.values)
     createdOn = serializers.DateTimeField()
     deliveredSeq = serializers.IntegerField(help_text="Every change up to this sequence has been delivered.")

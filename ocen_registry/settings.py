@@ -460,6 +460,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The webhook event types appear in several shapes (a change's type, a subscription's events): one enum.
+    "ENUM_NAME_OVERRIDES": {"EventType": "authapi.schemas.EVENT_TYPES"},
     # Role names as OCEN_ROLE_SPELLING spells them, then drf-spectacular's own enum components.
     "POSTPROCESSING_HOOKS": [
         "authapi.schema_extensions.role_spelling",
