@@ -339,12 +339,19 @@ LOGGING = {
 
 # --- OCEN registry -------------------------------------------------------------------------
 OCEN_ISSUER = env_str("OCEN_ISSUER", "http://localhost:8000/auth").rstrip("/")
-# Operators' passkeys (django-otp-webauthn), a second factor only, bound to the console's host: the issuer's, or
-# OCEN_WEBAUTHN_ORIGIN's when the console is served elsewhere. Changing it orphans every registered passkey.
+# Operators' passkeys (django-otp-webauthn), a second factor only, bound to the console's host: OCEN_WEBAUTHN_ORIGIN,
+# else the issuer's origin when it is https. Browsers make passkeys over plain http only for localhost, so an
+# http issuer (development, the quickstart) means http://localhost on its port. Changing the host orphans every
+# registered passkey.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
-_CONSOLE_ORIGIN = (env_str("OCEN_WEBAUTHN_ORIGIN", "") or "/".join(OCEN_ISSUER.split("/")[:3])).rstrip("/")
-OTP_WEBAUTHN_RP_ID = _CONSOLE_ORIGIN.split("://", 1)[-1].split(":", 1)[0]
+_ISSUER_ORIGIN = urlsplit(OCEN_ISSUER)
+_CONSOLE_ORIGIN = (
+    env_str("OCEN_WEBAUTHN_ORIGIN", "")
+    or (f"https://{_ISSUER_ORIGIN.netloc}" if _ISSUER_ORIGIN.scheme == "https" else None)
+    or f"http://localhost{f':{_ISSUER_ORIGIN.port}' if _ISSUER_ORIGIN.port else ''}"
+).rstrip("/")
+OTP_WEBAUTHN_RP_ID = urlsplit(_CONSOLE_ORIGIN).hostname or "localhost"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [_CONSOLE_ORIGIN]
 LOGIN_REDIRECT_URL = "/admin/"
 _issuer = urlsplit(OCEN_ISSUER)
