@@ -44,10 +44,24 @@ def queries(spec: dict) -> dict:
     return counts
 
 
-def admin_changelist(username: str, rounds: int = 5) -> dict:
-    """The participant changelist, as a logged-in administrator: queries and milliseconds."""
+def operator(username: str) -> Client:
+    """A browser session of an administrator signed in with both factors (production requires the second)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = get_user_model().objects.get(username=username)
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
     client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def admin_changelist(username: str, rounds: int = 5) -> dict:
+    """The participant changelist, as a signed-in administrator: queries and milliseconds."""
+    client = operator(username)
     url = "/admin/participants/participant/"
     assert client.get(url).status_code == 200  # warm
     timings = []
@@ -66,9 +80,8 @@ def admin_changelist(username: str, rounds: int = 5) -> dict:
 
 
 def dashboard(username: str, rounds: int = 5) -> dict:
-    """The console's index (the dashboard), as a logged-in administrator: queries and milliseconds."""
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
+    """The console's index (the dashboard), as a signed-in administrator: queries and milliseconds."""
+    client = operator(username)
     assert client.get("/admin/").status_code == 200  # warm
     timings = []
     for _ in range(rounds):

@@ -143,7 +143,10 @@ AXES_COOLOFF_TIME = OCEN_ADMIN_LOCKOUT_SECONDS / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address as the trusted proxies report it (OCEN_TRUSTED_PROXY_COUNT), as everywhere else.
 AXES_CLIENT_IP_CALLABLE = "participants.remote.client_address"
-AXES_RESET_ON_SUCCESS = True
+# A right password alone resets nothing: failures (wrong passwords and wrong codes) are cleared once both factors
+# pass (participants/operators.py), so guessing codes between right passwords still locks that address out.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "admin/account/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 # Lockouts are audit events (participants/receivers.py), lifted with `manage.py axes_reset_username`; the
 # raw attempt tables stay out of the console (and their actions out of a viewer's reach).
@@ -317,6 +320,10 @@ DJANGO_SESSION_IDLE_SECONDS = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, mi
 OCEN_ADMIN_2FA = env_choice("OCEN_ADMIN_2FA", "optional" if DEBUG else "required", ("required", "optional", "off"))
 OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED = env_bool("OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED", False)
 OTP_TOTP_ISSUER = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"  # the app's label
+# django-otp's own throttling holds a device back for everyone, from anywhere: whoever has the password could
+# aim it at the operator. Wrong codes are counted by django-axes instead, per user name and address.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ------------------------------------------------------------------------------

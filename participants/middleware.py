@@ -23,10 +23,14 @@ class OperatorSessions:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = operators.current_session.set(getattr(request, "session", None) and request.session.session_key)
+        before = request.session.session_key
+        token = operators.current_session.set(before)
         try:
-            refused = self.refusal(request) if request.path.startswith(CONSOLE) else None
-            return refused or self.get_response(request)
+            if not request.path.startswith(CONSOLE):
+                return self.get_response(request)
+            response = self.refusal(request) or self.get_response(request)
+            operators.key_changed(request, before)
+            return response
         finally:
             operators.current_session.reset(token)
 

@@ -10,7 +10,9 @@ user without one is taken to enrolment after the password and can do nothing els
 
 import contextvars
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import user_login_failed
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,7 +33,6 @@ from .services import Actor, audit
 RECOVERY_CODES = 10
 DEVICE_KINDS = (TOTPDevice, StaticDevice, WebAuthnCredential)
 RECOVERY_CODES_SHOWN_ONCE = "ocen_recovery_codes"
-THROTTLED = "Too many wrong codes in a row: wait a few seconds, then type the current code."
 # The session of the request being served, which ending "the user's other sessions" spares.
 current_session = contextvars.ContextVar("current_session", default=None)
 
@@ -79,17 +80,22 @@ def confirm_totp(request, device: TOTPDevice, code: str) -> list[str]:
     with it, and new recovery codes (returned, to be shown once) replace any the user had."""
     if device.user_id != request.user.pk or device.confirmed:
         raise PermissionDenied("That enrolment is not yours to confirm.")
-    if not device.verify_is_allowed()[0]:
-        raise ValidationError(THROTTLED)
     if not device.verify_token((code or "").strip()):
         raise ValidationError("That code does not match: check the app's clock, and type the current code.")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
-    codes = new_recovery_codes(request.user)
+    codes = [] if has_recovery_codes(request.user) else new_recovery_codes(request.user)
     otp_login(request, device)
+    signed_in(request)
     audit(Actor.from_request(request), "operator.totp_enrolled", username=request.user.get_username())
     return codes
+
+
+def has_recovery_codes(user) -> bool:
+    """Codes the user has left; an operator adding a second factor keeps them (a new set is made only for one
+    without, so a session verified once cannot quietly replace another's)."""
+    return StaticToken.objects.filter(device__user=user).exists()
 
 
 def new_recovery_codes(user) -> list[str]:
@@ -104,7 +110,10 @@ def passkey_registered(request) -> None:
     """A passkey was registered (django-otp-webauthn's ceremony): audited, and an operator without recovery codes
     gets them, kept encrypted in its session until the enrolment page shows them, once."""
     audit(Actor.from_request(request), "operator.passkey_enrolled", username=request.user.get_username())
-    if not StaticToken.objects.filter(device__user=request.user).exists():
+    signed_in(request)
+    if has_recovery_codes(request.user):
+        messages.success(request, "Passkey added.")
+    else:
         one_time.stash(request, new_recovery_codes(request.user), key=RECOVERY_CODES_SHOWN_ONCE)
 
 
@@ -118,12 +127,13 @@ def recovery_codes_to_show(request) -> list[str]:
 def verify(request, code: str):
     """Verify this session with a code from any of the user's devices (a recovery code works once); the device,
     or None. A failure counts towards the lockout of this user name from this address, like a wrong password."""
-    code = (code or "").strip().replace(" ", "")
+    code = (code or "").strip().replace(" ", "").replace("-", "").lower()  # recovery codes are lower case
     device = _matching_device(request.user, code) if code else None
     if device is None:
         user_login_failed.send(sender=__name__, credentials={"username": request.user.get_username()}, request=request)
         return None
     otp_login(request, device)
+    signed_in(request)
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
         audit(
@@ -132,16 +142,14 @@ def verify(request, code: str):
     return device
 
 
-def throttled(user, code: str) -> bool:
-    """Whether wrong codes in a row hold back the devices this code is for (django-otp's throttling: a wait that
-    doubles with each failure)."""
-    return any(not device.verify_is_allowed()[0] for device in _devices_for(user, code))
+def signed_in(request) -> None:
+    """Both factors passed: this user name's failures from this address are forgiven (django-axes)."""
+    axes_reset(ip=client_address(request), username=request.user.get_username())
 
 
 def _devices_for(user, code: str, **options):
     """The user's devices a code of this shape is for: six digits, an authenticator app's; anything else, a
     recovery code. A code is tried on those only, so a recovery code does not count as a wrong app code."""
-    code = (code or "").strip().replace(" ", "")
     kind = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
     return [device for device in devices_for_user(user, **options) if isinstance(device, kind)]
 
@@ -198,16 +206,29 @@ def used(request) -> bool:
         request.session["operator_active"] = now.timestamp()
         if request.session.session_key is None:
             request.session.save()
-        OperatorSession.objects.update_or_create(
-            session_key=request.session.session_key,
-            defaults={
-                "user": request.user,
-                "last_seen_at": now,
-                "address": client_address(request),
-                "user_agent": request.headers.get("User-Agent", "")[:200],
-            },
-        )
+        _record_session(request, now)
     return True
+
+
+def key_changed(request, before: str | None) -> None:
+    """The request gave its session a new key (a sign-in, a password change): the sessions page follows it, so
+    "sign out everywhere" ends it too."""
+    after = request.session.session_key
+    if after and after != before and request.user.is_authenticated:
+        OperatorSession.objects.filter(session_key=before).delete()
+        _record_session(request, timezone.now())
+
+
+def _record_session(request, now) -> None:
+    OperatorSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={
+            "user": request.user,
+            "last_seen_at": now,
+            "address": client_address(request),
+            "user_agent": request.headers.get("User-Agent", "")[:200],
+        },
+    )
 
 
 def signed_out_idle(request) -> None:

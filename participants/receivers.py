@@ -5,6 +5,7 @@ import hashlib
 
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.dispatch import receiver
 
@@ -23,3 +24,15 @@ def audit_admin_lockout(sender, request=None, username=None, ip_address=None, **
             "admin.locked_out",
             username=username or "",
         )
+
+
+@receiver(user_logged_in, dispatch_uid="ocen-signed-in-with-the-password")
+def password_was_enough(sender, request=None, user=None, **kwargs):
+    """A sign-in that owes no second factor (none set up, and none required; or OCEN_ADMIN_2FA=off) is complete
+    with the password: its failures are forgiven then. Otherwise they are at the second factor."""
+    from . import operators
+
+    if request is None or user is None:
+        return
+    if operators.mode() == "off" or (operators.mode() == "optional" and not operators.has_second_factor(user)):
+        operators.signed_in(request)

@@ -32,8 +32,14 @@ for _model in (
         admin.site.unregister(_model)
 
 # The task queue's rows (webhook deliveries in flight) are the worker's: the subscriptions page shows how each
-# subscription's deliveries are going.
+# subscription's deliveries are going. Operators' devices are the operators' own: their stock pages would show
+# TOTP secrets and unused recovery codes, and add or delete devices unaudited (a reset is *Users → Reset second
+# factors…*, audited, four-eyes).
+from django_otp.plugins.otp_static.models import StaticDevice  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+from django_otp_webauthn.models import WebAuthnAttestation, WebAuthnCredential  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
 
-if admin.site.is_registered(DBTaskResult):
-    admin.site.unregister(DBTaskResult)
+for _model in (DBTaskResult, TOTPDevice, StaticDevice, WebAuthnCredential, WebAuthnAttestation):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

@@ -41,7 +41,7 @@ def _page(request, template: str, title: str, **context):
 def _next(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
-    return target if safe and target.startswith("/admin/") else reverse("admin:index")
+    return target if safe and target.startswith("/admin/") and "//" not in target else reverse("admin:index")
 
 
 def staff_required(view):
@@ -67,6 +67,9 @@ def enrol(request):
         except ValidationError as refused:
             form.add_error("code", refused)
         else:
+            if not codes:  # an operator adding a second factor keeps the recovery codes it has
+                messages.success(request, "Authenticator app added.")
+                return HttpResponseRedirect(_next(request))
             return _page(
                 request, "admin/account/recovery_codes.html", "Your recovery codes", codes=codes, next=_next(request)
             )  # shown once: nothing keeps them in clear
@@ -79,7 +82,7 @@ def enrol(request):
         qr=mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=4)),  # noqa: S308 - segno's own SVG
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         next=_next(request),
-        required=operators.mode() == "required",
+        required=operators.mode() == "required" and not operators.has_second_factor(request.user),
         button="Confirm",
         passkey_button={"id": "passkey-register-button", "type": "button"},
     )
@@ -96,13 +99,11 @@ def verify(request):
     if request.method == "POST" and form.is_valid():
         if AxesProxyHandler.is_locked(request, credentials=credentials):
             return _locked(request)
-        held_back = operators.throttled(request.user, form.cleaned_data["code"])  # then the code is not even tried
         if operators.verify(request, form.cleaned_data["code"]) is not None:
             return HttpResponseRedirect(_next(request))
         if AxesProxyHandler.is_locked(request, credentials=credentials):
             return _locked(request)
-        wrong = "That code is not right (or a recovery code already used)."
-        form.add_error("code", operators.THROTTLED if held_back else wrong)
+        form.add_error("code", "That code is not right (or a recovery code already used).")
     return _page(
         request,
         "admin/account/verify.html",

@@ -49,7 +49,8 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
             users,
             title="Reset second factors",
             intro="Their authenticator apps, passkeys and recovery codes stop working, and their sessions end: each "
-            "sets up a second factor again at the next sign-in. Check who is asking, out of band, first.",
+            "sets up a second factor again at the next sign-in, with the password it has. Check who is asking, out "
+            "of band, first; if the password may be known to someone else, set a new one too.",
             labels=[user.get_username() for user in users],
             action="reset_second_factors",
             apply=reset,
