@@ -176,9 +176,9 @@ def reset_devices(*, user, actor_user, reason: str, remote_addr=None) -> int:
         raise ValidationError("With four-eyes on, another superuser must reset your second factors.")
     if not (reason or "").strip():
         raise ValidationError("Say why: the reset is audited.")
-    removed = sum(
-        model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice, WebAuthnCredential)
-    )
+    removed = sum(kind.objects.filter(user=user).count() for kind in DEVICE_KINDS)  # devices, not their codes
+    for kind in DEVICE_KINDS:
+        kind.objects.filter(user=user).delete()
     ended = end_sessions(user)
     audit(
         Actor(label=actor_user.get_username(), user=actor_user, remote_addr=remote_addr),

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 from django_otp_webauthn import urls as webauthn_urls
-from django_otp_webauthn.views import CompleteCredentialRegistrationView
+from django_otp_webauthn.views import CompleteCredentialAuthenticationView, CompleteCredentialRegistrationView
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from .. import operators
@@ -155,10 +155,18 @@ class PasskeyRegistered(CompleteCredentialRegistrationView):
         return response
 
 
+class PasskeyUsed(CompleteCredentialAuthenticationView):
+    """django-otp-webauthn's authentication ceremony (a second factor here), completed: then both factors have
+    passed, and this address's failures are forgiven, as after an app code (operators.signed_in)."""
+
+    def complete_auth(self, device):
+        super().complete_auth(device)
+        operators.signed_in(self.request)
+
+
+OURS = {"credential-registration-complete": PasskeyRegistered, "credential-authentication-complete": PasskeyUsed}
 passkey_patterns = [
-    path(str(p.pattern), PasskeyRegistered.as_view(), name=p.name)
-    if p.name == "credential-registration-complete"
-    else p
+    path(str(p.pattern), OURS[p.name].as_view(), name=p.name) if p.name in OURS else p
     for p in webauthn_urls.urlpatterns
 ]
 

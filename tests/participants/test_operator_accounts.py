@@ -140,6 +140,7 @@ def test_a_superuser_resets_another_operators_second_factor(live_server, registr
     assert TOTPDevice.objects.filter(user=root).exists()  # four-eyes: not one's own
     reset = AuditEvent.objects.get(action="operator.devices_reset")
     assert (reset.actor, reset.details["username"], reset.details["sessionsEnded"]) == ("ravi", "asha", 1)
+    assert reset.details["devices"] == 2  # the app and the set of recovery codes
 
 
 def test_an_idle_session_is_signed_out(live_server, registry_admin, settings):
@@ -260,10 +261,14 @@ def test_an_operator_enrols_a_passkey_and_signs_in_with_it(live_server, registry
         page.wait_for_selector("#passkey-verification-button")
         page.goto(f"{live_server.url}/admin/participants/participant/")
         page.wait_for_selector("#passkey-verification-button")  # nothing opens before it
+        code_step(page, "123456")  # a wrong code first: counted
+        page.wait_for_selector("text=That code is not right")
+        assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
         page.click("#passkey-verification-button")
         page.wait_for_url("**/admin/participants/participant/")
         page.wait_for_selector("#nav-sidebar")
     assert WebAuthnCredential.objects.filter(user=registry_admin, confirmed=True).count() == 1
+    assert not AccessAttempt.objects.filter(username="asha").exists()  # the passkey completed the sign-in
     assert actions("asha") == ["operator.passkey_enrolled"]
 
 
