@@ -35,4 +35,4 @@ def password_was_enough(sender, request=None, user=None, **kwargs):
     if request is None or user is None:
         return
     if operators.mode() == "off" or (operators.mode() == "optional" and not operators.has_second_factor(user)):
-        operators.signed_in(request)
+        operators.signed_in(request, user)
