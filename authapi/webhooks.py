@@ -18,7 +18,6 @@ otherwise non-global address (loopback allowed with that same setting).
 import datetime as dt
 import hashlib
 import ipaddress
-import json
 import logging
 import socket
 import uuid
@@ -118,24 +117,22 @@ def event_id(subscription_id, mark) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{subscription_id}:{mark}"))
 
 
-def event_body(subscription: Subscription, change: Change) -> bytes:
-    """The JSON event for a change: what changed, and its record as the lookups answer the subscriber now
-    (null when it may no longer see it), like the feed's entries."""
+def event_of(subscription: Subscription, change: Change) -> dict:
+    """The event for a change: what changed, and its record as the lookups answer the subscriber now (null when
+    it may no longer see it), like the feed's entries."""
     from .views.changes import Records  # the feed's one rule of who sees which record
 
     record = Records(subscription.participant_id).of(change.kind, [change.object_id]).get(change.object_id)
-    return encode(
-        {
-            "id": event_id(subscription.pk, change.seq),
-            "type": change.type,
-            "seq": change.seq,
-            "kind": change.kind,
-            "objectId": str(change.object_id),
-            "occurredAt": rfc3339(change.at),
-            "subscriptionId": str(subscription.pk),
-            "record": record,
-        }
-    )
+    return {
+        "id": event_id(subscription.pk, change.seq),
+        "type": change.type,
+        "seq": change.seq,
+        "kind": change.kind,
+        "objectId": str(change.object_id),
+        "occurredAt": rfc3339(change.at),
+        "subscriptionId": str(subscription.pk),
+        "record": record,
+    }
 
 
 def post(url: str, body: bytes, headers: dict) -> None:
@@ -209,7 +206,7 @@ def _deliver_pending(subscription: Subscription) -> tuple[int, bool]:
             .only("seq", "kind", "object_id", "type", "at")[: RUN_EVENTS - delivered]
         )
         for change in batch:
-            if not _send(subscription, event_body(subscription, change), change.seq, change.type):
+            if not _send(subscription, event_of(subscription, change)):
                 return delivered, False
             delivered += 1
         if delivered < RUN_EVENTS:
@@ -226,36 +223,36 @@ def _past_gap(subscription: Subscription) -> bool:
     horizon = Change.objects.retention_horizon()
     if subscription.delivered_seq >= horizon:
         return True
-    body = encode(
-        {
-            "id": event_id(subscription.pk, f"resync:{horizon}"),
-            "type": RESYNC,
-            "seq": horizon,
-            "kind": "registry",
-            "objectId": str(subscription.pk),
-            "occurredAt": rfc3339(timezone.now()),
-            "subscriptionId": str(subscription.pk),
-            "record": None,
-            "missedAfter": subscription.delivered_seq,
-        }
-    )
-    return _send(subscription, body, horizon, RESYNC)
+    resync = {
+        "id": event_id(subscription.pk, f"resync:{horizon}"),
+        "type": RESYNC,
+        "seq": horizon,
+        "kind": "registry",
+        "objectId": str(subscription.pk),
+        "occurredAt": rfc3339(timezone.now()),
+        "subscriptionId": str(subscription.pk),
+        "record": None,
+        "missedAfter": subscription.delivered_seq,
+    }
+    return _send(subscription, resync)
 
 
-def _send(subscription: Subscription, body: bytes, seq: int, type_: str) -> bool:
+def _send(subscription: Subscription, event: dict) -> bool:
+    """POST one event, signed; on a 2xx the cursor moves to its seq, else the failure is recorded."""
+    body = encode(event)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: signing.sign_detached(body),
-        "X-OCEN-Event-Id": json.loads(body)["id"],
-        "X-OCEN-Event-Type": type_,
+        "X-OCEN-Event-Id": event["id"],
+        "X-OCEN-Event-Type": event["type"],
     }
     try:
         post(subscription.url, body, headers)
     except (DestinationRefused, DeliveryFailed, urllib3.exceptions.HTTPError, OSError) as exc:
         _failed(subscription, _reason(exc))
         return False
-    _advance(subscription, seq)
+    _advance(subscription, event["seq"])
     return True
 
 
@@ -314,7 +311,7 @@ def delivery_lock(subscription_id: str):
     if connection.vendor != "postgresql":
         yield True
         return
-    key = int.from_bytes(hashlib.sha256(str(subscription_id).encode()).digest()[:4], "big", signed=True)
+    key = delivery_lock_key(subscription_id)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DELIVERY_LOCK, key])
         held = cursor.fetchone()[0]
@@ -324,3 +321,9 @@ def delivery_lock(subscription_id: str):
         if held:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DELIVERY_LOCK, key])
+
+
+def delivery_lock_key(subscription_id) -> int:
+    """The advisory lock's second key for a subscription (with DELIVERY_LOCK): 32 bits of its id's hash (two
+    subscriptions that share one merely take turns)."""
+    return int.from_bytes(hashlib.sha256(str(subscription_id).encode()).digest()[:4], "big", signed=True)

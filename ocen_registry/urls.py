@@ -9,6 +9,7 @@ from authapi import paths
 from authapi import urls as authapi_urls
 from authapi.health import healthz
 from authapi.views.discovery import AuthorizationServerMetadataView, WellKnownJWKSView
+from participants import operators
 from participants.admin import account
 from participants.forms import AdminLoginForm
 
@@ -32,7 +33,7 @@ FAVICON = (
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/account/", include(account.urlpatterns)),  # the operator's own pages, before the admin's catch-all
-    path(account.PASSKEYS.lstrip("/"), include((account.passkey_patterns, "otp_webauthn"))),
+    path(operators.PASSKEYS.lstrip("/"), include((account.passkey_patterns, "otp_webauthn"))),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),

@@ -162,7 +162,7 @@ class RegistryMirror:
     def _verified(self, response, member: str, kind: type) -> dict:
         """A registry answer's document: a 200 carrying `member` of type `kind`, signed by the registry."""
         document = _json(response, member, kind)
-        self.client.verified_json(response)
+        self.client.verified_content(response)  # the signature over the bytes; the JSON is parsed once, above
         return document
 
     def _bootstrap(self) -> int:
@@ -184,7 +184,7 @@ class RegistryMirror:
         while True:
             response = self.client.get(f"changes?after={seq}&limit={PAGE}")
             if response.status_code == 410:
-                self.client.verified_json(response)
+                self.client.verified_content(response)
                 raise FeedGone(f"The registry's feed no longer reaches back to seq {seq}.", 410)
             page = self._verified(response, "changes", list)
             after, seq = seq, self._apply(page, seq)

@@ -9,8 +9,6 @@ from django.urls import reverse
 
 from . import operators
 
-PASSKEYS = "/admin/account/passkeys/"  # the passkey ceremonies' JSON endpoints: enrolment and verification use them
-
 CONSOLE = "/admin/"
 
 
@@ -43,7 +41,11 @@ class OperatorSessions:
             messages.info(request, "You were signed out after a time without activity. Sign in again.")
             return HttpResponseRedirect(f"{reverse('admin:login')}?{urlencode({'next': request.get_full_path()})}")
         step = operators.pending_step(request)
-        if step and request.path not in self.open_while_pending(step) and not request.path.startswith(PASSKEYS):
+        if (
+            step
+            and request.path not in self.open_while_pending(step)
+            and not request.path.startswith(operators.PASSKEYS)
+        ):
             return HttpResponseRedirect(f"{reverse(f'operator-{step}')}?{urlencode({'next': request.get_full_path()})}")
         return None
 

@@ -3,12 +3,15 @@ Operator accounts (issue 15): the console's staff users sign in with a password 
 sessions end when idle and can be ended everywhere, and every enrolment, reset and recovery-code use is an
 audit event.
 
-Second factors are django-otp devices: a TOTP app (TOTPDevice) and one-time recovery codes (StaticDevice),
-which are shown once, when the TOTP app is enrolled. OCEN_ADMIN_2FA says whether they are required (a staff
-user without one is taken to enrolment after the password and can do nothing else), optional or off.
+Second factors are django-otp devices: a TOTP app (TOTPDevice), a passkey (django-otp-webauthn's
+WebAuthnCredential) and one-time recovery codes (StaticDevice), shown once, at the first enrolment.
+OCEN_ADMIN_2FA says whether they are required (a staff user without one is taken to enrolment after the
+password and can do nothing else), optional or off.
 """
 
 import contextvars
+import functools
+import operator
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -33,6 +36,7 @@ from .services import Actor, audit
 RECOVERY_CODES = 10
 DEVICE_KINDS = (TOTPDevice, StaticDevice, WebAuthnCredential)
 RECOVERY_CODES_SHOWN_ONCE = "ocen_recovery_codes"
+PASSKEYS = "/admin/account/passkeys/"  # the passkey ceremonies' JSON endpoints (enrolment and the second step)
 # The session of the request being served, which ending "the user's other sessions" spares.
 current_session = contextvars.ContextVar("current_session", default=None)
 
@@ -45,7 +49,14 @@ def pending_step(request) -> str | None:
     """What a signed-in staff user must do before the console: "verify" (it has a second factor and has not
     used it in this session) or "enrol" (it has none, and one is required); None when nothing is owed."""
     user = request.user
-    if mode() == "off" or not (user.is_authenticated and user.is_staff) or user.is_verified():
+    if not (user.is_authenticated and user.is_staff) or user.is_verified():
+        return None
+    return owed(user)
+
+
+def owed(user) -> str | None:
+    """What a sign-in of `user` owes after the password: "verify", "enrol", or None (the password was enough)."""
+    if mode() == "off":
         return None
     if has_second_factor(user):
         return "verify"
@@ -55,7 +66,7 @@ def pending_step(request) -> str | None:
 def has_second_factor_expression():
     """has_second_factor for each row of a User queryset (the users list), as one expression."""
     mine = [Exists(kind.objects.filter(user=OuterRef("pk"), confirmed=True)) for kind in DEVICE_KINDS]
-    return ExpressionWrapper(mine[0] | mine[1] | mine[2], output_field=BooleanField())
+    return ExpressionWrapper(functools.reduce(operator.or_, mine), output_field=BooleanField())
 
 
 def has_second_factor(user) -> bool:
@@ -76,8 +87,8 @@ def totp_device(user) -> TOTPDevice:
 
 @transaction.atomic
 def confirm_totp(request, device: TOTPDevice, code: str) -> list[str]:
-    """Confirm an enrolment with a code from the app: the device counts from now on, this session is verified
-    with it, and new recovery codes (returned, to be shown once) replace any the user had."""
+    """Confirm an enrolment with a code from the app: the device counts from now on and this session is verified
+    with it. Returns the recovery codes to show once: new ones for an operator without any, else none."""
     if device.user_id != request.user.pk or device.confirmed:
         raise PermissionDenied("That enrolment is not yours to confirm.")
     if not device.verify_token((code or "").strip()):
@@ -169,13 +180,13 @@ def _matching_device(user, code: str):
 
 
 @transaction.atomic
-def reset_devices(*, user, actor_user, reason: str, remote_addr=None) -> int:
+def reset_devices(*, user, actor: Actor, reason: str) -> int:
     """Remove every second factor of `user` (it enrols again at its next sign-in) and end its sessions.
     Superusers only; never one's own while OCEN_FOUR_EYES is on (a second superuser does it). Returns how many
     devices went."""
-    if not actor_user.is_superuser:
+    if not getattr(actor.user, "is_superuser", False):
         raise PermissionDenied("Only a superuser can reset another operator's second factors.")
-    if user.pk == actor_user.pk and settings.OCEN_FOUR_EYES:
+    if user.pk == actor.user.pk and settings.OCEN_FOUR_EYES:
         raise ValidationError("With four-eyes on, another superuser must reset your second factors.")
     if not (reason or "").strip():
         raise ValidationError("Say why: the reset is audited.")
@@ -184,7 +195,7 @@ def reset_devices(*, user, actor_user, reason: str, remote_addr=None) -> int:
         kind.objects.filter(user=user).delete()
     ended = end_sessions(user)
     audit(
-        Actor(label=actor_user.get_username(), user=actor_user, remote_addr=remote_addr),
+        actor,
         "operator.devices_reset",
         username=user.get_username(),
         reason=reason,

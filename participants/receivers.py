@@ -32,7 +32,5 @@ def password_was_enough(sender, request=None, user=None, **kwargs):
     with the password: its failures are forgiven then. Otherwise they are at the second factor."""
     from . import operators
 
-    if request is None or user is None:
-        return
-    if operators.mode() == "off" or (operators.mode() == "optional" and not operators.has_second_factor(user)):
+    if request is not None and user is not None and operators.owed(user) is None:
         operators.signed_in(request, user)

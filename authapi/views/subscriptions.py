@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from participants import services
 from participants.models import Participant, Subscription
+from participants.remote import client_address
 from participants.wire import rfc3339
 
 from .. import schemas
@@ -41,9 +42,8 @@ def subscription_document(subscription: Subscription) -> dict:
 
 
 def _caller_actor(request) -> services.Actor:
-    return services.Actor(
-        label=f"participant:{request.auth.participant_id}", remote_addr=request.META.get("REMOTE_ADDR")
-    )
+    """The calling participant, from where the trusted proxies say it called (as every audit event records it)."""
+    return services.Actor(label=f"participant:{request.auth.participant_id}", remote_addr=client_address(request))
 
 
 def _refused(error: ValidationError) -> exceptions.APIException:

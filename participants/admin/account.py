@@ -141,9 +141,6 @@ def sessions(request):
     )
 
 
-PASSKEYS = "/admin/account/passkeys/"
-
-
 class PasskeyRegistered(CompleteCredentialRegistrationView):
     """django-otp-webauthn's registration ceremony, completed: then audited, with recovery codes for an operator
     who has none (operators.passkey_registered)."""

@@ -40,7 +40,7 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         users = list(queryset)
 
         def reset(user, actor, reason):
-            operators.reset_devices(user=user, actor_user=request.user, reason=reason, remote_addr=actor.remote_addr)
+            operators.reset_devices(user=user, actor=actor, reason=reason)
             return user
 
         return confirm_with_reason(

@@ -40,11 +40,11 @@ def clean_url(url) -> str:
         netloc[-1] = netloc[-1].lower()
         url = urlunsplit((parts.scheme.lower(), "@".join(netloc), parts.path, parts.query, ""))
     try:
+        if len(url) > 500:
+            raise ValidationError("too long")
         URLValidator(schemes=["https", "http"])(url)
     except ValidationError:
         raise ValidationError({"url": "An absolute https URL, at most 500 characters."}) from None
-    if len(url) > 500:
-        raise ValidationError({"url": "An absolute https URL, at most 500 characters."})
     try:
         check_url(url)
     except DestinationRefused as refused:

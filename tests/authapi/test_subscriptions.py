@@ -305,11 +305,10 @@ def test_a_run_finding_another_worker_delivering_comes_back_shortly_instead_of_w
 def _held_by(connection, subscription):
     """The delivery lock of `subscription`, taken on another database connection (as another worker would)."""
     import contextlib
-    import hashlib
 
     @contextlib.contextmanager
     def held():
-        key = int.from_bytes(hashlib.sha256(str(subscription.pk).encode()).digest()[:4], "big", signed=True)
+        key = webhooks.delivery_lock_key(subscription.pk)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [webhooks.DELIVERY_LOCK, key])
         try:

@@ -206,21 +206,28 @@ def test_a_new_password_ends_the_operators_other_sessions(client, registry_admin
     assert "operator.sessions_ended" in actions("asha")
 
 
-@pytest.mark.parametrize(("acknowledged", "fails"), [("0", True), ("1", False)])
-def test_check_deploy_refuses_a_production_console_without_second_factors(acknowledged, fails):
-    env = {
+def deploy_check(**env) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy` in production mode (DJANGO_DEBUG=0) with these settings."""
+    production = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "deploy-check-" + "k" * 60,
         "DJANGO_ALLOWED_HOSTS": "registry.example.in",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "OCEN_ADMIN_2FA": "off",
-        "OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED": acknowledged,
     }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env={**production, **env},
+        capture_output=True,
+        text=True,
     )
+
+
+@pytest.mark.parametrize(("acknowledged", "fails"), [("0", True), ("1", False)])
+def test_check_deploy_refuses_a_production_console_without_second_factors(acknowledged, fails):
+    done = deploy_check(OCEN_ADMIN_2FA="off", OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED=acknowledged)
     assert ("ocen.E001" in done.stderr) is fails and (done.returncode != 0) is fails
 
 
@@ -331,16 +338,5 @@ def test_sign_out_everywhere_reaches_a_session_whose_key_changed(registry_admin)
 
 @pytest.mark.parametrize(("mode", "expected"), [("optional", "ocen.W002"), ("required", None)])
 def test_check_deploy_warns_of_an_optional_second_factor_in_production(mode, expected):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "deploy-check-" + "k" * 60,
-        "DJANGO_ALLOWED_HOSTS": "registry.example.in",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-        "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "OCEN_ADMIN_2FA": mode,
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    done = deploy_check(OCEN_ADMIN_2FA=mode)
     assert ("ocen.W002" in done.stderr + done.stdout) is (expected is not None)
