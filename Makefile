@@ -42,6 +42,8 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# The participant toolkit is typed for those who import it (py.typed); settings in pyproject.toml [tool.mypy].
+	$(VENV)/bin/mypy --strict ocen_sdk
 	# No function or method above radon's grade B (cyclomatic complexity 10); prints offenders.
 	! $(VENV)/bin/radon cc -n C -s . -e "$(VENV)/*,tests/*" | grep .
 

@@ -26,7 +26,9 @@ import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -37,7 +39,7 @@ from .errors import OcenError
 from .registry import primary_kid
 
 
-def _registry_options(parser):
+def _registry_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--issuer", default=os.environ.get("OCEN_ISSUER"))
     parser.add_argument("--registry", default=os.environ.get("OCEN_REGISTRY_URL"))
     parser.add_argument("--client-id", default=os.environ.get("OCEN_CLIENT_ID"))
@@ -51,14 +53,14 @@ def _registry_options(parser):
     parser.add_argument("--client-kid", default=os.environ.get("OCEN_CLIENT_KID"), help="default: its thumbprint")
 
 
-def _require(options, *names):
+def _require(options: argparse.Namespace, *names: str) -> None:
     missing = [n for n in names if not getattr(options, n)]
     if missing:
         flags = ", ".join("--" + n.replace("_", "-") for n in missing)
         raise SystemExit(f"ocen_sdk: missing {flags} (or the OCEN_* environment variables)")
 
 
-def _token_client(options) -> TokenClient:
+def _token_client(options: argparse.Namespace) -> TokenClient:
     _require(options, "issuer", "client_id")
     token_url = f"{options.issuer.rstrip('/')}/token"
     if options.client_key:  # key-only: private_key_jwt
@@ -68,12 +70,12 @@ def _token_client(options) -> TokenClient:
     return TokenClient(token_url, options.client_id, options.client_secret)
 
 
-def _registry(options) -> RegistryClient:
+def _registry(options: argparse.Namespace) -> RegistryClient:
     _require(options, "registry")
     return RegistryClient(options.registry, _token_client(options), keys=RegistryKeys(options.issuer))
 
 
-def keygen(options):
+def keygen(options: argparse.Namespace) -> None:
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -95,11 +97,11 @@ def keygen(options):
     print(f"private key written to {out} (mode 0600); register the JWK above with the registry", file=sys.stderr)
 
 
-def token(options):
+def token(options: argparse.Namespace) -> None:
     print(_token_client(options).token(audience=options.audience))
 
 
-def sign_file(options):
+def sign_file(options: argparse.Namespace) -> None:
     key = Path(options.key).read_bytes()
     # Default kid: the key's RFC 7638 thumbprint, which keygen prints and the registry stores by default.
     kid = options.kid or jwk.JWK.from_pem(key).thumbprint()
@@ -114,7 +116,7 @@ def sign_file(options):
             )
 
 
-def verify_file(options):
+def verify_file(options: argparse.Namespace) -> int:
     body = Path(options.file).read_bytes()
     if options.keys:
         keys = json.loads(Path(options.keys).read_text())
@@ -125,12 +127,12 @@ def verify_file(options):
     return 0 if result.verified else 1
 
 
-def whois(options):
-    source = RegistryMirror(options.mirror) if options.mirror else _registry(options)
+def whois(options: argparse.Namespace) -> None:
+    source: RegistryMirror | RegistryClient = RegistryMirror(options.mirror) if options.mirror else _registry(options)
     print(json.dumps(source.participant(options.participant_id), indent=2))
 
 
-def mirror(options):
+def mirror(options: argparse.Namespace) -> int | None:
     copy = RegistryMirror(options.path, _registry(options), poll_interval=options.interval)
     seq = copy.sync()  # catch up first: a wrong setting fails here, not silently in the loop
     print(json.dumps({"seq": seq, **copy.counts()}), flush=True)
@@ -138,9 +140,10 @@ def mirror(options):
         return 0
     logging.basicConfig(format="ocen_sdk: %(message)s")  # a failed sync is a warning; the next round retries
     try:
-        copy.follow()
+        copy.follow()  # returns only once stopped, which nothing here does
     except KeyboardInterrupt:
         return 0
+    return None
 
 
 def _interval(value: str) -> float:
@@ -154,8 +157,8 @@ class _Parser(argparse.ArgumentParser):
     """No abbreviated flags (its subcommands' parsers are of this class too): a flag the toolkit no longer has
     is an error, never a match for a longer one."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, allow_abbrev=False, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:  # keywords only, as add_subparsers() passes them
+        super().__init__(allow_abbrev=False, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     try:
         return options.run(options) or 0

@@ -1,5 +1,7 @@
 """Exceptions of the OCEN participant toolkit."""
 
+from typing import Any
+
 
 class OcenError(Exception):
     """Base of every toolkit error."""
@@ -16,7 +18,7 @@ class TokenError(OcenError):
 class RegistryError(OcenError):
     """The registry answered with an error (its §5 body in `body`), or its answer failed verification."""
 
-    def __init__(self, message: str, status: int | None = None, body: dict | None = None):
+    def __init__(self, message: str, status: int | None = None, body: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.body = status, body or {}
 

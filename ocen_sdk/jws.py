@@ -21,7 +21,9 @@ import datetime as dt
 import functools
 import json
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias, TypedDict, cast
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto import jwk, jws
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
@@ -33,6 +35,16 @@ ALLOWED_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
 ALGORITHMS = {name: get_default_algorithms()[name] for name in ALLOWED_ALGORITHMS}
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/", b"+/-_")  # '+' and '/' become invalid, as they are in base64url
 KEY_MEMBERS = ("kty", "n", "e", "crv", "x", "y")
+
+# A JSON object as parsed (a JWK, a JOSE header, a registry record): its members are whatever the sender wrote.
+JSONObject: TypeAlias = dict[str, Any]
+# A parsed verification key: RS256 verifies with an RSA public key, ES256 with an EC one.
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+# What sign() takes: a PEM or JWK JSON (bytes or str), a JWK dict, a cryptography RSA or EC private key, a jwcrypto JWK.
+PrivateKeyLike: TypeAlias = jwk.JWK | JSONObject | bytes | str | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# Where verify() and diagnose() find the signer's keys: a JWKS ({"keys": [...]}), a list of JWKs, one JWK, or any of
+# these as JSON text. Each key may carry the registry's status, validity and withheld members.
+KeySet: TypeAlias = JSONObject | list[JSONObject] | tuple[JSONObject, ...] | str | bytes
 
 
 def _b64decode(segment: str) -> bytes:
@@ -46,12 +58,14 @@ def _b64encode(data: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def _public_key(alg: str, material: tuple):
+def _public_key(alg: str, material: tuple[tuple[str, Any], ...]) -> PublicKey:
     """A verification key object, parsed once per process for each distinct JWK (its key members)."""
-    return ALGORITHMS[alg].from_jwk(dict(material))
+    # Public: KEY_MEMBERS holds no private member ("d"), so PyJWT builds the public key.
+    public: PublicKey = ALGORITHMS[alg].from_jwk(dict(material))
+    return public
 
 
-def public_key_of(alg: str, key: dict):
+def public_key_of(alg: str, key: JSONObject) -> PublicKey | None:
     """The parsed public key of a JWK dict for `alg` (cached), or None when it is not such a key."""
     if ALLOWED_ALGORITHMS.get(alg) != key.get("kty"):
         return None
@@ -61,14 +75,14 @@ def public_key_of(alg: str, key: dict):
         return None
 
 
-def signature_verifies(alg: str, public_key, signing_input: bytes, signature: bytes) -> bool:
+def signature_verifies(alg: str, public_key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
     try:
         return ALGORITHMS[alg].verify(signing_input, public_key, signature)
     except (ValueError, TypeError):
         return False
 
 
-def header_of(signature) -> dict | None:
+def header_of(signature: object) -> JSONObject | None:
     """The decoded JOSE header of a compact JWS, or None when it is not one."""
     if not isinstance(signature, str):
         return None
@@ -79,7 +93,7 @@ def header_of(signature) -> dict | None:
     return header if isinstance(header, dict) else None
 
 
-def compact_jwt(token) -> tuple[dict, object, bytes, bytes] | None:
+def compact_jwt(token: object) -> tuple[JSONObject, object, bytes, bytes] | None:
     """A compact JWS's header (a JSON object), payload (parsed JSON, of any type), signing input and
     signature, each segment strict base64url; None when it is not one. Nothing is verified."""
     parts = token.split(".") if isinstance(token, str) else []
@@ -93,7 +107,7 @@ def compact_jwt(token) -> tuple[dict, object, bytes, bytes] | None:
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 
 
-def load_private_key(key) -> jwk.JWK:
+def load_private_key(key: PrivateKeyLike) -> jwk.JWK:
     """A jwcrypto JWK from a PEM (bytes or str), a JWK dict/JSON, a cryptography key or a JWK."""
     if isinstance(key, jwk.JWK):
         return key
@@ -105,13 +119,13 @@ def load_private_key(key) -> jwk.JWK:
     return jwk.JWK.from_pyca(key)
 
 
-def sign(body: bytes, private_key, kid: str | None = None) -> str:
+def sign(body: bytes, private_key: PrivateKeyLike, kid: str | None = None) -> str:
     """The detached, unencoded JWS of `body`: RS256 for an RSA key, ES256 for an EC P-256 key."""
     key = load_private_key(private_key)
     if not key.has_private:
         raise ValueError("Signing needs a private key.")
     alg = "ES256" if key.get("kty") == "EC" else "RS256"
-    header = {"alg": alg, "b64": False, "crit": ["b64"]}
+    header: dict[str, object] = {"alg": alg, "b64": False, "crit": ["b64"]}
     if kid or key.get("kid"):
         header["kid"] = kid or key.get("kid")
     signer = jws.JWS(body)
@@ -126,15 +140,33 @@ class VerifiedKey:
 
     kid: str | None
     status: str
-    jwk: dict
-    header: dict
+    jwk: JSONObject
+    header: JSONObject
+
+
+class Step(TypedDict):
+    """One check of a Diagnosis: its name, whether it passed, and what it found."""
+
+    check: str
+    ok: bool
+    detail: str
+
+
+class DiagnosisJSON(TypedDict):
+    """Diagnosis.as_json(): the verdict, the kid that verified, each step, and the warnings."""
+
+    valid: bool
+    reason: str | None
+    matchedKid: str | None
+    steps: list[Step]
+    warnings: list[str]
 
 
 @dataclass
 class Diagnosis:
     """Each check made on a signature, in order; `reason` is set when it does not verify."""
 
-    steps: list[dict] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     verified: VerifiedKey | None = None
     reason: str | None = None
     # What may still go wrong elsewhere although the signature verifies here (set-aware verifiers accept it).
@@ -149,7 +181,7 @@ class Diagnosis:
         self.reason = reason
         return self
 
-    def as_json(self) -> dict:
+    def as_json(self) -> DiagnosisJSON:
         return {
             "valid": self.verified is not None,
             "reason": self.reason,
@@ -159,7 +191,7 @@ class Diagnosis:
         }
 
 
-def normalise_keys(keys) -> list[dict]:
+def normalise_keys(keys: object) -> list[JSONObject]:
     """Keys as a list of JWK dicts (with optional status and validity), from a JWKS, list, JWK or JSON text;
     anything else holds no key."""
     if isinstance(keys, str | bytes):
@@ -177,7 +209,7 @@ def _parse_instant(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _parse_time(value):
+def _parse_time(value: object) -> dt.datetime | None:
     return _parse_instant(str(value)) if value else None
 
 
@@ -186,7 +218,14 @@ USABLE_STATUSES = ("ACTIVE", "RETIRED")
 _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def unusable_because(*, status: str, valid_from, valid_until, now: dt.datetime, withheld: bool = False) -> str:
+def unusable_because(
+    *,
+    status: str,
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+    withheld: bool = False,
+) -> str:
     """Why a verifier may not accept signatures by a key at `now`, or "" when it may: the key-usability
     rule, for the registry's own key rows (ParticipantKey.is_usable_at) and for a verifier's copy of them.
 
@@ -201,9 +240,15 @@ def unusable_because(*, status: str, valid_from, valid_until, now: dt.datetime, 
     return ""
 
 
-def _unusable_jwk(key: dict, now: dt.datetime) -> str:
+class _KeyFacts(TypedDict):
+    status: str
+    withheld: bool
+    now: dt.datetime
+
+
+def _unusable_jwk(key: JSONObject, now: dt.datetime) -> str:
     """unusable_because for a published JWK: its `status`, `withheld`, `validFrom` and `validUntil` members."""
-    facts = {"status": key.get("status", "ACTIVE"), "withheld": key.get("withheld") is True, "now": now}
+    facts: _KeyFacts = {"status": key.get("status", "ACTIVE"), "withheld": key.get("withheld") is True, "now": now}
     try:
         return unusable_because(
             **facts, valid_from=_parse_time(key.get("validFrom")), valid_until=_parse_time(key.get("validUntil"))
@@ -226,7 +271,9 @@ class _Refused(Exception):
         self.reason, self.check, self.detail = reason, check, detail
 
 
-def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = None, explain: bool = True) -> Diagnosis:
+def diagnose(
+    body: bytes, signature: str, keys: KeySet, *, now: dt.datetime | None = None, explain: bool = True
+) -> Diagnosis:
     """Check a detached JWS over `body` against `keys`, step by step; each step is recorded in order and
     the first that fails ends the diagnosis."""
     result = Diagnosis()
@@ -246,13 +293,13 @@ def diagnose(body: bytes, signature: str, keys, *, now: dt.datetime | None = Non
     return result
 
 
-def _exact_bytes(body) -> bytes:
+def _exact_bytes(body: object) -> bytes:
     if not isinstance(body, bytes | bytearray | memoryview):
         raise _Refused("malformed_body", "body", "The body must be the exact bytes received.")
     return bytes(body)
 
 
-def _detached_form(result: Diagnosis, signature) -> tuple[str, str]:
+def _detached_form(result: Diagnosis, signature: object) -> tuple[str, str]:
     """The header and signature segments of a detached compact JWS (header..signature)."""
     if not isinstance(signature, str):
         raise _Refused("malformed_signature", "form", "The signature must be text: a compact JWS.")
@@ -267,7 +314,7 @@ def _detached_form(result: Diagnosis, signature) -> tuple[str, str]:
     return parts[0], parts[2]
 
 
-def _decoded_header(result: Diagnosis, segment: str, explain: bool) -> dict:
+def _decoded_header(result: Diagnosis, segment: str, explain: bool) -> JSONObject:
     header = header_of(segment)
     if header is None:
         raise _Refused("malformed_signature", "header", "The header is not base64url-encoded JSON.")
@@ -275,7 +322,7 @@ def _decoded_header(result: Diagnosis, segment: str, explain: bool) -> dict:
     return header
 
 
-def _header_parameters(result: Diagnosis, header: dict) -> tuple[str, bool, str | None]:
+def _header_parameters(result: Diagnosis, header: JSONObject) -> tuple[str, bool, str | None]:
     """alg (allowed), b64 (RFC 7797, with the crit it may be listed in) and kid, each of its type."""
     alg = _allowed_alg(result, header.get("alg"))
     crit, b64 = _payload_encoding(header.get("crit", []), header.get("b64", True))
@@ -290,7 +337,7 @@ def _header_parameters(result: Diagnosis, header: dict) -> tuple[str, bool, str 
     return alg, b64, kid
 
 
-def _allowed_alg(result: Diagnosis, alg) -> str:
+def _allowed_alg(result: Diagnosis, alg: object) -> str:
     if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         raise _Refused(
             "algorithm_not_allowed", "alg", f"alg {alg!r} is not allowed; use RS256 (or ES256 for an EC key)."
@@ -299,7 +346,7 @@ def _allowed_alg(result: Diagnosis, alg) -> str:
     return alg
 
 
-def _payload_encoding(crit, b64) -> tuple[list[str], bool]:
+def _payload_encoding(crit: object, b64: object) -> tuple[list[str], bool]:
     """crit may list b64 and nothing else; b64 is a boolean."""
     if not isinstance(crit, list) or not all(isinstance(name, str) for name in crit) or set(crit) - {"b64"}:
         raise _Refused("malformed_signature", "crit", f"Unsupported critical header parameters: {crit!r}.")
@@ -308,7 +355,7 @@ def _payload_encoding(crit, b64) -> tuple[list[str], bool]:
     return crit, b64
 
 
-def _signers_keys(result: Diagnosis, candidates: list[dict], kid: str | None) -> list[dict]:
+def _signers_keys(result: Diagnosis, candidates: list[JSONObject], kid: str | None) -> list[JSONObject]:
     """The keys the signature names (by kid), or all the signer's keys when it names none."""
     if kid is None:
         result.check("kid", True, f"No kid: trying each of the signer's {len(candidates)} key(s).")
@@ -338,7 +385,7 @@ REASONS = {
 }
 
 
-def _usable_keys(result: Diagnosis, candidates: list[dict], now: dt.datetime) -> list[dict]:
+def _usable_keys(result: Diagnosis, candidates: list[JSONObject], now: dt.datetime) -> list[JSONObject]:
     refusals = [_unusable_jwk(key, now) for key in candidates]
     usable = [key for key, refusal in zip(candidates, refusals, strict=True) if not refusal]
     if not usable:
@@ -349,7 +396,13 @@ def _usable_keys(result: Diagnosis, candidates: list[dict], now: dt.datetime) ->
 
 
 def _verifying_key(
-    result: Diagnosis, alg: str, usable: list[dict], signing_input: bytes, segment: str, header: dict, size: int
+    result: Diagnosis,
+    alg: str,
+    usable: list[JSONObject],
+    signing_input: bytes,
+    segment: str,
+    header: JSONObject,
+    size: int,
 ) -> VerifiedKey:
     """The first usable key whose signature over the signing input is the one given."""
     try:
@@ -369,11 +422,11 @@ def _verifying_key(
     )
 
 
-def verify(body: bytes, signature: str, keys, *, now: dt.datetime | None = None) -> VerifiedKey:
+def verify(body: bytes, signature: str, keys: KeySet, *, now: dt.datetime | None = None) -> VerifiedKey:
     """The key that verifies `signature` over `body`; raises VerificationError with a machine-readable reason."""
     result = diagnose(body, signature, keys, now=now, explain=False)
     if result.verified is None:  # the full explanation, for the error (a failure's cost does not matter)
         result = diagnose(body, signature, keys, now=now)
-    if result.verified is None:
-        raise VerificationError(result.reason, result.steps[-1]["detail"])
+    if result.verified is None:  # then a step failed, and set the reason
+        raise VerificationError(cast(str, result.reason), result.steps[-1]["detail"])
     return result.verified

@@ -11,10 +11,14 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Generator, Iterator
+from typing import Any, TypeGuard
+
+import requests
 
 from .errors import OcenError, RegistryError
-from .jws import _parse_time, verify
-from .registry import _json
+from .jws import JSONObject, VerifiedKey, _parse_instant, _parse_time, verify
+from .registry import RegistryClient, _json
 from .verifier import _canonical_id
 
 log = logging.getLogger(__name__)
@@ -46,13 +50,20 @@ class RegistryMirror:
     has its own connection (WAL: readers never wait for a sync). With `registry_client` None the file is only
     read, and must exist."""
 
-    def __init__(self, path, registry_client=None, *, poll_interval: float = 30, snapshot_timeout: float = 300):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        registry_client: RegistryClient | None = None,
+        *,
+        poll_interval: float = 30,
+        snapshot_timeout: float = 300,
+    ) -> None:
         if registry_client is None and not os.path.exists(path):
             raise FileNotFoundError(f"No registry mirror at {path}: sync one first.")
         self.path, self.client, self.poll_interval = str(path), registry_client, poll_interval
         self.snapshot_timeout = snapshot_timeout  # the registry renders every record for it: tens of seconds at 100k
         self.keys = MirrorKeys(self)
-        self.last_error: OcenError | None = None
+        self.last_error: OcenError | sqlite3.Error | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock, self._sync_lock = threading.Lock(), threading.Lock()
@@ -87,38 +98,39 @@ class RegistryMirror:
         """The last feed sequence applied; None before the first sync."""
         return _stored_seq(self._db())
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         """How many records of each kind the mirror holds."""
         found = dict(self._db().execute("SELECT kind, COUNT(*) FROM record GROUP BY kind").fetchall())
         return {name: found.get(kind, 0) for name, kind in SECTIONS.items()}
 
-    def participant(self, participant_id: str) -> dict:
+    def participant(self, participant_id: str) -> JSONObject:
         """GetParticipantDetails as the registry answers it now, scheduled switches of primary key included."""
         return _as_of(self._record("participant", participant_id), dt.datetime.now(dt.UTC))
 
-    def participant_keys(self, participant_id: str) -> dict:
+    def participant_keys(self, participant_id: str) -> JSONObject:
         """The participant's JWKS, as GET /service/participant-roles/{id}/jwks answers it."""
         return {"keys": self.participant(participant_id)["publicKeys"]["keys"]}
 
-    def product(self, product_id: str) -> dict:
+    def product(self, product_id: str) -> JSONObject:
         """A product as GET /service/products/{id} answers its `data`. Withdrawn products are not in the feed's
         view, so not here either (that lookup still answers them, WITHDRAWN)."""
         return self._record("product", product_id)
 
-    def network(self, network_id: str) -> dict:
+    def network(self, network_id: str) -> JSONObject:
         """A network as GET /service/product-networks/{id} answers it (its product active)."""
         return {name: value for name, value in self._record("network", network_id).items() if name != "members"}
 
-    def verify_signature(self, participant_id: str, body: bytes, signature: str):
+    def verify_signature(self, participant_id: str, body: bytes, signature: str) -> VerifiedKey:
         """Verify a participant's detached JWS with its keys in the mirror (no refresh: an unknown kid is
         refused until a sync brings it). Returns the VerifiedKey."""
         return verify(body, signature, self.participant(participant_id)["publicKeys"])
 
-    def _record(self, kind: str, record_id: str) -> dict:
+    def _record(self, kind: str, record_id: str) -> JSONObject:
         key = (kind, _canonical_id(str(record_id)))
         row = self._db().execute("SELECT body FROM record WHERE kind = ? AND id = ?", key).fetchone()
         if row is not None:
-            return json.loads(row[0])
+            record: JSONObject = json.loads(row[0])  # stored as the registry's JSON object, verified
+            return record
         if self.seq is None:  # an outage, not a verdict: nothing to answer from yet
             raise RegistryError(f"The registry mirror at {self.path} has not been synced yet.")
         raise RegistryError(f"No {kind} with id {record_id!r} in the registry mirror.", 404)
@@ -159,20 +171,27 @@ class RegistryMirror:
         changed)."""
         self._wake.set()
 
-    def _verified(self, response, member: str, kind: type) -> dict:
+    @property
+    def _registry(self) -> RegistryClient:
+        """The client a sync asks; a mirror opened without one is only read."""
+        if self.client is None:
+            raise ValueError(f"The registry mirror at {self.path} has no registry client: it is only read.")
+        return self.client
+
+    def _verified(self, response: requests.Response, member: str, kind: type) -> JSONObject:
         """A registry answer's document: a 200 carrying `member` of type `kind`, signed by the registry."""
         document = _json(response, member, kind)
-        self.client.verified_content(response)  # the signature over the bytes; the JSON is parsed once, above
+        self._registry.verified_content(response)  # the signature over the bytes; the JSON is parsed once, above
         return document
 
     def _bootstrap(self) -> int:
         """Replace the whole copy with the registry's snapshot, in one transaction; returns its sequence. The
         snapshot is read one record at a time (100,000 participants are a few hundred MB of JSON: as Python
         objects, several times that)."""
-        response = self.client.get("snapshot", timeout=self.snapshot_timeout)
+        response = self._registry.get("snapshot", timeout=self.snapshot_timeout)
         if response.status_code != 200:
             _json(response, "seq", int)  # the registry's error, as every other answer's
-        snapshot = Snapshot(self.client.verified_content(response).decode("utf-8", errors="strict"))
+        snapshot = Snapshot(self._registry.verified_content(response).decode("utf-8", errors="strict"))
         with self._transaction() as db:
             db.execute("DELETE FROM record")
             db.executemany("INSERT OR REPLACE INTO record (kind, id, body) VALUES (?, ?, ?)", snapshot.rows())
@@ -182,16 +201,16 @@ class RegistryMirror:
     def _follow_feed(self, seq: int) -> int:
         """Apply the feed's pages after `seq` until the registry has no more; returns the last sequence."""
         while True:
-            response = self.client.get(f"changes?after={seq}&limit={PAGE}")
+            response = self._registry.get(f"changes?after={seq}&limit={PAGE}")
             if response.status_code == 410:
-                self.client.verified_content(response)
+                self._registry.verified_content(response)
                 raise FeedGone(f"The registry's feed no longer reaches back to seq {seq}.", 410)
             page = self._verified(response, "changes", list)
             after, seq = seq, self._apply(page, seq)
             if page.get("hasMore") is not True or seq <= after:
                 return seq
 
-    def _apply(self, page: dict, after: int) -> int:
+    def _apply(self, page: JSONObject, after: int) -> int:
         """One feed page, in one transaction: each record replaced, or deleted where it is null (gone from the
         caller's view). Skipped if another process applied it meanwhile. Returns the sequence now applied."""
         latest = {(kind, record_id): body for kind, record_id, body in _changes(page)}
@@ -211,7 +230,7 @@ class RegistryMirror:
         """Store the registry's JWKS as the client's RegistryKeys holds it (fetched again once its max-age is
         over, or once early for a kid met on the request path, at most once per its min_refresh_interval)."""
         kid, self._unknown_kid = self._unknown_kid, None
-        jwks = self.client.keys.jwks(unknown_kid=kid)
+        jwks = self._registry.keys.jwks(unknown_kid=kid)
         with self._transaction() as db:
             _set(db, "registry_jwks", json.dumps(jwks))
 
@@ -219,7 +238,7 @@ class RegistryMirror:
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (autocommit; writes use _transaction)."""
-        connection = getattr(self._local, "connection", None)
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             if self.client is not None:
@@ -230,7 +249,7 @@ class RegistryMirror:
         return connection
 
     @contextlib.contextmanager
-    def _transaction(self):
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -246,19 +265,20 @@ class MirrorKeys:
     It never asks the registry: a kid it does not know is asked for at the mirror's next sync (RegistryKeys'
     early refresh, at most once per its min_refresh_interval), and refused until then."""
 
-    def __init__(self, mirror: RegistryMirror):
+    def __init__(self, mirror: RegistryMirror) -> None:
         self.mirror = mirror
 
-    def jwks(self, *, unknown_kid: str | None = None) -> dict:
+    def jwks(self, *, unknown_kid: str | None = None) -> JSONObject:
         if unknown_kid is not None:
             self.mirror._unknown_kid = unknown_kid
         row = self.mirror._db().execute("SELECT value FROM meta WHERE name = 'registry_jwks'").fetchone()
         if row is None:
             raise RegistryError(f"The registry mirror at {self.mirror.path} holds no registry keys: sync it first.")
-        return json.loads(row[0])
+        jwks: JSONObject = json.loads(row[0])  # stored from RegistryKeys.jwks()
+        return jwks
 
 
-def _as_of(record: dict, now: dt.datetime) -> dict:
+def _as_of(record: JSONObject, now: dt.datetime) -> JSONObject:
     """A participant record as the registry renders it at `now`. A scheduled switch of primary key writes no feed
     entry, so it is applied here: for an ACTIVE participant whose keys are not withheld, the primary is, of the
     ACTIVE keys whose primaryFrom has come, the one switched to last (on a tie the newer key, listed first), and
@@ -274,19 +294,19 @@ def _as_of(record: dict, now: dt.datetime) -> dict:
     return record
 
 
-def _primary(active: list[dict], now: dt.datetime) -> dict | None:
+def _primary(active: list[JSONObject], now: dt.datetime) -> JSONObject | None:
     """Of ACTIVE key items, the one switched to last by `now`; max() keeps the first of a tie, the newest key."""
-    due = [item for item in active if _switched_by(item, now)]
-    return max(due, key=lambda item: _parse_time(item["primaryFrom"]), default=None)
+    due = [item for item in active if _switched_by(item, now)]  # each with a primaryFrom that reads as a time
+    return max(due, key=lambda item: _parse_instant(str(item["primaryFrom"])), default=None)
 
 
-def _compact(item: dict) -> str:
+def _compact(item: JSONObject) -> str:
     """A key item's public JWK as publicKey carries it."""
     public = {name: value for name, value in item.items() if name not in PUBLICATION_MEMBERS}
     return json.dumps(public, separators=(",", ":"))
 
 
-def _switched_by(item: dict, now: dt.datetime) -> bool:
+def _switched_by(item: JSONObject, now: dt.datetime) -> bool:
     try:
         moment = _parse_time(item.get("primaryFrom"))
         return moment is not None and moment <= now
@@ -301,8 +321,10 @@ class Snapshot:
     _decoder = json.JSONDecoder()
     _blank = re.compile(r"[ \t\n\r]*")
 
-    def __init__(self, text: str):
-        self.text, self._seq, self._sections = text, None, set()
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._seq: object = None  # the document's seq member, whatever it holds
+        self._sections: set[str] = set()
 
     @property
     def seq(self) -> int:
@@ -310,7 +332,7 @@ class Snapshot:
             raise RegistryError("The registry's snapshot has no seq or misses a list of records.")
         return self._seq
 
-    def rows(self):
+    def rows(self) -> Generator[tuple[str, str, str], None, None]:
         """(kind, id, record JSON) for every record, in document order."""
         at = self._expect(0, "{")
         while True:
@@ -328,7 +350,7 @@ class Snapshot:
                 return
             at = self._expect(at, ",")
 
-    def _records(self, kind: str, at: int):
+    def _records(self, kind: str, at: int) -> Generator[tuple[str, str, str], None, int]:
         at = self._expect(at, "[")
         if self._next(at) == "]":
             return self._expect(at, "]")
@@ -342,14 +364,15 @@ class Snapshot:
                 return self._expect(at, "]")
             at = self._expect(at, ",")
 
-    def _value(self, at: int):
+    def _value(self, at: int) -> tuple[Any, int]:
         try:
             return self._decoder.raw_decode(self.text, self._skip(at))
         except (ValueError, RecursionError):
             raise RegistryError("The registry's snapshot is not JSON.") from None
 
     def _skip(self, at: int) -> int:
-        return self._blank.match(self.text, at).end()
+        blank = self._blank.match(self.text, at)  # matches everywhere (perhaps nothing)
+        return blank.end() if blank else at
 
     def _next(self, at: int) -> str:
         return self.text[self._skip(at) : self._skip(at) + 1]
@@ -361,7 +384,7 @@ class Snapshot:
         return at + 1
 
 
-def _changes(page: dict):
+def _changes(page: JSONObject) -> Iterator[tuple[str, str, str | None]]:
     """The page's changes as (kind, id, record JSON or None); unknown members are ignored."""
     for change in page["changes"]:
         if not _is_change(change):
@@ -370,13 +393,13 @@ def _changes(page: dict):
         yield change["kind"], change["id"], None if record is None else json.dumps(record)
 
 
-def _is_change(change) -> bool:
+def _is_change(change: object) -> bool:
     if not isinstance(change, dict) or not isinstance(change.get("kind"), str) or not isinstance(change.get("id"), str):
         return False
     return "record" in change and (change["record"] is None or isinstance(change["record"], dict))
 
 
-def _next_after(page: dict, after: int) -> int:
+def _next_after(page: JSONObject, after: int) -> int:
     next_after = page.get("nextAfter")
     if not _is_seq(next_after) or next_after < after:
         raise RegistryError(f"The registry's feed answers nextAfter {next_after!r} after {after}.")
@@ -388,9 +411,9 @@ def _stored_seq(db: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
-def _is_seq(value) -> bool:
+def _is_seq(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _set(db: sqlite3.Connection, name: str, value) -> None:
+def _set(db: sqlite3.Connection, name: str, value: object) -> None:
     db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, str(value)))

@@ -6,22 +6,33 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol, TypedDict
 
 import requests
 
 from .errors import RegistryError, VerificationError
-from .jws import header_of, verify
+from .jws import JSONObject, VerifiedKey, header_of, verify
+from .tokens import TokenClient
 
 SIGNATURE_HEADERS = ("x-jws-signature", "Signature")
 
 
-def primary_kid(record: dict) -> str | None:
+class KeySource(Protocol):
+    """The registry's JWKS, fetched early for a kid it does not hold (at the source's discretion):
+    RegistryKeys, or a RegistryMirror's keys."""
+
+    def jwks(self, *, unknown_kid: str | None = None) -> JSONObject: ...
+
+
+def primary_kid(record: JSONObject) -> str | None:
     """The kid of the key a participant record names as its publicKey, the one verifiers that read only
     publicKey (the OCEN reference client) accept; None when it names none (a suspended participant)."""
     try:
-        return json.loads(record.get("publicKey") or "null")["kid"]
+        kid: str | None = json.loads(record.get("publicKey") or "null")["kid"]
     except (ValueError, TypeError, KeyError):
         return None
+    return kid
 
 
 class RegistryKeys:
@@ -30,14 +41,23 @@ class RegistryKeys:
     A copy is used for as long as the registry's Cache-Control max-age says, then fetched again, so a
     signing key the registry withdraws stops verifying here within that time; a kid the copy does not
     know makes it fetch early, at most once per `min_refresh_interval` (forged kids cannot hammer the
-    registry). Every answer must be a 200 with the expected JSON, or RegistryError is raised."""
+    registry). Every answer must be a 200 with the expected JSON, or RegistryError is raised. Ages are read
+    from `clock`, seconds that only go forward (time.monotonic; a test passes one it sets)."""
 
-    def __init__(self, issuer: str, *, session=None, timeout: float = 10, min_refresh_interval: float = 30):
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 10,
+        min_refresh_interval: float = 30,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.session = session or requests.Session()
-        self.timeout, self.min_refresh_interval = timeout, min_refresh_interval
+        self.timeout, self.min_refresh_interval, self.clock = timeout, min_refresh_interval, clock
         self._lock = threading.Lock()
-        self._jwks: dict | None = None
+        self._jwks: JSONObject | None = None
         self._fetched_at = 0.0
         self._fresh_until = 0.0
         self._jwks_uri: str | None = None
@@ -45,16 +65,21 @@ class RegistryKeys:
     def close(self) -> None:
         self.session.close()
 
-    def jwks(self, *, unknown_kid: str | None = None) -> dict:
+    def jwks(self, *, unknown_kid: str | None = None) -> JSONObject:
         with self._lock:
-            now = time.monotonic()
-            stale = self._jwks is None or now >= self._fresh_until
-            unknown = unknown_kid is not None and not stale and not _has_kid(self._jwks, unknown_kid)
-            if stale or (unknown and now - self._fetched_at >= self.min_refresh_interval):
+            now = self.clock()
+            jwks = self._jwks
+            if jwks is None or now >= self._fresh_until or self._early_for(unknown_kid, jwks, now):
                 response = self._fetch()
-                self._jwks, self._fetched_at = _json(response, "keys", list), now
+                jwks = _json(response, "keys", list)
+                self._jwks, self._fetched_at = jwks, now
                 self._fresh_until = now + _max_age(response)
-            return self._jwks
+            return jwks
+
+    def _early_for(self, unknown_kid: str | None, jwks: JSONObject, now: float) -> bool:
+        """Whether a kid the fresh copy does not know is fetched for now (not within min_refresh_interval)."""
+        unknown = unknown_kid is not None and not _has_kid(jwks, unknown_kid)
+        return unknown and now - self._fetched_at >= self.min_refresh_interval
 
     def _fetch(self) -> requests.Response:
         if self._jwks_uri is None:
@@ -66,20 +91,22 @@ class RegistryKeys:
         return _get(self.session, self._jwks_uri, timeout=self.timeout)
 
 
-def _get(session, url: str, **kwargs) -> requests.Response:
+def _get(
+    session: requests.Session, url: str, *, timeout: float, headers: dict[str, str] | None = None
+) -> requests.Response:
     """GET, with an unreachable registry (refused, timed out, a broken answer) as a RegistryError without
     a status."""
     try:
-        return session.get(url, **kwargs)
+        return session.get(url, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
         raise RegistryError(f"The registry cannot be reached at {url}: {type(exc).__name__}.") from None
 
 
-def _has_kid(jwks: dict, kid: str) -> bool:
+def _has_kid(jwks: JSONObject, kid: str) -> bool:
     return any(isinstance(key, dict) and key.get("kid") == kid for key in jwks["keys"])
 
 
-def _json(response: requests.Response, member: str, kind: type) -> dict:
+def _json(response: requests.Response, member: str, kind: type) -> JSONObject:
     """A registry answer's JSON object, which must be a 200 carrying `member` of type `kind`."""
     try:
         document = response.json() if response.status_code == 200 else None
@@ -92,7 +119,7 @@ def _json(response: requests.Response, member: str, kind: type) -> dict:
     return document
 
 
-def verify_registry_signature(body: bytes, signature: str, keys: RegistryKeys) -> None:
+def verify_registry_signature(body: bytes, signature: str, keys: KeySource) -> None:
     """The registry's detached JWS over `body`, checked with its JWKS (`keys`), fetched once more on a kid the
     copy does not know (the registry rotated); VerificationError(reason) when it does not verify."""
     try:
@@ -103,26 +130,37 @@ def verify_registry_signature(body: bytes, signature: str, keys: RegistryKeys) -
         verify(body, signature, keys.jwks(unknown_kid=(header_of(signature) or {}).get("kid")))
 
 
+class _CacheEntry(TypedDict):
+    """A participant record as last answered, with its ETag and its times on the client's clock."""
+
+    record: JSONObject
+    etag: str | None
+    fresh_until: float
+    loaded_at: float
+
+
 class RegistryClient:
     """Participant records from the registry, cached as its Cache-Control says, revalidated with ETags,
-    each answer's registry signature (x-jws-signature) verified before it is trusted."""
+    each answer's registry signature (x-jws-signature) verified before it is trusted. Ages are read from
+    `clock`, as RegistryKeys does."""
 
     def __init__(
         self,
         registry_base_url: str,
-        token_client,
+        token_client: TokenClient,
         *,
         keys: RegistryKeys,
-        session=None,
+        session: requests.Session | None = None,
         timeout: float = 10,
         min_refresh_interval: float = 30,
-    ):
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base = registry_base_url.rstrip("/")
         self.token_client, self.keys = token_client, keys
         self.session = session or requests.Session()
-        self.timeout, self.min_refresh_interval = timeout, min_refresh_interval
+        self.timeout, self.min_refresh_interval, self.clock = timeout, min_refresh_interval, clock
         self._lock = threading.Lock()
-        self._cache: dict[str, dict] = {}
+        self._cache: dict[str, _CacheEntry] = {}
         self.requests_made = 0
 
     def close(self) -> None:
@@ -131,23 +169,23 @@ class RegistryClient:
         self.keys.close()
         self.token_client.close()
 
-    def participant(self, participant_id: str, *, refresh: bool = False) -> dict:
+    def participant(self, participant_id: str, *, refresh: bool = False) -> JSONObject:
         """The participant's §5.1 record (fresh from cache, or revalidated)."""
         entry = self._cache.get(participant_id)
-        if entry and not refresh and time.monotonic() < entry["fresh_until"]:
+        if entry and not refresh and self.clock() < entry["fresh_until"]:
             return entry["record"]
         return self._load(participant_id, entry)
 
-    def refresh_for_unknown_kid(self, participant_id: str) -> dict | None:
+    def refresh_for_unknown_kid(self, participant_id: str) -> JSONObject | None:
         """Force a refresh after meeting an unknown kid, at most once per participant per interval;
         returns the record, or None when a refresh happened too recently (floods cannot hammer the registry)."""
         with self._lock:
             entry = self._cache.get(participant_id)
-            if entry and time.monotonic() - entry["loaded_at"] < self.min_refresh_interval:
+            if entry and self.clock() - entry["loaded_at"] < self.min_refresh_interval:
                 return None
         return self._load(participant_id, entry)
 
-    def verify_signature(self, participant_id: str, body: bytes, signature: str):
+    def verify_signature(self, participant_id: str, body: bytes, signature: str) -> VerifiedKey:
         """Verify a participant's detached JWS with its registry keys; on an unknown kid (the participant
         rotated), refresh its record once (rate-limited) and try again. Returns the VerifiedKey."""
         try:
@@ -189,19 +227,20 @@ class RegistryClient:
             raise RegistryError(f"The registry's signature does not verify ({failed.reason}).") from None
         return response.content
 
-    def verified_json(self, response: requests.Response) -> dict:
+    def verified_json(self, response: requests.Response) -> JSONObject:
         """The body of a registry answer, after checking the registry's signature over its exact bytes."""
         self.verified_content(response)
         try:
-            return response.json()
+            document: JSONObject = response.json()  # the registry answers a JSON object, signed
+            return document
         except ValueError:
             raise RegistryError("The registry's answer is not JSON.", response.status_code) from None
 
-    def _load(self, participant_id: str, entry: dict | None) -> dict:
+    def _load(self, participant_id: str, entry: _CacheEntry | None) -> JSONObject:
         response = self.get(f"participant-roles/{participant_id}", etag=entry["etag"] if entry else None)
-        now = time.monotonic()
+        now = self.clock()
         if response.status_code == 304 and entry:
-            entry.update(fresh_until=now + _max_age(response), loaded_at=now)
+            entry["fresh_until"], entry["loaded_at"] = now + _max_age(response), now
             return entry["record"]
         if response.status_code != 200:
             try:
@@ -221,7 +260,7 @@ class RegistryClient:
         return record
 
 
-def _max_age(response) -> int:
+def _max_age(response: requests.Response) -> int:
     """How long the answer may still be used: its Cache-Control max-age less its Age (RFC 9111 §4.2.3),
     so a copy a shared cache kept for a while is not trusted for max-age more."""
     match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))

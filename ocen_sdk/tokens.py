@@ -31,13 +31,18 @@ class TokenClient:
         private_key: bytes | str | None = None,
         kid: str | None = None,
         margin: int = 60,
-        session=None,
+        session: requests.Session | None = None,
         timeout: float = 10,
-    ):
-        if (client_secret is None) == (private_key is None):
+    ) -> None:
+        # The client's credential: its secret (client_secret_post), or the signer of its assertions (private_key_jwt).
+        self._credential: str | _AssertionSigner
+        if client_secret is not None and private_key is None:
+            self._credential = client_secret
+        elif private_key is not None and client_secret is None:
+            self._credential = _AssertionSigner(private_key, kid)
+        else:
             raise ValueError("Give either client_secret or private_key (private_key_jwt), not both.")
-        self.token_url, self.client_id, self._secret = token_url, client_id, client_secret
-        self._signer = _AssertionSigner(private_key, kid) if private_key is not None else None
+        self.token_url, self.client_id = token_url, client_id
         self.margin, self.timeout = margin, timeout
         self.session = session or requests.Session()
         self._lock = threading.Lock()
@@ -61,13 +66,13 @@ class TokenClient:
         with self._lock:
             self._tokens.clear()
 
-    def _credentials(self) -> dict:
-        if self._signer is None:
-            return {"client_id": self.client_id, "client_secret": self._secret}
+    def _credentials(self) -> dict[str, str]:
+        if isinstance(self._credential, str):
+            return {"client_id": self.client_id, "client_secret": self._credential}
         return {
             "client_id": self.client_id,
             "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": self._signer.assertion(self.client_id, self.token_url),
+            "client_assertion": self._credential.assertion(self.client_id, self.token_url),
         }
 
     def _fetch(self, audience: str | None) -> tuple[str, float]:
@@ -105,15 +110,16 @@ ASSERTION_LIFETIME = 60  # seconds; the registry accepts at most 300
 class _AssertionSigner:
     """RFC 7523 client assertions signed with the participant's private key."""
 
-    def __init__(self, private_key: bytes | str, kid: str | None):
+    def __init__(self, private_key: bytes | str, kid: str | None) -> None:
         pem = private_key.encode() if isinstance(private_key, str) else private_key
-        self._key = load_pem_private_key(pem, password=None)
-        if isinstance(self._key, rsa.RSAPrivateKey):
+        key = load_pem_private_key(pem, password=None)
+        if isinstance(key, rsa.RSAPrivateKey):
             self.alg = "RS256"
-        elif isinstance(self._key, ec.EllipticCurvePrivateKey) and self._key.curve.name == "secp256r1":
+        elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
             self.alg = "ES256"
         else:
             raise ValueError("private_key must be an RSA or P-256 key (PEM).")
+        self._key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = key
         self.kid = kid  # without one, the registry tries each of the participant's usable keys
 
     def assertion(self, client_id: str, audience: str) -> str:

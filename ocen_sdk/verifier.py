@@ -5,10 +5,33 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable
+from typing import Protocol
 
 from .errors import RegistryError, TokenError, VerificationError
-from .jws import compact_jwt, public_key_of, signature_verifies
-from .registry import SIGNATURE_HEADERS, RegistryClient, RegistryKeys
+from .jws import JSONObject, PublicKey, VerifiedKey, compact_jwt, public_key_of, signature_verifies
+from .registry import SIGNATURE_HEADERS, KeySource
+
+
+class Headers(Protocol):
+    """A request's headers as a mapping of name to value: a dict, requests' CaseInsensitiveDict, Django's
+    request.headers, Werkzeug's Headers. A name is found as written, else case-insensitively."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+class ParticipantSource(Protocol):
+    """Where a Verifier reads callers' records and keys, and the registry's keys: a RegistryClient, or a
+    RegistryMirror (no registry request)."""
+
+    @property
+    def keys(self) -> KeySource: ...
+
+    def participant(self, participant_id: str) -> JSONObject: ...
+
+    def verify_signature(self, participant_id: str, body: bytes, signature: str) -> VerifiedKey: ...
 
 
 class Verifier:
@@ -21,13 +44,13 @@ class Verifier:
     def __init__(
         self,
         issuer: str,
-        registry_client: RegistryClient,
+        registry_client: ParticipantSource,
         *,
         audience: str = "ocen",
         participant_id: str | None = None,
         accept_shared_audience: bool = True,
         leeway: int = 30,
-        keys: RegistryKeys | None = None,
+        keys: KeySource | None = None,
     ):
         if participant_id is None and not accept_shared_audience:
             raise ValueError("accept_shared_audience=False needs this provider's participant_id.")
@@ -39,7 +62,7 @@ class Verifier:
         self.registry = registry_client
         self.keys = keys or registry_client.keys
 
-    def verify_request(self, headers, body: bytes) -> dict:
+    def verify_request(self, headers: Headers, body: bytes) -> JSONObject:
         """The caller's participant record if the request is genuine; else VerificationError(reason)."""
         claims = self.verify_token(_header(headers, "Authorization"))
         participant_id = claims["participantId"]
@@ -53,7 +76,7 @@ class Verifier:
             )
         return record
 
-    def _active_record(self, participant_id: str) -> dict:
+    def _active_record(self, participant_id: str) -> JSONObject:
         """The caller's record from the registry, which must show it approved and active."""
         try:
             record = self.registry.participant(participant_id)
@@ -76,7 +99,7 @@ class Verifier:
         except (RegistryError, TokenError) as exc:  # refreshing the caller's keys failed
             raise VerificationError("registry_unavailable", str(exc)) from None
 
-    def verify_token(self, authorization: str | None) -> dict:
+    def verify_token(self, authorization: str | None) -> JSONObject:
         """The claims of the caller's registry token: RS256 by a key the registry publishes, with `iss`,
         `aud`, `exp`, `sub` and `participantId`, inside its validity (with `leeway` seconds of skew).
 
@@ -99,7 +122,7 @@ class Verifier:
         self._check_claims(claims)
         return claims
 
-    def _registry_key(self, kid):
+    def _registry_key(self, kid: str | None) -> PublicKey:
         try:
             jwks = self.keys.jwks()
             if not any(k.get("kid") == kid for k in jwks.get("keys", [])):
@@ -112,7 +135,7 @@ class Verifier:
             raise VerificationError("unknown_kid", f"The registry publishes no key {kid!r}.")
         return public
 
-    def _check_claims(self, claims: dict) -> None:
+    def _check_claims(self, claims: JSONObject) -> None:
         missing = [name for name in ("exp", "iss", "aud", "sub") if name not in claims]
         if missing:
             raise VerificationError("token_invalid", f'Token is missing the "{missing[0]}" claim')
@@ -123,13 +146,13 @@ class Verifier:
         if not isinstance(claims.get("participantId"), str) or not claims["participantId"]:
             raise VerificationError("token_invalid", "The token carries no participantId.")
 
-    def _check_audience(self, audience) -> None:
+    def _check_audience(self, audience: object) -> None:
         """`aud` (a string or a list) names this provider, or the shared audience while it is accepted."""
         named = audience if isinstance(audience, list) else [audience]
         if not any(isinstance(name, str) and name in self.audiences for name in named):
             raise VerificationError("token_invalid", "Audience doesn't match")
 
-    def _check_times(self, claims: dict) -> None:
+    def _check_times(self, claims: JSONObject) -> None:
         """exp, nbf and iat are numbers, and now is inside them, give or take `leeway` seconds."""
         now = time.time()
         for name in ("exp", "nbf", "iat"):
@@ -149,14 +172,14 @@ def _canonical_id(participant_id: str) -> str:
         return participant_id
 
 
-def _signature_of(headers) -> str:
+def _signature_of(headers: Headers) -> str:
     signature = next((_header(headers, name) for name in SIGNATURE_HEADERS if _header(headers, name)), None)
     if not signature:
         raise VerificationError("signature_missing", "No x-jws-signature (or Signature) header.")
     return signature
 
 
-def _header(headers, name: str):
+def _header(headers: Headers, name: str) -> str | None:
     if hasattr(headers, "get"):
         value = headers.get(name)
         if value is None:

@@ -16,15 +16,30 @@ participants you hold) again."""
 from __future__ import annotations
 
 import json
+from typing import Any, NotRequired, TypedDict, TypeGuard
 
 from .errors import VerificationError
-from .registry import verify_registry_signature
-from .verifier import _header
+from .registry import KeySource, verify_registry_signature
+from .verifier import Headers, _header
 
 EVENT_MEMBERS = {"id": str, "type": str, "seq": int, "kind": str, "objectId": str}
 
 
-def verify_event(body: bytes, headers, keys) -> dict:
+class RegistryEvent(TypedDict):
+    """A registry event: the members verify_event checks (EVENT_MEMBERS), and those it passes on unchecked."""
+
+    id: str
+    type: str
+    seq: int
+    kind: str
+    objectId: str
+    occurredAt: NotRequired[str]
+    subscriptionId: NotRequired[str]
+    record: NotRequired[dict[str, Any] | None]
+    missedAfter: NotRequired[int]  # registry.resync only
+
+
+def verify_event(body: bytes, headers: Headers, keys: KeySource) -> RegistryEvent:
     """The event a delivery carries, once the registry's signature over its exact bytes verifies with `keys`
     (RegistryKeys, or a mirror's keys); VerificationError(reason) otherwise."""
     signature = _header(headers, "x-jws-signature")
@@ -35,6 +50,10 @@ def verify_event(body: bytes, headers, keys) -> dict:
         event = json.loads(body)
     except (ValueError, TypeError, RecursionError):
         event = None
-    if not isinstance(event, dict) or any(not isinstance(event.get(k), t) for k, t in EVENT_MEMBERS.items()):
+    if not _is_event(event):
         raise VerificationError("malformed_body", "The delivery is not a registry event.")
     return event
+
+
+def _is_event(value: object) -> TypeGuard[RegistryEvent]:
+    return isinstance(value, dict) and all(isinstance(value.get(k), t) for k, t in EVENT_MEMBERS.items())
