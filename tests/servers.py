@@ -31,6 +31,15 @@ def wait_until_serving(url: str, *, attempts: int = 100, interval: float = 0.1) 
     raise RuntimeError(f"nothing is serving {url}")
 
 
+def wait_until(condition, *, timeout: float = 30, interval: float = 0.05) -> bool:
+    """Poll `condition()` until it is true or `timeout` seconds have passed; returns its last answer (the
+    caller asserts it, so a deadline missed fails the test where it waited)."""
+    deadline = time.monotonic() + timeout
+    while not (met := condition()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return bool(met)
+
+
 def access_token(base_url: str, credentials) -> str:
     """A participant's access token from a running registry, over HTTP, with its client secret."""
     response = requests.post(

@@ -31,6 +31,20 @@ def kid(token):
     return pyjwt.get_unverified_header(token)["kid"]
 
 
+def reads_in_one_window(actor, base, urls, attempts=3) -> list:
+    """GETs of `urls` by a new participant, all inside one fixed minute window of the servers' rate limit.
+    The servers share this machine's clock: reads that straddled a minute boundary are made again by another
+    new participant (a counter of its own), rather than waiting for the next window."""
+    for n in range(attempts):
+        reader, _ = onboard(actor, f"Aadhaar KYC Services {n}", "KYC_PARTNER", f"multi-kyc-{n}")
+        headers = {"Authorization": f"Bearer {token_at(base, reader).json()['access_token']}"}
+        window = time.time() // 60
+        reads = [requests.get(url, headers=headers, timeout=10) for url in urls]
+        if time.time() // 60 == window:
+            return reads
+    raise AssertionError(f"no {len(urls)} reads fitted in one minute window in {attempts} attempts")
+
+
 def test_two_servers_share_keys_counters_and_state(servers, actor):
     (a, b), env = servers
     agent, _ = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "multi-agent")
@@ -58,16 +72,8 @@ def test_two_servers_share_keys_counters_and_state(servers, actor):
     assert token_at(b, lender).status_code == 200
 
     # Rate-limit windows are shared too: six reads in a minute across both servers, then 429 at either.
-    kyc, _ = onboard(actor, "Aadhaar KYC Services", "KYC_PARTNER", "multi-kyc")
-    kyc_token = token_at(a, kyc).json()["access_token"]
-    if time.time() % 60 > 50:  # keep the seven reads inside one fixed window
-        time.sleep(61 - time.time() % 60)
-    reads = [
-        requests.get(base + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10)
-        for base in (a, b, a, b, a, b, a)
-    ]
-    assert [r.status_code for r in reads] == [200] * 6 + [429]
-    assert requests.get(b + details, headers={"Authorization": f"Bearer {kyc_token}"}, timeout=10).status_code == 429
+    reads = reads_in_one_window(actor, a, [base + details for base in (a, b, a, b, a, b, a, b)])
+    assert [r.status_code for r in reads] == [200] * 6 + [429, 429]
 
     # Offboarding is enforced by both at once.
     services.offboard_participant(participant=agent.participant, actor=actor)

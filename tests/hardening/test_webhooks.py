@@ -4,7 +4,6 @@ Each event is checked with joserfc against the JWKS the registry publishes."""
 
 import base64
 import json
-import time
 
 import pytest
 import requests
@@ -16,7 +15,7 @@ from participants import services
 from participants.models import Subscription
 from tests.keys import public_pem, rsa_key
 from tests.ocen_sdk.conftest import onboard
-from tests.servers import Receiver, access_token, gunicorn, production_env, worker
+from tests.servers import Receiver, access_token, gunicorn, production_env, wait_until, worker
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -89,12 +88,10 @@ def test_trust_changes_reach_a_subscriber_as_signed_events_and_survive_its_outag
     for n in range(3):
         services.suspend_participant(participant=lender.participant, actor=actor, reason=f"outage {n}")
         services.reinstate_participant(participant=lender.participant, actor=actor)
-    time.sleep(1.5)  # several attempts fail meanwhile
-    assert Subscription.objects.get().attempts >= 1
+    assert wait_until(lambda: Subscription.objects.get().attempts >= 2)  # several attempts fail meanwhile
     receiver.status = 503
     receiver.up()
-    while not receiver.attempts[4:]:
-        time.sleep(0.05)
+    assert wait_until(lambda: len(receiver.attempts) > 4)
     receiver.status = 200
     services.offboard_participant(participant=lender.participant, actor=actor, reason="licence cancelled")
     events = verified_events(registry, receiver.deliveries[: len(receiver.wait_for(4 + 6 + 1))])

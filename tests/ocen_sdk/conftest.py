@@ -1,4 +1,5 @@
 import threading
+import time
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -47,3 +48,17 @@ def onboard(actor, name, role, key_name, **extra):
         **extra,
     )
     return credentials, credentials.participant.keys.get().kid
+
+
+class Clock:
+    """A monotonic clock for the toolkit's caches (RegistryKeys, RegistryClient) that moves only when told:
+    a test ages a cached copy past its max-age without waiting for it."""
+
+    def __init__(self):
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -3,7 +3,6 @@ agent built on ocen_sdk; a signed request and a signed response; key rotation; o
 
 import json
 import threading
-import time
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from django.utils import timezone
 from ocen_sdk import RegistryClient, RegistryKeys, TokenClient, VerificationError, Verifier, sign
 from participants import services
 from tests.keys import FIXTURES, public_pem, rsa_key
-from tests.ocen_sdk.conftest import onboard
+from tests.ocen_sdk.conftest import Clock, onboard
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -20,13 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 class Participant:
     """One participant's side of the toolkit: its token, its registry view, its signing key."""
 
-    def __init__(self, registry, credentials, kid, key_name):
+    def __init__(self, registry, credentials, kid, key_name, clock):
         self.id = str(credentials.participant.id)
         self.tokens = TokenClient(
             f"{registry['issuer']}/token", credentials.participant.client_id, credentials.client_secret
         )
-        keys = RegistryKeys(registry["issuer"], min_refresh_interval=0)
-        self.registry = RegistryClient(registry["service"], self.tokens, keys=keys, min_refresh_interval=0)
+        keys = RegistryKeys(registry["issuer"], min_refresh_interval=0, clock=clock)
+        self.registry = RegistryClient(registry["service"], self.tokens, keys=keys, min_refresh_interval=0, clock=clock)
         self.verifier = Verifier(registry["issuer"], self.registry)
         self.signing = {"key": rsa_key(key_name), "kid": kid}
 
@@ -89,19 +88,21 @@ def call_lender(agent: Participant, lender_url: str, lender_id: str) -> requests
 
 
 def test_signed_exchange_rotation_and_offboarding(registry, actor, serve, settings):
-    settings.OCEN_REGISTRY_MAX_AGE = 1
     lender_credentials, lender_kid = onboard(actor, "Bharat Lending Bank", "LENDER", "e2e-lender")
     agent_credentials, agent_kid = onboard(actor, "Udyam Loan Agent", "LOAN_AGENT", "e2e-agent")
-    lender = Participant(registry, lender_credentials, lender_kid, "e2e-lender")
-    agent = Participant(registry, agent_credentials, agent_kid, "e2e-agent")
+    clock = Clock()  # the toolkit's caches age only when the test says
+    lender = Participant(registry, lender_credentials, lender_kid, "e2e-lender", clock)
+    agent = Participant(registry, agent_credentials, agent_kid, "e2e-agent", clock)
     try:
-        exchange(registry, actor, settings, serve, lender, agent, lender_credentials, agent_credentials, lender_kid)
+        exchange(
+            registry, actor, settings, serve, lender, agent, lender_credentials, agent_credentials, lender_kid, clock
+        )
     finally:
         lender.close()
         agent.close()
 
 
-def exchange(registry, actor, settings, serve, lender, agent, lender_credentials, agent_credentials, lender_kid):
+def exchange(registry, actor, settings, serve, lender, agent, lender_credentials, agent_credentials, lender_kid, clock):
     lender_url = serve(lender_service(lender))
 
     # 1. A signed createLoanApplication request, and the lender's signed answer, both verified.
@@ -130,6 +131,6 @@ def exchange(registry, actor, settings, serve, lender, agent, lender_credentials
 
     # 4. The loan agent is offboarded: within the registry cache's max-age the lender refuses it.
     services.offboard_participant(participant=agent_credentials.participant, actor=actor)
-    time.sleep(settings.OCEN_REGISTRY_MAX_AGE + 0.2)
+    clock.advance(settings.OCEN_REGISTRY_MAX_AGE)
     refused = call_lender(agent, lender_url, lender.id)
     assert refused.status_code == 401 and refused.json() == {"error": "participant_not_active"}

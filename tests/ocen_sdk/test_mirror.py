@@ -161,10 +161,11 @@ def assert_the_mirror_answers_as_the_registry(mirror, answer) -> dict:
 
 class Series:
     """Seeded random changes made through participants.services, each one the registry allows at that moment.
-    The caller stays active (its mirror must keep reading); scheduled switches come 1.5 s after they are made."""
+    The caller stays active (its mirror must keep reading); scheduled switches come 1.5 s after they are made,
+    on `clock` (time-machine's: the registry, the mirror and the test share this process's clock)."""
 
-    def __init__(self, seed: int, actor, caller: Participant):
-        self.rng, self.actor, self.caller = random.Random(seed), actor, caller
+    def __init__(self, seed: int, actor, caller: Participant, clock):
+        self.rng, self.actor, self.caller, self.clock = random.Random(seed), actor, caller, clock
         self.made, self.offboarded, self.switches = 0, 0, []
 
     def run(self, extra: int, then) -> list[str]:
@@ -178,10 +179,11 @@ class Series:
                 then()
         return done
 
-    def wait_for_switches(self) -> None:
-        """Sleep until every scheduled switch has come, so none falls between two answers compared."""
+    def pass_the_switches(self) -> None:
+        """Move the clock past every scheduled switch, so none falls between two answers compared."""
         last = max(self.switches, default=timezone.now())
-        time.sleep(max(0.0, (last - timezone.now()).total_seconds() + 0.1))
+        if last >= timezone.now():
+            self.clock.move_to(last + dt.timedelta(seconds=0.1))
 
     def pick(self, rows):
         rows = list(rows)
@@ -307,7 +309,7 @@ STEPS = [
 
 
 def test_a_mirror_bootstrapped_from_the_snapshot_then_following_the_feed_answers_what_the_registry_answers(
-    mirror_of, registry_answers, agent, lender, actor
+    mirror_of, registry_answers, agent, lender, actor, time_machine
 ):
     caller, (lender_credentials, _kid) = agent[0].participant, lender
     onboard(actor, "Mirror KYC Services", "KYC_PARTNER", "mirror-kyc")
@@ -323,13 +325,13 @@ def test_a_mirror_bootstrapped_from_the_snapshot_then_following_the_feed_answers
     assert feed_requests(sent) == ["GET /service/snapshot", f"GET /service/changes?after={seq}&limit=500"]
     assert assert_the_mirror_answers_as_the_registry(mirror, registry_answers) == 1  # the private product: absent
 
-    series, done = Series(16, actor, caller), []
+    series, done = Series(16, actor, caller, time_machine), []
     for _round in range(4):
         sent.clear()
         done += series.run(extra=4, then=mirror.sync)  # following the feed: synced before each switch comes
         assert mirror.seq == Change.objects.newest()
         assert "GET /service/snapshot" not in sent  # the feed alone
-        series.wait_for_switches()  # the mirror applies them as it reads
+        series.pass_the_switches()  # the mirror applies them as it reads
         hidden = assert_the_mirror_answers_as_the_registry(mirror, registry_answers)
 
     assert set(done) == {step.__name__ for step in [*STEPS, switch_after_the_round]}  # every kind of change
@@ -338,11 +340,11 @@ def test_a_mirror_bootstrapped_from_the_snapshot_then_following_the_feed_answers
 
 
 def test_a_scheduled_primary_switch_is_applied_by_the_mirror_when_its_time_comes_without_a_sync(
-    mirror_of, registry_answers, agent, lender, actor
+    mirror_of, registry_answers, agent, lender, actor, time_machine
 ):
     """Two keys are switched to at the same moment: the newer one is primary then, in the registry and the mirror."""
     (credentials, old_kid), pid = lender, str(lender[0].participant.pk)
-    switch_at = timezone.now() + dt.timedelta(seconds=2)
+    switch_at = timezone.now() + dt.timedelta(seconds=30)
     for name in ("mirror-lender-next", "mirror-lender-newer"):
         key = public_pem(rsa_key(name))
         new_key = services.add_participant_key(
@@ -355,7 +357,7 @@ def test_a_scheduled_primary_switch_is_applied_by_the_mirror_when_its_time_comes
     assert timezone.now() < switch_at, "the mirror must have synced before the switch"
 
     sent.clear()
-    time.sleep((switch_at - timezone.now()).total_seconds() + 0.1)
+    time_machine.move_to(switch_at + dt.timedelta(seconds=0.1))  # the clock of the registry and the mirror alike
     after = mirror.participant(pid)
     assert primary_kid(after) == new_key.kid
     assert after == registry_answers(f"participant-roles/{pid}")
