@@ -6,4 +6,12 @@ class AuthapiConfig(AppConfig):
     verbose_name = "Auth API"
 
     def ready(self):
-        from . import schema_extensions  # noqa: F401 — registers the OpenAPI auth extension
+        from participants.changes import deliveries_due
+
+        from . import (
+            schema_extensions,  # noqa: F401 — registers the OpenAPI auth extension
+            webhooks,
+        )
+
+        # The domain says which subscriptions have events due; the deliverer (this side) sends them.
+        deliveries_due.connect(webhooks.on_deliveries_due, dispatch_uid="authapi.webhooks.deliveries_due")

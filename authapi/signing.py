@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
+from participants.models import AuditAction
 from participants.services import Actor, audit
 from participants.wire import rfc3339
 
@@ -65,7 +66,7 @@ def create_signing_key(*, actor: Actor | None = None) -> SigningKey:
         kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
     memory.private_keys[kid] = private_key
-    audit(actor or Actor.system(), "signing_key.created", kid=kid)
+    audit(actor or Actor.system(), AuditAction.SIGNING_KEY_CREATED, kid=kid)
     return signing_key
 
 
@@ -162,7 +163,9 @@ def rotate_signing_key(*, actor: Actor | None = None) -> tuple[SigningKey, Signi
         old.retired_at = now
         old.verify_until = now + dt.timedelta(seconds=settings.OCEN_ACCESS_TOKEN_TTL + settings.OCEN_CLOCK_LEEWAY)
         old.save(update_fields=["status", "retired_at", "verify_until"])
-        audit(actor or Actor.system(), "signing_key.retired", kid=old.kid, verifyUntil=rfc3339(old.verify_until))
+        audit(
+            actor or Actor.system(), AuditAction.SIGNING_KEY_RETIRED, kid=old.kid, verifyUntil=rfc3339(old.verify_until)
+        )
     return create_signing_key(actor=actor), old
 
 
@@ -186,7 +189,7 @@ def revoke_signing_key(*, kid: str, reason: str, actor: Actor) -> tuple[SigningK
     key.retired_at = key.retired_at or now
     key.revocation_reason = reason[:500]
     key.save(update_fields=["status", "revoked_at", "verify_until", "retired_at", "revocation_reason"])
-    audit(actor, "signing_key.revoked", kid=kid, reason=reason, wasActive=was_active)
+    audit(actor, AuditAction.SIGNING_KEY_REVOKED, kid=kid, reason=reason, wasActive=was_active)
     replacement = create_signing_key(actor=actor) if was_active else None
     return key, replacement
 

@@ -9,17 +9,15 @@ in order whichever worker picks the task up. A failure backs off exponentially; 
 OCEN_WEBHOOK_PAUSE_AFTER_SECONDS is paused and audited. Deliveries to a suspended subscriber are held until
 it is reinstated; an offboarded participant's subscriptions are deleted with its other resource mappings.
 
-Receivers' addresses are checked where they are taken in (services.subscribe) and again before every
-delivery, whose connection goes to the very address that was checked (no redirects followed): https only
-(plain http to loopback only with OCEN_ALLOW_LOOPBACK_HTTP), and never to a private, loopback, link-local or
-otherwise non-global address (loopback allowed with that same setting).
+Which subscriptions have events due is the domain's to say (participants/changes.py signals deliveries_due in
+the transaction of the change; on_deliveries_due enqueues their runs). Receivers' addresses follow
+participants/destinations.py's rule, checked again before every delivery, whose connection goes to the very
+address that was checked (no redirects followed).
 """
 
 import datetime as dt
 import hashlib
-import ipaddress
 import logging
-import socket
 import uuid
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -30,12 +28,13 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks import task
 
-from participants.models import Change, ChangeKind, Subscription, SubscriptionStatus
-from participants.validators import is_loopback_host
+from participants.destinations import DestinationRefused, check_url
+from participants.models import Change, Subscription, SubscriptionStatus
 from participants.wire import rfc3339
 
 from . import signing
 from .middleware import SIGNATURE_HEADER
+from .records import Records
 from .representations import encode
 
 logger = logging.getLogger(__name__)
@@ -46,66 +45,6 @@ RUN_EVENTS = 50  # events one delivery run sends before making way for other sub
 LOCKED_RETRY = dt.timedelta(seconds=1)  # when another worker is delivering to the subscription
 RESYNC = "registry.resync"
 USER_AGENT = "OCEN-Registry-Webhooks/1"
-
-
-class DestinationRefused(ValueError):
-    """A receiver's URL the deliverer will not call: why, in words for the subscriber."""
-
-
-# --- where a receiver may be ------------------------------------------------------------------------------
-
-
-def check_url(url: str) -> tuple[str, str, int, list[str]]:
-    """(scheme, host, port, addresses) of a receiver's URL that passes the rules; DestinationRefused if not."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    _check_form(parts, host)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise DestinationRefused("The URL's port is not a number from 1 to 65535.") from None
-    return parts.scheme, host, port, resolve(host, port)
-
-
-def _check_form(parts, host: str) -> None:
-    if parts.scheme not in ("https", "http") or not host:
-        raise DestinationRefused("The URL must be an absolute https URL.")
-    if parts.username or parts.password:
-        raise DestinationRefused("The URL must not carry a user name or password.")
-    if parts.scheme == "http" and not (settings.OCEN_ALLOW_LOOPBACK_HTTP and is_loopback_host(host)):
-        raise DestinationRefused("The URL must use https (plain http only to loopback, with OCEN_ALLOW_LOOPBACK_HTTP).")
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to, each of which must be one the deliverer may call."""
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise DestinationRefused(f"The host {host!r} does not resolve.") from None
-    addresses = sorted({info[4][0] for info in found})
-    if not addresses or not all(_may_call(address) for address in addresses):
-        # Which addresses, the subscriber is not told: that would map the registry's own network for it.
-        raise DestinationRefused(f"The host {host!r} is not at a public address: webhooks go only to those.")
-    return addresses
-
-
-# IPv6 prefixes that carry an IPv4 address a gateway may reach (NAT64, 6to4, Teredo, SIIT, IPv4-compatible):
-# a webhook receiver has no reason to be named by one, and each could reach a private IPv4 network.
-EMBEDDING_IPV4 = [
-    ipaddress.ip_network(prefix)
-    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::ffff:0:0:0/96", "::/96")
-]
-
-
-def _may_call(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:10.0.0.1 is 10.0.0.1
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return settings.OCEN_ALLOW_LOOPBACK_HTTP
-    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in EMBEDDING_IPV4):
-        return False
-    return ip.is_global and not ip.is_multicast
 
 
 # --- events ---------------------------------------------------------------------------------------------------
@@ -120,8 +59,6 @@ def event_id(subscription_id, mark) -> str:
 def event_of(subscription: Subscription, change: Change) -> dict:
     """The event for a change: what changed, and its record as the lookups answer the subscriber now (null when
     it may no longer see it), like the feed's entries."""
-    from .views.changes import Records  # the feed's one rule of who sees which record
-
     record = Records(subscription.participant_id).of(change.kind, [change.object_id]).get(change.object_id)
     return {
         "id": event_id(subscription.pk, change.seq),
@@ -163,13 +100,11 @@ class DeliveryFailed(Exception):
 # --- the worker's side ----------------------------------------------------------------------------------------
 
 
-def schedule(changes) -> None:
-    """Enqueue a delivery run for each active subscription that takes one of these changes' types, or whose
-    participant they name (a reinstated subscriber's held events go now), in the caller's transaction (see
-    record_changes)."""
-    named = {change.object_id for change in changes if change.kind == ChangeKind.PARTICIPANT}
-    for pk in Subscription.objects.wanting({change.type for change in changes}, participants=named):
-        deliver.enqueue(str(pk))
+def on_deliveries_due(sender, subscription_ids, **kwargs) -> None:
+    """participants.changes.deliveries_due's receiver (connected in AuthapiConfig.ready): a delivery run for each
+    subscription with events due, enqueued in the transaction that made them due."""
+    for pk in subscription_ids:
+        deliver.enqueue(pk)
 
 
 @task()
@@ -199,7 +134,7 @@ def _deliver_pending(subscription: Subscription) -> tuple[int, bool]:
         return 0, False
     delivered = 0
     while delivered < RUN_EVENTS:
-        newest = Change.objects.newest()  # every entry up to it has committed (record_changes)
+        newest = Change.objects.newest()  # every entry up to it has committed (participants.changes.append)
         batch = list(
             Change.objects.after(subscription.delivered_seq)
             .filter(seq__lte=newest, type__in=subscription.events)

@@ -319,7 +319,10 @@ DJANGO_SESSION_IDLE_SECONDS = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, mi
 # else), optional (offered), or off. `check --deploy` refuses off in production unless acknowledged.
 OCEN_ADMIN_2FA = env_choice("OCEN_ADMIN_2FA", "optional" if DEBUG else "required", ("required", "optional", "off"))
 OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED = env_bool("OCEN_ADMIN_2FA_OFF_ACKNOWLEDGED", False)
-OTP_TOTP_ISSUER = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"  # the app's label
+# The registry's name as participants' records show it (approvedBy: a display name, never a staff login), and
+# the label authenticator apps show beside an operator's codes.
+OCEN_REGISTRY_NAME = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"
+OTP_TOTP_ISSUER = OCEN_REGISTRY_NAME
 # django-otp's own throttling holds a device back for everyone, from anywhere: whoever has the password could
 # aim it at the operator. Wrong codes are counted by django-axes instead, per user name and address.
 OTP_TOTP_THROTTLE_FACTOR = 0
@@ -360,7 +363,6 @@ _CONSOLE_ORIGIN = (
 ).rstrip("/")
 OTP_WEBAUTHN_RP_ID = urlsplit(_CONSOLE_ORIGIN).hostname or "localhost"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [_CONSOLE_ORIGIN]
-LOGIN_REDIRECT_URL = "/admin/"
 _issuer = urlsplit(OCEN_ISSUER)
 if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
     raise ImproperlyConfigured(
@@ -372,8 +374,6 @@ OCEN_ISSUER_PATH = _issuer.path.strip("/")
 OCEN_TOKEN_AUDIENCE = env_str("OCEN_TOKEN_AUDIENCE", "ocen").strip()
 if not OCEN_TOKEN_AUDIENCE:
     raise ImproperlyConfigured("OCEN_TOKEN_AUDIENCE must not be empty (default: ocen)")
-# The registry's name as participants' records show it (approvedBy: a display name, never a staff login).
-OCEN_REGISTRY_NAME = env_str("OCEN_REGISTRY_NAME", "OCEN Registry").strip() or "OCEN Registry"
 # How roles are spelled on the wire: the registry's names (DERIVED_DATA_PARTNER), or the OCEN reference
 # client's enum (DERIVED_DATA_PROVIDER). Input accepts both always.
 OCEN_ROLE_SPELLING = env_choice("OCEN_ROLE_SPELLING", "registry", ("registry", "reference"))

@@ -29,7 +29,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from . import one_time
-from .models import OperatorSession
+from .models import AuditAction, OperatorSession
 from .remote import client_address
 from .services import Actor, audit
 
@@ -99,7 +99,7 @@ def confirm_totp(request, device: TOTPDevice, code: str) -> list[str]:
     codes = [] if has_recovery_codes(request.user) else new_recovery_codes(request.user)
     otp_login(request, device)
     signed_in(request)
-    audit(Actor.from_request(request), "operator.totp_enrolled", username=request.user.get_username())
+    audit(Actor.from_request(request), AuditAction.OPERATOR_TOTP_ENROLLED, username=request.user.get_username())
     return codes
 
 
@@ -120,7 +120,7 @@ def new_recovery_codes(user) -> list[str]:
 def passkey_registered(request) -> None:
     """A passkey was registered (django-otp-webauthn's ceremony): audited, and an operator without recovery codes
     gets them, kept encrypted in its session until the enrolment page shows them, once."""
-    audit(Actor.from_request(request), "operator.passkey_enrolled", username=request.user.get_username())
+    audit(Actor.from_request(request), AuditAction.OPERATOR_PASSKEY_ENROLLED, username=request.user.get_username())
     signed_in(request)
     if has_recovery_codes(request.user):
         messages.success(request, "Passkey added.")
@@ -148,7 +148,10 @@ def verify(request, code: str):
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
         audit(
-            Actor.from_request(request), "operator.recovery_code_used", username=request.user.get_username(), left=left
+            Actor.from_request(request),
+            AuditAction.OPERATOR_RECOVERY_CODE_USED,
+            username=request.user.get_username(),
+            left=left,
         )
     return device
 
@@ -196,7 +199,7 @@ def reset_devices(*, user, actor: Actor, reason: str) -> int:
     ended = end_sessions(user)
     audit(
         actor,
-        "operator.devices_reset",
+        AuditAction.OPERATOR_DEVICES_RESET,
         username=user.get_username(),
         reason=reason,
         devices=removed,
@@ -246,7 +249,7 @@ def _record_session(request, now) -> None:
 
 
 def signed_out_idle(request) -> None:
-    audit(Actor.from_request(request), "operator.signed_out_idle", username=request.user.get_username())
+    audit(Actor.from_request(request), AuditAction.OPERATOR_SIGNED_OUT_IDLE, username=request.user.get_username())
 
 
 def sessions_of(user):
@@ -284,7 +287,12 @@ class EndOtherSessionsOnPasswordChange:
             return
         ended = end_sessions(user, sparing=current_session.get())
         if ended:
-            audit(Actor.system(), "operator.sessions_ended", username=user.get_username(), why="password changed")
+            audit(
+                Actor.system(),
+                AuditAction.OPERATOR_SESSIONS_ENDED,
+                username=user.get_username(),
+                why="password changed",
+            )
 
     def get_help_text(self):
         return ""

@@ -9,6 +9,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.dispatch import receiver
 
+from .models import AuditAction
 from .services import Actor, audit
 
 
@@ -21,7 +22,7 @@ def audit_admin_lockout(sender, request=None, username=None, ip_address=None, **
     if cache.add(f"ocen:lockout-audited:{marker}", 1, settings.OCEN_ADMIN_LOCKOUT_SECONDS):
         audit(
             Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address),
-            "admin.locked_out",
+            AuditAction.ADMIN_LOCKED_OUT,
             username=username or "",
         )
 

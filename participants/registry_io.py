@@ -1,6 +1,7 @@
 """
 Registry export and import: organisations, participants with their public keys, products and
-product networks, in one JSON document (format `ocen-registry/1`, described in docs/registry-format.md).
+product networks, in one JSON document (format `ocen-registry/1`, described in docs/registry-format.md and
+read by the serializers of registry_format.py).
 
 Export never contains a secret: client IDs yes, client secrets or their hashes no. Import creates
 every record through the same service functions as the admin and the commands (so with their checks,
@@ -13,18 +14,17 @@ import gets a new client secret, returned once in the result.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from . import services
 from .models import (
     PENDING_REVIEW,
+    AuditAction,
     KeyStatus,
     NetworkMembership,
     OperationalStatus,
@@ -33,23 +33,25 @@ from .models import (
     ParticipantKey,
     Product,
     ProductNetwork,
-    ProductStatus,
     ReviewStatus,
     Role,
 )
+from .registry_format import (
+    FORMAT,
+    PRODUCT_FLAGS,
+    DocumentSerializer,
+    MembersSerializer,
+    NetworkSerializer,
+    OrganisationSerializer,
+    ParticipantSerializer,
+    ProductSerializer,
+    RecordSerializer,
+    messages,
+)
 from .services import Actor, audit
-from .validators import json_problem
 from .wire import rfc3339
 
-FORMAT = "ocen-registry/1"
-PRODUCT_FLAGS = {
-    "isPrivate": "is_private",
-    "isEndUseControlled": "is_end_use_controlled",
-    "isCollectionControlled": "is_collection_controlled",
-    "isAAFlowRequired": "is_aa_flow_required",
-    "isMonitoringConsentRequired": "is_monitoring_consent_required",
-    "isDerivedDataPartnerRequired": "is_derived_data_partner_required",
-}
+__all__ = ["FORMAT", "ImportRefused", "ImportResult", "export_registry", "import_registry"]
 
 
 def export_registry() -> dict:
@@ -153,16 +155,15 @@ class ImportRefused(ValidationError):
 
 def import_registry(document: dict, *, actor: Actor) -> ImportResult:
     """Load a registry document; refuses the whole file (ImportRefused) if any row is refused."""
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ImportRefused([f"format: expected {FORMAT!r}."])
-    if problem := json_problem(document):
-        raise ImportRefused([f"document: {problem}."])
-    importer = Importer(document, actor)
+    envelope = DocumentSerializer(data=document)
+    if not envelope.is_valid():
+        raise ImportRefused(messages(envelope.errors))
+    importer = Importer(envelope.validated_data, actor)
     with transaction.atomic():
         importer.run()
         if importer.errors:
             raise ImportRefused(importer.errors)  # rolls back every row written so far
-        audit(actor, "registry.imported", created=importer.result.created)
+        audit(actor, AuditAction.REGISTRY_IMPORTED, created=importer.result.created)
     return importer.result
 
 
@@ -181,28 +182,27 @@ FILE_NAMES = {
 NOT_RESTORED = "a membership is restored only for a participant that is approved and active"
 
 
-def primary_first(keys: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    """The file's keys with the one to onboard with first: the key that was primary (the ACTIVE one switched
-    to last; in a file from before primary keys, the newest ACTIVE one), which onboarding makes primary."""
-    active = [entry for entry in keys if entry[1]["status"] == KeyStatus.ACTIVE and not entry[1]["scheduled"]]
-    if not active:
-        return keys
-    switched = [entry for entry in active if entry[1]["primaryFrom"]]
-    primary = max(switched, key=lambda entry: entry[1]["primaryFrom"]) if switched else active[-1]
-    return [primary, *(entry for entry in keys if entry is not primary)]
-
-
-def key_facts(key: dict, status: str, until, primary_from, now) -> dict:
-    """What the import does with a key of the file: whether its validity has ended, the validity it keeps,
-    and whether a switch to it is still to come (`scheduled`)."""
+def key_facts(key: dict, now) -> dict:
+    """What the import does with a key of the file (KeySerializer's reading): whether its validity has ended, the
+    validity it keeps (`until`), and whether a switch to it is still to come (`scheduled`)."""
+    until, primary_from = key["validUntil"], key["primaryFrom"]
     return {
         **key,
-        "status": status,
         "ended": until is not None and until <= now,
         "until": until if until is not None and until > now else None,
-        "primaryFrom": primary_from,
         "scheduled": primary_from if primary_from and primary_from > now else None,
     }
+
+
+def primary_first(keys: list[dict]) -> list[dict]:
+    """The file's keys with the one to onboard with first: the key that was primary (the ACTIVE one switched
+    to last; in a file from before primary keys, the newest ACTIVE one), which onboarding makes primary."""
+    active = [key for key in keys if key["status"] == KeyStatus.ACTIVE and not key["scheduled"]]
+    if not active:
+        return keys
+    switched = [key for key in active if key["primaryFrom"]]
+    primary = max(switched, key=lambda key: key["primaryFrom"]) if switched else active[-1]
+    return [primary, *(key for key in keys if key is not primary)]
 
 
 def pending(review: str) -> ReviewStatus | None:
@@ -217,7 +217,8 @@ class Importer:
     """One import. Each record goes through the service that creates it, in the order that lets those
     services' own rules hold: organisations; participants with their keys and review and operational
     states; products and networks with their members; then offboardings and withdrawals, which the
-    earlier records may depend on (a network's creator, a product's lender)."""
+    earlier records may depend on (a network's creator, a product's lender). A record is read (by its
+    serializer, registry_format) only when it is created: one that exists is matched by its id alone."""
 
     def __init__(self, document: dict, actor: Actor):
         self.document, self.actor = document, actor
@@ -226,6 +227,12 @@ class Importer:
         self.participants = {p.id: p for p in Participant.objects.select_related("organisation")}
         self.products = {p.id: p for p in Product.objects.all()}
         self.networks = {n.id: n for n in ProductNetwork.objects.select_related("product")}
+        # What the serializers' references (orgId, lenderId, …) resolve against; grows as records are created.
+        self.records = {
+            "organisations": self.organisations,
+            "participants": self.participants,
+            "products": self.products,
+        }
         self.to_offboard: list[tuple[str, Participant]] = []
         self.to_withdraw: list[tuple[str, Product]] = []
 
@@ -237,13 +244,20 @@ class Importer:
             ("productNetworks", self.network),
         ):
             seen = set()
-            for where, row in self.rows(name):
-                record_id = self.uuid(row.get("id"), f"{where}.id")
-                if record_id in seen:
-                    self.errors.append(f"{where}.id: {record_id} appears twice in the file.")
-                elif record_id is not None:
-                    seen.add(record_id)
-                    load(where, record_id, row)
+            for index, row in enumerate(self.document.get(name, [])):
+                where = f"{name}[{index}]"
+                record = self.read(RecordSerializer, row, where)
+                if record is None:
+                    continue
+                if record["id"] in seen:
+                    self.errors.append(f"{where}.id: {record['id']} appears twice in the file.")
+                else:
+                    seen.add(record["id"])
+                    load(where, record["id"], row)
+        self.final_states()
+
+    def final_states(self) -> None:
+        """Offboardings and withdrawals, last: the records created before may name these participants and products."""
         for where, participant in self.to_offboard:
             self.call(
                 where,
@@ -262,25 +276,13 @@ class Importer:
 
     # --- plumbing -------------------------------------------------------------------------------------
 
-    def rows(self, name: str) -> list[tuple[str, dict]]:
-        rows = self.document.get(name, [])
-        if not isinstance(rows, list):
-            self.errors.append(f"{name}: must be a list.")
-            return []
-        result = []
-        for index, row in enumerate(rows):
-            if isinstance(row, dict):
-                result.append((f"{name}[{index}]", row))
-            else:
-                self.errors.append(f"{name}[{index}]: must be an object.")
-        return result
-
-    def uuid(self, value, where: str) -> uuid.UUID | None:
-        try:
-            return uuid.UUID(str(value))
-        except (ValueError, TypeError, AttributeError):
-            self.errors.append(f"{where}: {value!r} is not a UUID.")
-            return None
+    def read(self, serializer_class, row, where: str) -> dict | None:
+        """The row as `serializer_class` reads it; None, with each problem placed in the file, when it cannot."""
+        serializer = serializer_class(data=row, context=self.records)
+        if serializer.is_valid():
+            return serializer.validated_data
+        self.errors.extend(messages(serializer.errors, where))
+        return None
 
     def call(self, where: str, service, **kwargs):
         """Run one service; a refusal becomes an error on the row, with the file's own field names."""
@@ -288,64 +290,50 @@ class Importer:
             return service(**kwargs)
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
-                for name, messages in exc.message_dict.items():
-                    self.errors.append(f"{where}.{FILE_NAMES.get(name, name)}: {' '.join(messages)}")
+                for name, problems in exc.message_dict.items():
+                    self.errors.append(f"{where}.{FILE_NAMES.get(name, name)}: {' '.join(problems)}")
             else:
                 self.errors.append(f"{where}: {' '.join(exc.messages)}")
             return None
-
-    def text(self, row: dict, name: str) -> str:
-        return str(row.get(name) or "")
 
     # --- records ------------------------------------------------------------------------------------
 
     def organisation(self, where: str, org_id: uuid.UUID, row: dict) -> None:
         if org_id in self.organisations:
             return
-        fields = {name: self.text(row, name) for name in ("description", "website", "email", "phone")}
-        organisation = self.call(
-            where, services.create_organisation, actor=self.actor, name=self.text(row, "name"), org_id=org_id, **fields
-        )
+        fields = self.read(OrganisationSerializer, row, where)
+        if fields is None:
+            return
+        logo = fields.pop("logo")
+        organisation = self.call(where, services.create_organisation, actor=self.actor, org_id=org_id, **fields)
         if organisation is None:
             return
         self.organisations[org_id] = organisation
         self.result.created["organisations"] += 1
-        if row.get("logo"):
-            self.logo(where, organisation, row["logo"])
-
-    def logo(self, where: str, organisation: Organisation, encoded) -> None:
-        """An organisation's logo from the file (base64), set through the service that checks it."""
-        try:
-            logo = base64.b64decode(str(encoded), validate=True)
-        except ValueError:
-            self.errors.append(f"{where}.logo: must be base64.")
-            return
-        self.call(where, services.set_organisation_logo, organisation=organisation, logo=logo, actor=self.actor)
+        if logo is not None:
+            self.call(where, services.set_organisation_logo, organisation=organisation, logo=logo, actor=self.actor)
 
     def participant(self, where: str, participant_id: uuid.UUID, row: dict) -> None:
         if participant_id in self.participants:
             return
-        organisation = self.organisations.get(self.uuid(row.get("orgId"), f"{where}.orgId"))
-        review = row.get("participantRoleStatus", ReviewStatus.APPROVED)
-        status = row.get("status", OperationalStatus.ACTIVE)
-        client_id = row.get("clientId") or None
-        keys = self.key_rows(where, row.get("keys"))
-        if not self.participant_row_holds(where, organisation, review, status, client_id, keys):
+        fields = self.read(ParticipantSerializer, row, where)
+        if fields is None:
             return
-        (first_jwk, first), *others = keys
+        now = timezone.now()
+        first, *others = primary_first([key_facts(key, now) for key in fields["keys"]])
         credentials = self.call(
             where,
             services.onboard_participant,
-            organisation=organisation,
-            role=self.text(row, "role"),
-            base_url=self.text(row, "baseUrl"),
-            public_key=first_jwk,
+            organisation=fields["organisation"],
+            role=fields["role"],
+            base_url=fields["base_url"],
+            public_key=first["public_key"],
             actor=self.actor,
-            pending=pending(review),
+            pending=pending(fields["review"]),
             participant_id=participant_id,
-            client_id=client_id,
+            client_id=fields["client_id"],
             key_valid_until=first["until"],
-            key_only=row.get("clientAuthentication") == "private_key_jwt",
+            key_only=fields["key_only"],
         )
         if credentials is None:
             return
@@ -355,72 +343,24 @@ class Importer:
         added = [(participant.keys.get(), first), *self.other_keys(where, participant, others)]
         self.result.created["keys"] += len(added)
         self.key_states(where, added)
-        self.states(where, participant, review, status, credentials)
+        self.states(where, participant, fields["review"], fields["status"], credentials)
 
-    def participant_row_holds(self, where: str, organisation, review, status, client_id, keys) -> bool:
-        """Whether a participant row's own fields can be imported; each that cannot is an error."""
-        problems = [
-            (organisation is None, "orgId: no such organisation in the registry or the file."),
-            (review not in ReviewStatus.values, f"participantRoleStatus: unknown value {review!r}."),
-            (status not in OperationalStatus.values, f"status: unknown value {status!r}."),
-            (keys == [], "keys: a participant needs at least one key."),
-            (client_id is not None and not isinstance(client_id, str), "clientId: must be a string."),
-        ]
-        self.errors.extend(f"{where}.{message}" for failed, message in problems if failed)
-        return keys is not None and not any(failed for failed, _ in problems)
-
-    def other_keys(self, where: str, participant: Participant, others: list) -> list:
+    def other_keys(self, where: str, participant: Participant, others: list[dict]) -> list:
         """A participant's keys after its first, each added as the file has it: (key, facts) of those added."""
         added = []
-        for index, (jwk, key) in enumerate(others, start=1):
+        for index, facts in enumerate(others, start=1):
             made = self.call(
                 f"{where}.keys[{index}]",
                 services.add_participant_key,
                 participant=participant,
-                public_key=jwk,
+                public_key=facts["public_key"],
                 actor=self.actor,
-                valid_until=key["until"],
-                primary_from=key["scheduled"],
+                valid_until=facts["until"],
+                primary_from=facts["scheduled"],
             )
             if made is not None:
-                added.append((made, key))
+                added.append((made, facts))
         return added
-
-    def key_rows(self, where: str, rows) -> list[tuple[str, dict]] | None:
-        """The file's keys as (public key input, facts); None when one of them is malformed."""
-        parsed = [
-            self.key_row(f"{where}.keys[{i}]", key) for i, key in enumerate(rows if isinstance(rows, list) else [])
-        ]
-        return None if None in parsed else primary_first(parsed)
-
-    def key_row(self, where: str, key) -> tuple[str, dict] | None:
-        """One key of the file as (public key input, facts), or None (with an error) when it is malformed."""
-        if not isinstance(key, dict) or not isinstance(key.get("jwk"), dict):
-            self.errors.append(f"{where}.jwk: must be a public JWK object.")
-            return None
-        status = key.get("status", KeyStatus.ACTIVE)
-        if status not in KeyStatus.values:
-            self.errors.append(f"{where}.status: unknown value {status!r}.")
-            return None
-        times = {name: self.instant(key, name, f"{where}.{name}") for name in ("validUntil", "primaryFrom")}
-        if None in times.values():
-            return None
-        kid = key.get("kid") or key["jwk"].get("kid")
-        facts = key_facts(key, status, times["validUntil"] or None, times["primaryFrom"] or None, timezone.now())
-        return json.dumps({**key["jwk"], **({"kid": kid} if kid else {})}), facts
-
-    def instant(self, row: dict, name: str, where: str):
-        """A time of the file (RFC 3339 with its zone); "" when absent; None, with an error, when unreadable."""
-        if not row.get(name):
-            return ""
-        try:
-            moment = parse_datetime(str(row[name]))
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            self.errors.append(f"{where}: must be an RFC 3339 time with its zone.")
-            return None
-        return moment
 
     def key_states(self, where: str, added: list) -> None:
         """Retire, then revoke, the keys the file says are no longer active (in that order: a key may be
@@ -432,9 +372,9 @@ class Importer:
             ended = facts["status"] == KeyStatus.RETIRED and facts["ended"]
             if facts["status"] == KeyStatus.REVOKED or ended:
                 reason = (
-                    f"retired before import; its validity ended at {facts['validUntil']}"
+                    f"retired before import; its validity ended at {rfc3339(facts['validUntil'])}"
                     if ended
-                    else str(facts.get("revocationReason") or "revoked before import")
+                    else facts["revocationReason"] or "revoked before import"
                 )
                 self.call(where, services.revoke_key, key=key, actor=self.actor, reason=reason)
 
@@ -469,77 +409,59 @@ class Importer:
     def product(self, where: str, product_id: uuid.UUID, row: dict) -> None:
         if product_id in self.products:
             return
-        lender = self.participants.get(self.uuid(row.get("lenderId"), f"{where}.lenderId"))
-        if lender is None:
-            self.errors.append(f"{where}.lenderId: must be a lender in the registry or the file.")
+        fields = self.read(ProductSerializer, row, where)
+        if fields is None:
             return
-        fields = {attr: bool(row.get(flag, False)) for flag, attr in PRODUCT_FLAGS.items()}
-        product = self.call(
-            where,
-            services.create_product,
-            lender=lender,
-            actor=self.actor,
-            product_id=product_id,
-            name=self.text(row, "name"),
-            description=self.text(row, "description"),
-            derived_data_description=self.text(row, "derivedDataDescription"),
-            **fields,
-        )
+        withdrawn = fields.pop("withdrawn")
+        product = self.call(where, services.create_product, actor=self.actor, product_id=product_id, **fields)
         if product is None:
             return
         self.products[product_id] = product
         self.result.created["products"] += 1
-        if row.get("status") == ProductStatus.WITHDRAWN:
+        if withdrawn:
             self.to_withdraw.append((where, product))
 
     def network(self, where: str, network_id: uuid.UUID, row: dict) -> None:
         network = self.networks.get(network_id)
         if network is None:
-            product = self.products.get(self.uuid(row.get("productId"), f"{where}.productId"))
-            creator = self.participants.get(self.uuid(row.get("createdBy"), f"{where}.createdBy"))
-            if product is None or creator is None:
-                self.errors.append(f"{where}: its product and its loan agent must be in the registry or the file.")
-                return
-            network = self.call(
-                where,
-                services.create_network,
-                product=product,
-                loan_agent=creator,
-                name=self.text(row, "name"),
-                description=self.text(row, "description"),
-                actor=self.actor,
-                network_id=network_id,
-                with_founders=False,
-            )
-            if network is None:
-                return
+            network = self.new_network(where, network_id, row)
+        if network is None:
+            return
+        fields = self.read(MembersSerializer, row, where)  # a network that exists still gains the members it lacks
+        if fields is None:
+            return
+        for index, member in enumerate(fields["members"]):
+            self.member(f"{where}.members[{index}]", network, **member)
+
+    def new_network(self, where: str, network_id: uuid.UUID, row: dict) -> ProductNetwork | None:
+        fields = self.read(NetworkSerializer, row, where)
+        if fields is None:
+            return None
+        network = self.call(
+            where,
+            services.create_network,
+            actor=self.actor,
+            network_id=network_id,
+            with_founders=False,
+            **fields,
+        )
+        if network is not None:
             self.networks[network_id] = network
             self.result.created["productNetworks"] += 1
-        members = row.get("members") or []
-        if not isinstance(members, list):
-            self.errors.append(f"{where}.members: must be a list.")
-            return
-        for index, member in enumerate(members):
-            if isinstance(member, dict):
-                self.member(f"{where}.members[{index}]", network, member)
-            else:
-                self.errors.append(f"{where}.members[{index}]: must be an object.")
+        return network
 
-    def member(self, where: str, network: ProductNetwork, member: dict) -> None:
-        participant = self.participants.get(self.uuid(member.get("participantId"), f"{where}.participantId"))
-        if participant is None:
-            self.errors.append(f"{where}.participantId: no such participant in the registry or the file.")
-            return
+    def member(self, where: str, network: ProductNetwork, participant: Participant, role: str) -> None:
         if network.memberships.current().filter(participant=participant).exists():
             return
         leaving = any(p.pk == participant.pk for _, p in self.to_offboard)
         if leaving or not participant.can_authenticate:
             self.result.not_restored.append(f"{where}: {participant} — {NOT_RESTORED}.")
             return
+        # The role is read here, not by MemberSerializer: a membership that exists or is not restored is not read.
         try:
-            role = Role.parse(str(member.get("role") or participant.role))
+            role = Role.parse(role or participant.role)
         except ValueError:
-            self.errors.append(f"{where}.role: unknown role {member.get('role')!r}.")
+            self.errors.append(f"{where}.role: unknown role {role!r}.")
             return
         if (
             self.call(

@@ -12,12 +12,13 @@ from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 
-from participants.models import Change, ChangeKind, NetworkMembership, Participant, Product, ProductNetwork
-from participants.wire import rfc3339, wire_role
+from participants.models import Change, Participant
+from participants.wire import rfc3339
 
 from .. import schemas, signing
 from ..middleware import SIGNATURE_HEADER
-from ..representations import encode, network_document, participant_document, product_document
+from ..records import Records
+from ..representations import encode
 from .base import RegistryView
 from .sync import parse_int
 
@@ -28,50 +29,6 @@ SNAPSHOT_CHUNK = 2000
 class FeedGone(exceptions.APIException):
     status_code = status.HTTP_410_GONE
     default_code = "gone"
-
-
-def network_record(network) -> dict:
-    """A network as GetProductNetwork answers it, with the members it lists (GetProductNetworkParticipants,
-    by id and role: their records are the participants' own)."""
-    listed = list(
-        NetworkMembership.objects.listed_in(network).order_by("role", "added_at").values("participant_id", "role")
-    )
-    return {
-        **network_document(network, len(listed)),
-        "members": [{"id": str(m["participant_id"]), "role": wire_role(m["role"])} for m in listed],
-    }
-
-
-class Records:
-    """The records a caller may see, by kind, as the lookups answer them now: None for one it may not see
-    (a private product outside its reach, a withdrawn product, a network of either)."""
-
-    def __init__(self, caller_id):
-        self.caller_id = caller_id
-
-    def participants(self, ids):
-        found = Participant.objects.with_records().in_bulk(ids)
-        return {pk: participant_document(p) for pk, p in found.items()}
-
-    def visible_products(self):
-        return Product.objects.visible_to(self.caller_id).filter(status="ACTIVE")
-
-    def visible_networks(self):
-        return ProductNetwork.objects.visible_to(self.caller_id).filter(product__status="ACTIVE")
-
-    def products(self, ids):
-        return {p.pk: product_document(p)["data"] for p in self.visible_products().filter(pk__in=ids)}
-
-    def networks(self, ids):
-        found = self.visible_networks().filter(pk__in=ids).select_related("product")
-        return {n.pk: network_record(n) for n in found}
-
-    def of(self, kind: str, ids) -> dict:
-        return {
-            ChangeKind.PARTICIPANT: self.participants,
-            ChangeKind.PRODUCT: self.products,
-            ChangeKind.NETWORK: self.networks,
-        }[kind](ids)
 
 
 class ChangesView(RegistryView):

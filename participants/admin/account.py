@@ -21,6 +21,7 @@ from django_otp_webauthn.views import CompleteCredentialAuthenticationView, Comp
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from .. import operators
+from ..models import AuditAction
 from ..services import Actor, audit
 
 LOGIN = "admin:login"
@@ -128,7 +129,11 @@ def sessions(request):
     """One's own console sessions; "sign out everywhere" ends them all, this one included."""
     if request.method == "POST":
         ended = operators.end_sessions(request.user)
-        audit(Actor.from_request(request), "operator.signed_out_everywhere", username=request.user.get_username())
+        audit(
+            Actor.from_request(request),
+            AuditAction.OPERATOR_SIGNED_OUT_EVERYWHERE,
+            username=request.user.get_username(),
+        )
         logout(request)
         messages.success(request, f"Signed out everywhere ({ended} session{'s' * (ended != 1)}).")
         return HttpResponseRedirect(reverse(LOGIN))

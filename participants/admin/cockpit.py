@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import PENDING_REVIEW, ParticipantKey, ReviewStatus
+from ..models import AuditAction, ParticipantKey, ParticipantState
 from .common import PILL, console_time
+from .operations import OPERATIONS, confirm_url
 
 # The audit event that put a participant in each state it can be held in, for "… on … by … because …".
 STATE_EVENTS = {
-    "Suspended": "participant.suspended",
-    "Rejected": "participant.rejected",
-    "Offboarded": "participant.offboarded",
-    "Under review": "participant.review_started",
+    ParticipantState.SUSPENDED: AuditAction.PARTICIPANT_SUSPENDED,
+    ParticipantState.REJECTED: AuditAction.PARTICIPANT_REJECTED,
+    ParticipantState.OFFBOARDED: AuditAction.PARTICIPANT_OFFBOARDED,
+    ParticipantState.UNDER_REVIEW: AuditAction.PARTICIPANT_REVIEW_STARTED,
 }
 
 
@@ -44,11 +45,11 @@ def _since(participant, action):
 
 # What each state that cannot authenticate means, and what an operator does about it.
 WHY = {
-    "Applied": "An application received, not yet under review: start its review.",
-    "Under review": "Approve or reject it.",
-    "Suspended": "Its keys are withheld and its tokens were revoked; reinstating undoes it.",
-    "Rejected": "Rejection is final: a new application is a new record.",
-    "Offboarded": "Offboarding is final: the record is kept as a tombstone.",
+    ParticipantState.APPLIED: "An application received, not yet under review: start its review.",
+    ParticipantState.UNDER_REVIEW: "Approve or reject it.",
+    ParticipantState.SUSPENDED: "Its keys are withheld and its tokens were revoked; reinstating undoes it.",
+    ParticipantState.REJECTED: "Rejection is final: a new application is a new record.",
+    ParticipantState.OFFBOARDED: "Offboarding is final: the record is kept as a tombstone.",
 }
 
 
@@ -62,39 +63,24 @@ def banner(participant, user=None) -> Banner:
     state = participant.state
     since = _since(participant, STATE_EVENTS[state]) if state in STATE_EVENTS else ""
     why = WHY[state]
-    refused = participant.approval_refused(user) if state == "Under review" and user is not None else None
+    refused = (
+        participant.approval_refused(user) if state == ParticipantState.UNDER_REVIEW and user is not None else None
+    )
     if refused:
         why = f"{refused} Another administrator must approve it."
-    return Banner(
-        PILL.get(state, "quiet"), f"Can authenticate: no — {state.lower()}{' ' + since if since else ''}.", why
-    )
+    headline = f"Can authenticate: no — {state.label.lower()}{' ' + since if since else ''}."
+    return Banner(PILL.get(state, "quiet"), headline, why)
 
 
 def operations(model_admin, request, participant) -> list[Operation]:
-    """The buttons this operator may press on this participant now: what the registry would accept."""
-    if participant.is_final:
-        return []
-
-    def confirm(operation):
-        return f"{reverse('admin:participants_participant_confirm', args=[operation])}?ids={participant.pk}"
-
-    review, status = participant.review_status, participant.state
-    may = {
-        "review": model_admin.has_review_permission(request),
-        "suspend": model_admin.has_suspend_permission(request),
-        "rotate": model_admin.has_rotate_permission(request) and not participant.key_only,
-        "change": model_admin.has_change_permission(request, participant),
-        "offboard": model_admin.has_offboard_permission(request),
+    """The buttons this operator may press on this participant now: the confirmed operations the registry would
+    carry out (OPERATIONS, each asking the model's rule) that the operator may do, and Add key."""
+    confirmed = {
+        name: Operation(spec.cockpit_label, confirm_url(name, participant), spec.cockpit_style)
+        for name, spec in OPERATIONS.items()
+        if model_admin.may(request, name) and spec.refused(participant, request.user) is None
     }
-    offered = [
-        ("review", review == ReviewStatus.APPLIED, "Start review", confirm("start_review"), "primary"),
-        ("review", participant.approval_refused(request.user) is None, "Approve", confirm("approve"), "primary"),
-        ("review", review in PENDING_REVIEW, "Reject…", confirm("reject"), "danger"),
-        ("suspend", participant.can_authenticate, "Suspend…", confirm("suspend"), "caution"),
-        ("suspend", status == "Suspended", "Reinstate", confirm("reinstate"), "primary"),
-        ("rotate", True, "Rotate client secret", confirm("rotate_secret"), ""),
-        ("rotate", True, "Withdraw client secret…", confirm("withdraw_secret"), "caution"),
-        ("change", True, "Add key", reverse("admin:participants_participant_add_key", args=[participant.pk]), ""),
-        ("offboard", True, "Offboard…", confirm("offboard"), "danger offboard-link"),
-    ]
-    return [Operation(label, url, style) for need, applies, label, url, style in offered if may[need] and applies]
+    offboard = [confirmed.pop("offboard")] if "offboard" in confirmed else []  # the irreversible one comes last
+    may_add_key = participant.change_refused() is None and model_admin.has_change_permission(request, participant)
+    add_key = [Operation("Add key", reverse("admin:participants_participant_add_key", args=[participant.pk]))]
+    return [*confirmed.values(), *(add_key if may_add_key else []), *offboard]

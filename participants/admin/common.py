@@ -41,24 +41,26 @@ def object_for(model_admin, request, object_id, permission: str):
     return obj
 
 
-# The colour of each state's pill: what the registry does with such a participant, at a glance.
+# The colour of each state's pill, by value (participant states, review, key, product and subscription statuses):
+# what the registry does with such a record, at a glance.
 PILL = {
-    "Active": "ok",
-    "Approved": "ok",
-    "Applied": "info",
-    "Under review": "info",
-    "Suspended": "warn",
-    "Retired": "quiet",
-    "Rejected": "stop",
-    "Revoked": "stop",
-    "Offboarded": "quiet",
-    "Withdrawn": "quiet",
+    "ACTIVE": "ok",
+    "APPROVED": "ok",
+    "APPLIED": "info",
+    "UNDER_REVIEW": "info",
+    "SUSPENDED": "warn",
+    "PAUSED": "warn",
+    "RETIRED": "quiet",
+    "REJECTED": "stop",
+    "REVOKED": "stop",
+    "OFFBOARDED": "quiet",
+    "WITHDRAWN": "quiet",
 }
 
 
-def pill(label: str):
-    """A state, review status or key status as a coloured pill (the text is the label, as written)."""
-    return format_html('<span class="pill pill-{}">{}</span>', PILL.get(label, "quiet"), label)
+def pill(choice):
+    """A state or status (a member of its TextChoices) as a coloured pill, its label as the text."""
+    return format_html('<span class="pill pill-{}">{}</span>', PILL.get(choice, "quiet"), choice.label)
 
 
 def truncated(text, wide: bool = False):

@@ -3,7 +3,7 @@
 Every figure is one aggregate query over indexed columns, so the page costs the same number of queries
 (DASHBOARD_QUERIES, asserted in a test) with ten participants or a hundred thousand, and ten tokens or ten
 million; bench/run.py times it at that scale. Nothing here is cached: it is what the registry holds now
-(past hours' token counts are kept facts, authapi.issuance).
+(past hours' token counts are kept facts, participants.issuance).
 """
 
 import datetime as dt
@@ -13,19 +13,22 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from authapi import issuance
+from participants import issuance
 
 from ..models import (
     NOT_OFFBOARDED,
     PARTICIPANT_STATES,
     PENDING_REVIEW,
+    AuditAction,
     AuditEvent,
     Participant,
     ParticipantKey,
+    ParticipantState,
     Role,
 )
 from .common import EXPIRY_NOTICE, EXPIRY_WARNING, FAILURE_SIGNAL_WINDOW, PILL
 
+PENDING_STATES = (ParticipantState.APPLIED, ParticipantState.UNDER_REVIEW)  # the review queue
 LIST_LENGTH = 8
 # One per figure, list or chart, the same however many rows they cover; one more when the list of active
 # participants with no usable key is full (then it is counted too).
@@ -70,8 +73,8 @@ def participant_counts(now):
         },
     )
     states = [
-        {"label": label, "count": counts[f"state_{i}"], "tone": PILL.get(label, "quiet")}
-        for i, label in enumerate(PARTICIPANT_STATES)
+        {"label": state.label, "value": state.value, "count": counts[f"state_{i}"], "tone": PILL.get(state, "quiet")}
+        for i, state in enumerate(PARTICIPANT_STATES)
     ]
     roles = [{"label": role.label, "value": role.value, "count": counts[f"role_{role.value}"]} for role in Role]
     onboardings = bars(
@@ -104,7 +107,7 @@ def without_usable_key(now):
 
 
 def tokens_per_hour(now, hours):
-    """Tokens issued per hour of the console's zone (authapi.issuance: past hours counted once and kept)."""
+    """Tokens issued per hour of the console's zone (participants.issuance: past hours counted once and kept)."""
     counts = dict(issuance.per_hour(now, hours))
     return bars(counts, [(slot, timezone.localtime(slot).strftime("%H:00")) for slot in counts])
 
@@ -128,7 +131,7 @@ def dashboard(now=None) -> dict:
         "review_queue": list(
             Participant.objects.filter(pending).select_related("organisation").order_by("created_at")[:LIST_LENGTH]
         ),
-        "review_count": sum(s["count"] for s in states if s["label"] in ("Applied", "Under review")),
+        "review_count": sum(s["count"] for s in states if s["value"] in PENDING_STATES),
         "expiring": expiry_counts(now),
         "expiring_soonest": list(
             ParticipantKey.objects.expiring_between(now, now + EXPIRY_NOTICE)
@@ -139,21 +142,25 @@ def dashboard(now=None) -> dict:
         "no_usable_key": no_key_list,
         # Counted only when the list is full: a healthy registry has few, and the list then says how many.
         "no_usable_key_count": no_key.count() if len(no_key_list) == LIST_LENGTH else len(no_key_list),
-        "lockouts": list(events.filter(action="admin.locked_out", at__gte=now - LOCKOUT_WINDOW)[:LIST_LENGTH]),
+        "lockouts": list(
+            events.filter(action=AuditAction.ADMIN_LOCKED_OUT, at__gte=now - LOCKOUT_WINDOW)[:LIST_LENGTH]
+        ),
         "failure_signals": list(
-            events.filter(action="client.authentication_failures", at__gte=now - FAILURE_SIGNAL_WINDOW)[:LIST_LENGTH]
+            events.filter(action=AuditAction.CLIENT_AUTHENTICATION_FAILURES, at__gte=now - FAILURE_SIGNAL_WINDOW)[
+                :LIST_LENGTH
+            ]
         ),
         "recent_events": list(events[:LIST_LENGTH]),
         "tokens_per_hour": tokens_per_hour(now, TOKEN_HOURS),
         "onboardings_per_week": onboardings,
         "links": {
-            "applied": changelist("participant", state="Applied"),
-            "under_review": changelist("participant", state="Under+review"),
+            "applied": changelist("participant", state=ParticipantState.APPLIED.value),
+            "under_review": changelist("participant", state=ParticipantState.UNDER_REVIEW.value),
             "expiring_30": changelist("participant", key_expiry="30"),
             "expiring_90": changelist("participant", key_expiry="90"),
             "audit": changelist("auditevent"),
-            "lockouts": changelist("auditevent", action__exact="admin.locked_out"),
-            "failures": changelist("auditevent", action__exact="client.authentication_failures"),
+            "lockouts": changelist("auditevent", action__exact=AuditAction.ADMIN_LOCKED_OUT.value),
+            "failures": changelist("auditevent", action__exact=AuditAction.CLIENT_AUTHENTICATION_FAILURES.value),
         },
     }
 

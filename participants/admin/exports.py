@@ -31,7 +31,7 @@ class ParticipantResource(resources.ModelResource):
     participant_id = fields.Field(attribute="id", column_name="participantId")
     organisation = fields.Field(attribute="organisation__name", column_name="organisation")
     role = fields.Field(attribute="role", column_name="role")
-    state = fields.Field(attribute="state", column_name="state")
+    state = fields.Field(attribute="get_state_display", column_name="state")
     client_id = fields.Field(attribute="client_id", column_name="clientId")
     base_url = fields.Field(attribute="base_url", column_name="apiBaseUrl")
     created_at = fields.Field(column_name="createdAt")

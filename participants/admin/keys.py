@@ -1,11 +1,13 @@
-"""Participant keys: read-only records; retire, revoke and make primary."""
+"""Participant keys: read-only records; retire, revoke and make primary; the key rows of a participant's page."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from unfold.admin import ModelAdmin
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, TabularInline
 
 from .. import services
 from ..forms import (
@@ -13,11 +15,13 @@ from ..forms import (
     ReasonForm,
 )
 from ..keys import fingerprint_fragment, format_fingerprint
-from ..models import ParticipantKey
+from ..models import KeyStatus, ParticipantKey
 from .common import (
     apply_each,
     confirm_revocation,
+    console_time,
     expiry_badge,
+    is_published_primary,
     key_algorithm,
     key_id,
     object_for,
@@ -102,6 +106,10 @@ class ParticipantKeyAdmin(ModelAdmin):
     def promote_view(self, request, object_id):
         """Make a key the participant's primary key (publicKey), now or at a time."""
         key = object_for(self, request, object_id, "change")
+        back = reverse("admin:participants_participant_change", args=[key.participant_id])
+        if refused := key.promotion_refused(list(key.participant.keys.all()), timezone.now()):
+            self.message_user(request, refused, messages.ERROR)
+            return HttpResponseRedirect(back)
         form = PromoteKeyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -115,7 +123,7 @@ class ParticipantKeyAdmin(ModelAdmin):
                 form.add_error(None, " ".join(exc.messages))
             else:
                 self.message_user(request, f"Key {key.kid}: {switch_note(key)}", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:participants_participant_change", args=[key.participant_id]))
+                return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Make {key.kid} primary",
@@ -124,7 +132,7 @@ class ParticipantKeyAdmin(ModelAdmin):
             "form": form,
             "labels": [key_label(key)],
             "button": "Make primary",
-            "back": reverse("admin:participants_participant_change", args=[key.participant_id]),
+            "back": back,
             "back_label": str(key.participant),
         }
         return TemplateResponse(request, "admin/participants/participantkey/promote.html", context)
@@ -138,6 +146,7 @@ class ParticipantKeyAdmin(ModelAdmin):
             "button": "Yes, retire",
             "reason_required": None,
             "apply": lambda key, actor, reason: services.retire_key(key=key, actor=actor),
+            "refused": lambda key: key.retirement_refused(list(key.participant.keys.all()), timezone.now()),
             "done": "Retired",
         },
         "revoke": {
@@ -147,6 +156,7 @@ class ParticipantKeyAdmin(ModelAdmin):
             "button": "Yes, revoke",
             "reason_required": True,
             "apply": lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
+            "refused": lambda key: key.revocation_refused(),
             "done": "Revoked",
         },
     }
@@ -157,6 +167,9 @@ class ParticipantKeyAdmin(ModelAdmin):
             raise Http404(f"No key operation {operation!r}.")
         key = object_for(self, request, object_id, "change")
         back = reverse("admin:participants_participant_change", args=[key.participant_id])
+        if refused := spec["refused"](key):  # the key's own rule, as the service will apply it
+            self.message_user(request, refused, messages.ERROR)
+            return HttpResponseRedirect(back)
         form = ReasonForm(request.POST or None, reason_required=spec["reason_required"])
         if request.method == "POST" and form.is_valid():
             try:
@@ -189,7 +202,7 @@ class ParticipantKeyAdmin(ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def key_status(self, key):
-        return pill(key.get_status_display())
+        return pill(KeyStatus(key.status))
 
     @admin.display(description="SHA-256 fingerprint")
     def fingerprint_display(self, key):
@@ -220,3 +233,89 @@ class ParticipantKeyAdmin(ModelAdmin):
             labels=[key_label(k) for k in keys],
             revoke=lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
         )
+
+
+VERIFIES = {
+    "": "yes",
+    "key_revoked": "no: revoked",
+    "key_withheld": "no: withheld while suspended",
+    "key_expired": "no: outside its validity",
+}
+
+
+class ParticipantKeyInline(TabularInline):
+    model = ParticipantKey
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        key_id,
+        "key_status",
+        "primary",
+        "verifies_now",
+        key_algorithm,
+        short_fingerprint,
+        "valid_from",
+        "expiry",
+        "operations",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        """A key's operations column only for those who may operate on keys (viewers read the rest)."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("participants.change_participantkey"):
+            return fields
+        return [f for f in fields if f != "operations"]
+
+    def get_queryset(self, request):
+        # Each row asks which of its participant's keys is primary: one query for all of them.
+        return super().get_queryset(request).select_related("participant").prefetch_related("participant__keys")
+
+    @admin.display(description="valid until")
+    def expiry(self, key):
+        return expiry_badge(key.valid_until)
+
+    @admin.display(description="status")
+    def key_status(self, key):
+        revoked = f" {console_time(key.revoked_at)}" if key.revoked_at else ""
+        return format_html("{}{}", pill(KeyStatus(key.status)), revoked)
+
+    @admin.display(description="verifies now")
+    def verifies_now(self, key):
+        """What a verifier does with this key's signatures now (ocen_sdk's rule on the published row)."""
+        return VERIFIES.get(key.unusable_at(timezone.now()), "no")
+
+    @admin.display(description="primary")
+    def primary(self, key):
+        if key.status != KeyStatus.ACTIVE:
+            return "—"
+        if is_published_primary(key):
+            return format_html("<strong>{}</strong>", "primary (publicKey)")
+        return switch_note(key)
+
+    @admin.display(description="operations")
+    def operations(self, key):
+        """Make primary, Retire, Revoke: what the registry accepts for this key now (the key's own rules), each with
+        its confirmation."""
+        now, keys = timezone.now(), list(key.participant.keys.all())
+        offered = (
+            ("Make primary…", "promote", "", key.promotion_refused(keys, now)),
+            ("Retire…", "retire", "", key.retirement_refused(keys, now)),
+            ("Revoke…", "revoke", "caution", key.revocation_refused()),
+        )
+        links = [(label, name, style) for label, name, style, refused in offered if refused is None]
+        if not links:
+            return "—"
+        buttons = format_html_join(
+            "",
+            '<a href="{}" class="{}">{}</a>',
+            (
+                (reverse(f"admin:participants_participantkey_{name}", args=[key.pk]), style, label)
+                for label, name, style in links
+            ),
+        )
+        return format_html('<span class="key-ops">{}</span>', buttons)

@@ -50,7 +50,7 @@ class SubscriptionAdmin(ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def subscription_status(self, subscription):
-        return pill(subscription.get_status_display())
+        return pill(SubscriptionStatus(subscription.status))
 
     @admin.display(description="events")
     def event_types(self, subscription):
@@ -71,7 +71,7 @@ class SubscriptionAdmin(ModelAdmin):
 
     @admin.action(description="Pause selected subscriptions…", permissions=["change"])
     def pause(self, request, queryset):
-        chosen = list(queryset.select_related("participant__organisation").filter(status=SubscriptionStatus.ACTIVE))
+        chosen = [s for s in queryset.select_related("participant__organisation") if s.pause_refused() is None]
         if not chosen:
             self.message_user(request, "The selected subscriptions are paused already.", messages.WARNING)
             return None

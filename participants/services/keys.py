@@ -12,12 +12,12 @@ from django.utils import timezone
 from .. import keys as keylib
 from .. import wire
 from ..models import (
+    AuditAction,
     KeyStatus,
     Participant,
     ParticipantKey,
-    primary_key,
 )
-from .common import Actor, _key_facts, _locked, _parse_key, _refuse_if_final, audit
+from .common import Actor, _key_facts, _locked, _parse_key, audit, refuse
 
 
 def _lock_fingerprint(fingerprint: str) -> None:
@@ -97,10 +97,15 @@ def add_participant_key(
         raise ValidationError({"valid_until": "A key's validity cannot end before it is registered."})
     _refuse_switch_in_the_past(primary_from, now)
     participant = _locked(participant)
-    _refuse_if_final(participant)
+    refuse(participant.change_refused())
     key = _create_key(participant, parsed, now, valid_until, primary_from=primary_from)
-    Participant.objects.filter(pk=participant.pk).republished(now)
-    audit(actor, "key.added", participant=participant, key=_key_facts(key), primaryFrom=wire.rfc3339(primary_from))
+    audit(
+        actor,
+        AuditAction.KEY_ADDED,
+        participant=participant,
+        key=_key_facts(key),
+        primaryFrom=wire.rfc3339(primary_from),
+    )
     return key
 
 
@@ -124,25 +129,17 @@ def promote_participant_key(
     at = at or now
     _refuse_switch_in_the_past(at, now)
     participant = _locked(participant)
-    _refuse_if_final(participant)
+    refuse(participant.change_refused())
     key = participant.keys.filter(kid=kid).first()
     if key is None:
         raise ValidationError({"kid": f"{participant} has no key {kid!r}."})
     key = _locked_key(key)
-    if key.status != KeyStatus.ACTIVE:
-        raise ValidationError({"kid": f"Only an active key can become primary; {kid} is {key.get_status_display()}."})
-    if key.key_type not in settings.OCEN_PARTICIPANT_KEY_TYPES:
-        raise ValidationError(
-            {"kid": f"{kid} is an {key.key_type} key, which OCEN_PARTICIPANT_KEY_TYPES does not allow as primary."}
-        )
-    if primary_key(participant.keys.all(), now) == key:  # a later switch to it would take it out of publicKey now
-        raise ValidationError({"kid": f"{kid} is the primary key already."})
+    refuse(key.promotion_refused(participant.keys.all(), now), "kid")
     key.primary_from = max(at, now)
     key.save(update_fields=["primary_from"])
-    Participant.objects.filter(pk=participant.pk).republished(now)
     audit(
         actor,
-        "key.primary_scheduled" if at > now else "key.promoted",
+        AuditAction.KEY_PRIMARY_SCHEDULED if at > now else AuditAction.KEY_PROMOTED,
         participant=participant,
         key=_key_facts(key),
         primaryFrom=wire.rfc3339(key.primary_from),
@@ -162,19 +159,20 @@ def _locked_key(key: ParticipantKey) -> ParticipantKey:
 def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = None) -> ParticipantKey:
     """Stop using a key for new signatures; it still verifies for the retirement grace period."""
     now = now or timezone.now()
-    _refuse_if_final(_locked(key.participant))
+    _locked(key.participant)
     key = _locked_key(key)
-    refused = key.retirement_refused(list(key.participant.keys.all()), now)
-    if refused:
-        raise ValidationError(refused)
+    refuse(key.retirement_refused(list(key.participant.keys.all()), now))
     grace_end = now + dt.timedelta(seconds=settings.OCEN_KEY_RETIREMENT_GRACE)
     key.status = KeyStatus.RETIRED
     key.retired_at = now
     key.valid_until = max(min(key.valid_until or grace_end, grace_end), key.valid_from + dt.timedelta(seconds=1))
     key.save(update_fields=["status", "retired_at", "valid_until"])
-    Participant.objects.filter(pk=key.participant_id).republished(now)
     audit(
-        actor, "key.retired", participant=key.participant, key=_key_facts(key), validUntil=wire.rfc3339(key.valid_until)
+        actor,
+        AuditAction.KEY_RETIRED,
+        participant=key.participant,
+        key=_key_facts(key),
+        validUntil=wire.rfc3339(key.valid_until),
     )
     return key
 
@@ -188,12 +186,10 @@ def revoke_key(*, key: ParticipantKey, actor: Actor, reason: str, now: dt.dateti
         raise ValidationError({"reason": "Say why the key is revoked (for the audit trail)."})
     _locked(key.participant)
     key = _locked_key(key)
-    if key.status == KeyStatus.REVOKED:
-        raise ValidationError(f"{key.kid} is already revoked.")
+    refuse(key.revocation_refused())
     key.status = KeyStatus.REVOKED
     key.revoked_at = now
     key.revocation_reason = reason[:500]
     key.save(update_fields=["status", "revoked_at", "revocation_reason"])
-    Participant.objects.filter(pk=key.participant_id).republished(now)
-    audit(actor, "key.revoked", participant=key.participant, key=_key_facts(key), reason=reason)
+    audit(actor, AuditAction.KEY_REVOKED, participant=key.participant, key=_key_facts(key), reason=reason)
     return key

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..models import (
     PENDING_REVIEW,
+    AuditAction,
     KeyStatus,
     NetworkMembership,
     OperationalStatus,
@@ -34,10 +35,10 @@ from .common import (
     _new_client_secret,
     _parse_key,
     _parse_role,
-    _refuse_if_final,
     _revoke_tokens,
     audit,
     create_client,
+    refuse,
 )
 from .keys import _create_key
 from .organisations import _resolve_organisation
@@ -96,10 +97,10 @@ def onboard_participant(
     key = _create_key(participant, parsed, now, key_valid_until, primary_from=now)  # the first key is primary
 
     if org_created:
-        audit(actor, "organisation.created", organisation=org, name=org.name)
+        audit(actor, AuditAction.ORGANISATION_CREATED, organisation=org, name=org.name)
     audit(
         actor,
-        "participant.onboarded",
+        AuditAction.PARTICIPANT_ONBOARDED,
         participant=participant,
         role=participant.role,
         baseUrl=participant.base_url,
@@ -155,14 +156,10 @@ def _initial_review(pending: ReviewStatus | None, user, now: dt.datetime) -> dic
 def start_review(*, participant: Participant, actor: Actor) -> Participant:
     """An application received (APPLIED) goes under review; only then can it be approved."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.review_status != ReviewStatus.APPLIED:
-        raise ValidationError(
-            f"Only an application received (Applied) can go under review; this one is {participant.state}."
-        )
+    refuse(participant.review_start_refused())
     participant.review_status = ReviewStatus.UNDER_REVIEW
-    participant.save(update_fields=["review_status", "updated_at"])
-    audit(actor, "participant.review_started", participant=participant)
+    participant.save(update_fields=["review_status"])
+    audit(actor, AuditAction.PARTICIPANT_REVIEW_STARTED, participant=participant)
     return participant
 
 
@@ -170,16 +167,13 @@ def start_review(*, participant: Participant, actor: Actor) -> Participant:
 def approve_participant(*, participant: Participant, actor: Actor, now: dt.datetime | None = None) -> Participant:
     """Approve a participant under review; with four-eyes on, not by the administrator who recorded it."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    refused = participant.approval_refused(actor.db_user)
-    if refused:
-        raise ValidationError(refused)
+    refuse(participant.approval_refused(actor.db_user))
     previous = participant.review_status
     participant.review_status = ReviewStatus.APPROVED
     participant.approved_by = actor.db_user
     participant.approved_at = now or timezone.now()
-    participant.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
-    audit(actor, "participant.approved", participant=participant, previousReviewStatus=previous)
+    participant.save(update_fields=["review_status", "approved_by", "approved_at"])
+    audit(actor, AuditAction.PARTICIPANT_APPROVED, participant=participant, previousReviewStatus=previous)
     return participant
 
 
@@ -187,16 +181,11 @@ def approve_participant(*, participant: Participant, actor: Actor, now: dt.datet
 def reject_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
     """Reject an application that has not been approved; it can never obtain tokens."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.review_status not in PENDING_REVIEW:
-        raise ValidationError(
-            f"Only applications under review can be rejected (this one is {participant.get_review_status_display()}); "
-            "suspend or offboard an approved participant instead."
-        )
+    refuse(participant.rejection_refused())
     participant.review_status = ReviewStatus.REJECTED
     participant.status_reason = reason
-    participant.save(update_fields=["review_status", "status_reason", "updated_at"])
-    audit(actor, "participant.rejected", participant=participant, reason=reason)
+    participant.save(update_fields=["review_status", "status_reason"])
+    audit(actor, AuditAction.PARTICIPANT_REJECTED, participant=participant, reason=reason)
     return participant
 
 
@@ -204,16 +193,12 @@ def reject_participant(*, participant: Participant, actor: Actor, reason: str = 
 def suspend_participant(*, participant: Participant, actor: Actor, reason: str = "") -> Participant:
     """Stop an active participant from authenticating and revoke its tokens; reinstating undoes it."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.status != OperationalStatus.ACTIVE:
-        raise ValidationError("Only an active participant can be suspended.")
-    if not participant.is_approved:
-        raise ValidationError(f"An application ({participant.state}) is approved or rejected, not suspended.")
+    refuse(participant.suspension_refused())
     participant.status = OperationalStatus.SUSPENDED
     participant.status_reason = reason
-    participant.save(update_fields=["status", "status_reason", "updated_at"])
+    participant.save(update_fields=["status", "status_reason"])
     revoked = _revoke_tokens(participant)
-    audit(actor, "participant.suspended", participant=participant, reason=reason, tokensRevoked=revoked)
+    audit(actor, AuditAction.PARTICIPANT_SUSPENDED, participant=participant, reason=reason, tokensRevoked=revoked)
     return participant
 
 
@@ -221,14 +206,12 @@ def suspend_participant(*, participant: Participant, actor: Actor, reason: str =
 def reinstate_participant(*, participant: Participant, actor: Actor) -> Participant:
     """Return a suspended participant to service with its existing credentials and keys."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.status != OperationalStatus.SUSPENDED:
-        raise ValidationError("Only a suspended participant can be reinstated.")
+    refuse(participant.reinstatement_refused())
     participant.status = OperationalStatus.ACTIVE
     participant.status_reason = ""
     participant.tokens_valid_from = timezone.now()
-    participant.save(update_fields=["status", "status_reason", "tokens_valid_from", "updated_at"])
-    audit(actor, "participant.reinstated", participant=participant)
+    participant.save(update_fields=["status", "status_reason", "tokens_valid_from"])
+    audit(actor, AuditAction.PARTICIPANT_REINSTATED, participant=participant)
     return participant
 
 
@@ -236,17 +219,12 @@ def reinstate_participant(*, participant: Participant, actor: Actor) -> Particip
 def rotate_client_secret(*, participant: Participant, actor: Actor, reason: str = "") -> Credentials:
     """Issue a new client secret; the old one stops working at once. Issued tokens run to expiry."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.key_only:
-        raise ValidationError(
-            "This participant authenticates with its registered keys only (private_key_jwt): it has no client "
-            "secret to rotate. Rotate its key instead (add a key, make it primary, retire the old one)."
-        )
+    refuse(participant.rotation_refused())
     secret = _new_client_secret()
     application = participant.application
     application.client_secret = secret
     application.save(update_fields=["client_secret", "updated"])
-    audit(actor, "participant.secret_rotated", participant=participant, clientId=participant.client_id, reason=reason)
+    audit(actor, AuditAction.SECRET_ROTATED, participant=participant, clientId=participant.client_id, reason=reason)
     return Credentials(participant=participant, client_secret=secret)
 
 
@@ -260,20 +238,14 @@ def withdraw_client_secret(*, participant: Participant, actor: Actor, reason: st
     if not reason:
         raise ValidationError("Give a reason for the audit trail (why the secret is withdrawn).")
     participant = _locked(participant)
-    _refuse_if_final(participant)
-    if participant.key_only:
-        raise ValidationError("This participant's client secret was already withdrawn.")
     now = timezone.now()
-    if not any(key.unusable_at(now) in ("", "key_withheld") for key in participant.keys.all()):
-        raise ValidationError(
-            "This participant has no key that is active and inside its validity: add one before withdrawing the secret."
-        )
+    refuse(participant.secret_withdrawal_refused(now))
     application = participant.application
     application.client_secret = _new_client_secret()  # hashed on save; never shown, so it matches nothing sent
     application.save(update_fields=["client_secret", "updated"])
     participant.secret_withdrawn_at = now
-    participant.save(update_fields=["secret_withdrawn_at", "updated_at"])
-    audit(actor, "participant.secret_withdrawn", participant=participant, clientId=participant.client_id, reason=reason)
+    participant.save(update_fields=["secret_withdrawn_at"])
+    audit(actor, AuditAction.SECRET_WITHDRAWN, participant=participant, clientId=participant.client_id, reason=reason)
     return participant
 
 
@@ -281,14 +253,14 @@ def withdraw_client_secret(*, participant: Participant, actor: Actor, reason: st
 def update_participant(*, participant: Participant, actor: Actor, base_url: str) -> Participant:
     """Change a participant's API base URL."""
     participant = _locked(participant)
-    _refuse_if_final(participant)
+    refuse(participant.change_refused())
     url = _base_url(base_url)
     if url == participant.base_url:
         return participant
     previous = participant.base_url
     participant.base_url = url
-    participant.save(update_fields=["base_url", "updated_at"])
-    audit(actor, "participant.updated", participant=participant, baseUrl=url, previousBaseUrl=previous)
+    participant.save(update_fields=["base_url"])
+    audit(actor, AuditAction.PARTICIPANT_UPDATED, participant=participant, baseUrl=url, previousBaseUrl=previous)
     return participant
 
 
@@ -342,7 +314,7 @@ def offboard_participant(
     """
     now = now or timezone.now()
     participant = _locked(participant)
-    _refuse_if_final(participant)
+    refuse(participant.offboarding_refused())
     application = participant.application
     if application is not None:
         # Token grants racing this one reference the client row; locking it makes them wait, then fail
@@ -353,7 +325,7 @@ def offboard_participant(
     participant.status_reason = reason
     participant.offboarded_at = now
     participant.application = None
-    participant.save(update_fields=["status", "status_reason", "offboarded_at", "application", "updated_at"])
+    participant.save(update_fields=["status", "status_reason", "offboarded_at", "application"])
     if application is not None:
         application.delete()
     revoked_kids = list(participant.keys.exclude(status=KeyStatus.REVOKED).values_list("kid", flat=True))
@@ -363,7 +335,7 @@ def offboard_participant(
     mappings = end_resource_mappings(participant=participant, actor=actor, now=now, reason=reason)
     audit(
         actor,
-        "participant.offboarded",
+        AuditAction.PARTICIPANT_OFFBOARDED,
         participant=participant,
         reason=reason,
         clientId=participant.client_id,

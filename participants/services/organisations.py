@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ..models import (
+    AuditAction,
     Organisation,
-    Participant,
 )
 from ..validators import logo_content_type
 from .common import Actor, _save_changes, audit
@@ -70,13 +70,14 @@ def create_organisation(*, actor: Actor, name: str, org_id: uuid.UUID | None = N
     organisation = Organisation(name=name, **({"id": org_id} if org_id else {}), **fields)
     organisation.full_clean()
     organisation.save()
-    audit(actor, "organisation.created", organisation=organisation, name=organisation.name)
+    audit(actor, AuditAction.ORGANISATION_CREATED, organisation=organisation, name=organisation.name)
     return organisation
 
 
 @transaction.atomic
 def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -> Organisation:
-    """Change an organisation's descriptive fields; its participants' records change with it."""
+    """Change an organisation's descriptive fields; its participants' records change with it (the announced change
+    moves their updatedOn)."""
     unknown = set(fields) - set(ORGANISATION_FIELDS)
     if unknown:
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
@@ -88,9 +89,7 @@ def update_organisation(*, organisation: Organisation, actor: Actor, **fields) -
     changed = _save_changes(organisation, fields)
     if not changed:
         return organisation
-    # Participants' updatedOn covers their organisation's fields, so incremental sync sees the change.
-    Participant.objects.filter(organisation=organisation).republished()
-    audit(actor, "organisation.updated", organisation=organisation, changed=changed)
+    audit(actor, AuditAction.ORGANISATION_UPDATED, organisation=organisation, changed=changed)
     return organisation
 
 
@@ -106,10 +105,9 @@ def set_organisation_logo(*, organisation: Organisation, actor: Actor, logo: byt
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     organisation.logo, organisation.logo_content_type = logo, content_type
     organisation.save(update_fields=["logo", "logo_content_type", "updated_at"])
-    Participant.objects.filter(organisation=organisation).republished()
     audit(
         actor,
-        "organisation.logo_set" if logo else "organisation.logo_removed",
+        AuditAction.ORGANISATION_LOGO_SET if logo else AuditAction.ORGANISATION_LOGO_REMOVED,
         organisation=organisation,
         contentType=content_type,
         bytes=len(logo or b""),

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import (
+    AuditAction,
     NetworkMembership,
     Participant,
     Product,
@@ -96,7 +97,7 @@ def create_product(*, lender: Participant, actor: Actor, product_id: uuid.UUID |
     )
     product.full_clean()
     product.save()
-    audit(actor, "product.created", participant=lender, product=_product_facts(product))
+    audit(actor, AuditAction.PRODUCT_CREATED, participant=lender, product=_product_facts(product))
     return product
 
 
@@ -109,7 +110,9 @@ def update_product(*, product: Product, actor: Actor, **fields) -> Product:
     changed = _save_changes(product, {name: fields[name] for name in PRODUCT_FIELDS if name in fields})
     if not changed:
         return product
-    audit(actor, "product.updated", participant=product.lender, product=_product_facts(product), changed=changed)
+    audit(
+        actor, AuditAction.PRODUCT_UPDATED, participant=product.lender, product=_product_facts(product), changed=changed
+    )
     return product
 
 
@@ -126,7 +129,9 @@ def withdraw_product(*, product: Product, actor: Actor, reason: str = "", now: d
     if product.is_withdrawn:
         raise ValidationError(f"{product} is already withdrawn.")
     _withdraw(product, now or timezone.now())
-    audit(actor, "product.withdrawn", participant=product.lender, product=_product_facts(product), reason=reason)
+    audit(
+        actor, AuditAction.PRODUCT_WITHDRAWN, participant=product.lender, product=_product_facts(product), reason=reason
+    )
     return product
 
 
@@ -137,7 +142,9 @@ def update_network(*, network: ProductNetwork, actor: Actor, name: str, descript
     changed = _save_changes(network, {"name": name.strip(), "description": description})
     if not changed:
         return network
-    audit(actor, "network.updated", participant=network.created_by, networkId=str(network.id), changed=changed)
+    audit(
+        actor, AuditAction.NETWORK_UPDATED, participant=network.created_by, networkId=str(network.id), changed=changed
+    )
     return network
 
 
@@ -183,7 +190,7 @@ def create_network(
         _add_member(network, founder, founder.role, actor)
     audit(
         actor,
-        "network.created",
+        AuditAction.NETWORK_CREATED,
         participant=loan_agent,
         networkId=str(network.id),
         name=network.name,
@@ -210,7 +217,7 @@ def add_network_member(
     membership = _add_member(network, participant, participant.role, actor)
     audit(
         actor,
-        "network.member_added",
+        AuditAction.NETWORK_MEMBER_ADDED,
         participant=participant,
         networkId=str(network.id),
         role=membership.role,
@@ -231,7 +238,7 @@ def remove_network_member(
     membership.save(update_fields=["ended_at", "ended_reason"])
     audit(
         actor,
-        "network.member_removed",
+        AuditAction.NETWORK_MEMBER_REMOVED,
         participant=membership.participant,
         networkId=str(membership.network_id),
         reason=reason,
@@ -252,7 +259,7 @@ def end_resource_mappings(*, participant: Participant, actor: Actor, now: dt.dat
         _withdraw(product, now)
         audit(
             actor,
-            "product.withdrawn",
+            AuditAction.PRODUCT_WITHDRAWN,
             participant=participant,
             product=_product_facts(product),
             reason=reason,

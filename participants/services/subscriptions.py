@@ -1,5 +1,5 @@
 """Webhook subscriptions: a participant's own (the API), paused and resumed by administrators (the admin) or by
-the deliverer when one keeps failing (authapi/webhooks.py)."""
+the deliverer when one keeps failing (authapi/webhooks.py, which also delivers what changes.deliveries_due says)."""
 
 from urllib.parse import urlsplit, urlunsplit
 
@@ -8,8 +8,10 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Change, EventType, Participant, Subscription, SubscriptionStatus
-from .common import Actor, audit
+from .. import changes
+from ..destinations import DestinationRefused, check_url
+from ..models import AuditAction, Change, EventType, Participant, Subscription, SubscriptionStatus
+from .common import Actor, audit, refuse
 
 
 def _facts(subscription: Subscription) -> dict:
@@ -31,8 +33,6 @@ def clean_events(events) -> list[str]:
 def clean_url(url) -> str:
     """A receiver URL the deliverer will call, with its scheme and host in lower case (so one receiver is one
     subscription) and no empty query or fragment."""
-    from authapi.webhooks import DestinationRefused, check_url  # the deliverer's own rule
-
     url = url.strip() if isinstance(url, str) else ""
     parts = urlsplit(url)
     if parts.scheme and parts.netloc and not parts.fragment:
@@ -65,13 +65,13 @@ def subscribe(*, participant: Participant, url, events, actor: Actor) -> Subscri
     subscription = Subscription.objects.create(
         participant=participant, url=url, events=events, delivered_seq=Change.objects.newest()
     )
-    audit(actor, "subscription.created", participant=participant, **_facts(subscription))
+    audit(actor, AuditAction.SUBSCRIPTION_CREATED, participant=participant, **_facts(subscription))
     return subscription
 
 
 @transaction.atomic
 def unsubscribe(*, subscription: Subscription, actor: Actor) -> None:
-    audit(actor, "subscription.deleted", participant=subscription.participant, **_facts(subscription))
+    audit(actor, AuditAction.SUBSCRIPTION_DELETED, participant=subscription.participant, **_facts(subscription))
     subscription.delete()
 
 
@@ -80,21 +80,25 @@ def pause_subscription(*, subscription: Subscription, actor: Actor, reason: str)
     """No more deliveries until resumed; what it has not received stays pending (its cursor stays)."""
     if not (reason or "").strip():
         raise ValidationError("Pausing a subscription needs a reason.")
+    refuse(Subscription.objects.select_for_update().get(pk=subscription.pk).pause_refused())
     Subscription.objects.filter(pk=subscription.pk).update(  # the delivery fields stay the worker's
         status=SubscriptionStatus.PAUSED, paused_at=timezone.now(), paused_reason=reason[:300], next_attempt_at=None
     )
     subscription.refresh_from_db()
-    audit(actor, "subscription.paused", participant=subscription.participant, reason=reason, **_facts(subscription))
+    audit(
+        actor,
+        AuditAction.SUBSCRIPTION_PAUSED,
+        participant=subscription.participant,
+        reason=reason,
+        **_facts(subscription),
+    )
     return subscription
 
 
 @transaction.atomic
 def resume_subscription(*, subscription: Subscription, actor: Actor) -> Subscription:
     """Deliveries start again from where they stopped, at once."""
-    from authapi.webhooks import deliver
-
-    if subscription.status != SubscriptionStatus.PAUSED:
-        raise ValidationError("Only a paused subscription can be resumed.")
+    refuse(Subscription.objects.select_for_update().get(pk=subscription.pk).resume_refused())
     Subscription.objects.filter(pk=subscription.pk).update(
         status=SubscriptionStatus.ACTIVE,
         paused_at=None,
@@ -104,6 +108,6 @@ def resume_subscription(*, subscription: Subscription, actor: Actor) -> Subscrip
         next_attempt_at=None,
     )
     subscription.refresh_from_db()
-    audit(actor, "subscription.resumed", participant=subscription.participant, **_facts(subscription))
-    deliver.enqueue(str(subscription.pk))
+    audit(actor, AuditAction.SUBSCRIPTION_RESUMED, participant=subscription.participant, **_facts(subscription))
+    changes.delivery_due(subscription)
     return subscription

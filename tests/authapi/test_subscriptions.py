@@ -16,7 +16,7 @@ from joserfc import jws as joserfc_jws
 from joserfc.jwk import KeySet
 
 from authapi import webhooks
-from participants import services
+from participants import destinations, services
 from participants.models import AuditEvent, Subscription, SubscriptionStatus
 from tests.authapi.conftest import bearer, get_token
 from tests.keys import public_pem, rsa_key
@@ -220,13 +220,13 @@ def test_a_destination_refused_since_subscribing_is_refused_at_delivery_time(
 
 def test_a_name_resolving_to_loopback_is_refused_unless_loopback_is_allowed(settings):
     settings.OCEN_ALLOW_LOOPBACK_HTTP = False
-    with pytest.raises(webhooks.DestinationRefused, match="not at a public address") as refused:
-        webhooks.check_url("https://localhost:8443/ocen")
+    with pytest.raises(destinations.DestinationRefused, match="not at a public address") as refused:
+        destinations.check_url("https://localhost:8443/ocen")
     assert "127.0.0.1" not in str(refused.value)  # the registry's own name resolution is not told
-    with pytest.raises(webhooks.DestinationRefused, match="does not resolve"):
-        webhooks.check_url("https://no-such-host.invalid/ocen")
+    with pytest.raises(destinations.DestinationRefused, match="does not resolve"):
+        destinations.check_url("https://no-such-host.invalid/ocen")
     settings.OCEN_ALLOW_LOOPBACK_HTTP = True
-    assert webhooks.check_url("https://localhost:8443/ocen")[3] in (["127.0.0.1"], ["::1"], ["127.0.0.1", "::1"])
+    assert destinations.check_url("https://localhost:8443/ocen")[3] in (["127.0.0.1"], ["::1"], ["127.0.0.1", "::1"])
 
 
 def test_an_outsider_is_told_of_a_private_product_without_its_record(

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
@@ -579,3 +580,44 @@ def test_a_key_is_added_for_a_later_switch_and_made_primary_in_the_admin(admin_c
 )
 def test_a_custom_page_for_something_that_does_not_exist_is_404(admin_client, name):
     assert admin_client.get(reverse(f"admin:{name}", args=["8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11"])).status_code == 404
+
+
+def test_a_suspended_participant_whose_only_key_expired_cannot_be_made_key_only(admin_client, actor, lender):
+    """Withdrawing the secret before reinstating is allowed only with a key that would verify once published: an
+    expired one would leave the participant with no way to authenticate at all."""
+    participant = lender.participant
+    past = timezone.now() - dt.timedelta(days=30)
+    ParticipantKey.objects.filter(participant=participant).update(
+        valid_from=past, valid_until=past + dt.timedelta(days=1)
+    )
+    services.suspend_participant(participant=participant, actor=actor, reason="leaked secret")
+    participant.refresh_from_db()
+    assert "no key that is active and inside its validity" in participant.secret_withdrawal_refused(timezone.now())
+    page = admin_client.get(reverse("admin:participants_participant_change", args=[participant.pk])).content.decode()
+    assert "Withdraw client secret" not in page and "Reinstate" in page
+    with pytest.raises(ValidationError, match="no key that is active"):
+        services.withdraw_client_secret(participant=participant, actor=actor, reason="leaked")
+    assert not Participant.objects.get(pk=participant.pk).key_only
+
+
+def test_a_key_operation_the_registry_would_refuse_opens_no_confirmation_page(admin_client, lender):
+    """Retire and Make primary on the primary key: the key's own rule says no before any form is shown."""
+    key = lender.participant.keys.get()
+    why = {"retire": "is the participant&#x27;s only active key", "promote": "is the primary key already"}
+    for operation, refusal in why.items():
+        response = admin_client.get(reverse(f"admin:participants_participantkey_{operation}", args=[key.pk]))
+        assert response.status_code == 302, operation
+        assert response.url == reverse("admin:participants_participant_change", args=[lender.participant.pk])
+        assert refusal in admin_client.get(response.url).content.decode(), operation
+    assert ParticipantKey.objects.get(pk=key.pk).status == "ACTIVE"
+
+
+def test_reinstating_from_the_list_names_the_chosen_participants_it_leaves_out(admin_client, actor, lender, loan_agent):
+    services.suspend_participant(participant=loan_agent.participant, actor=actor, reason="audit")
+    chosen = [lender.participant.pk, loan_agent.participant.pk]
+    response = admin_client.post(CHANGELIST, {"action": "reinstate", ACTION_CHECKBOX_NAME: chosen}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("Left out: ") and "Only a suspended participant can be reinstated." in m for m in said)
+    assert "Reinstated 1 participant(s)." in said
+    assert Participant.objects.get(pk=loan_agent.participant.pk).can_authenticate
+    assert not AuditEvent.objects.filter(action="participant.reinstated", participant=lender.participant).exists()

@@ -13,6 +13,7 @@ from django.urls import URLPattern, reverse
 
 from authapi import signing
 from participants import services
+from participants.admin.operations import OPERATIONS, ConfirmedOperations
 from participants.models import OperatorSession
 from tests.keys import public_pem, rsa_key
 
@@ -53,7 +54,7 @@ def custom_urls(model_admin, pk):
         if pattern.name.rsplit("_", 1)[-1] in standard or pattern.name.endswith(("_add", "_changelist")):
             continue
         route = str(pattern.pattern)
-        operations = getattr(model_admin, "CONFIRMED", {"x": None})
+        operations = OPERATIONS if isinstance(model_admin, ConfirmedOperations) else {"x": None}
         for operation in operations if "<str:operation>" in route else [None]:
             path = re.sub(r"<path:object_id>", pk or "0", route).replace("<str:operation>", operation or "")
             yield f"/admin/{model_admin.opts.app_label}/{model_admin.opts.model_name}/{path}"

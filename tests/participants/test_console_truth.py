@@ -11,7 +11,7 @@ import requests
 from django.core.exceptions import ValidationError
 
 from participants import services
-from participants.models import AuditEvent, OperationalStatus, Participant, ReviewStatus, Role
+from participants.models import AuditEvent, OperationalStatus, Participant, ParticipantState, ReviewStatus, Role
 from tests.browser import chromium_page, shown_field
 from tests.keys import public_pem, rsa_key
 from tests.participants.test_admin_browser import log_in
@@ -344,7 +344,7 @@ def test_search_finds_what_the_console_shows(live_server, registry_admin, actor,
             found = search(page, "participant/", term)
             assert "Bharat Lending Bank" in found and "Udyam Loan Agent" not in found, term
         for term in ("Bharat Lending", participant.client_id):
-            assert "participant.onboarded" in search(page, "auditevent/", term), term
+            assert "Participant onboarded" in search(page, "auditevent/", term), term
 
 
 def test_sorting_is_what_the_headers_say(live_server, registry_admin, actor, lender):
@@ -439,9 +439,9 @@ def test_a_bulk_confirmation_carries_its_choice_in_the_body_and_leaves_out_what_
 
     states = {p.pk: Participant.objects.get(pk=p.pk).state for p in chosen}
     assert states == {
-        lender.participant.pk: "Suspended",
-        loan_agent.participant.pk: "Suspended",
-        rejected.pk: "Rejected",
+        lender.participant.pk: ParticipantState.SUSPENDED,
+        loan_agent.participant.pk: ParticipantState.SUSPENDED,
+        rejected.pk: ParticipantState.REJECTED,
     }
 
 
@@ -453,7 +453,7 @@ def test_audit_times_are_in_one_named_zone(live_server, registry_admin, lender):
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
         page.goto(admin_url(live_server, "auditevent/"))
-        listed = page.inner_text("#result_list tbody tr:has-text('participant.onboarded') .field-when")
+        listed = page.inner_text("#result_list tbody tr:has-text('Participant onboarded') .field-when")
         page.goto(admin_url(live_server, f"auditevent/{event.pk}/change/"))
         detail = shown_field(page, "When")
         page.goto(admin_url(live_server, f"participant/{lender.participant.pk}/change/"))

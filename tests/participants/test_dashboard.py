@@ -89,7 +89,7 @@ def test_the_token_chart_keeps_past_hours_after_cleanup_deletes_their_tokens(adm
     from django.core.management import call_command
     from oauth2_provider.models import AccessToken
 
-    from authapi import issuance
+    from participants import issuance
 
     now = timezone.now()
     three_hours_ago = issuance.hour_start(now) - 3 * issuance.HOUR + dt.timedelta(minutes=10)

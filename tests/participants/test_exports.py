@@ -41,7 +41,7 @@ def suspended_agent(actor):
 
 
 def test_the_participant_export_is_the_filtered_list_without_secrets(admin_client, lender, suspended_agent):
-    response = export(admin_client, PARTICIPANTS, CSV_FORMAT, "state=Suspended")
+    response = export(admin_client, PARTICIPANTS, CSV_FORMAT, "state=SUSPENDED")
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
     [row] = rows(response)  # the lender is active: the filter keeps it out
     assert row["participantId"] == str(suspended_agent.participant.pk)
@@ -95,7 +95,7 @@ def test_an_operator_exports_the_filtered_list_from_the_console(live_server, reg
 
     with chromium_page() as page:
         log_in(page, live_server.url, "asha")
-        page.goto(f"{live_server.url}/admin/participants/participant/?state=Suspended")
+        page.goto(f"{live_server.url}/admin/participants/participant/?state=SUSPENDED")
         page.click("a:has-text('Export')")
         page.select_option("select[name=format]", label="csv")
         with page.expect_download() as download:

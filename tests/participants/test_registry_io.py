@@ -16,6 +16,7 @@ from participants.models import (
     Organisation,
     Participant,
     ParticipantKey,
+    ParticipantState,
     Product,
     ProductNetwork,
 )
@@ -382,5 +383,106 @@ def test_final_records_import_through_the_services(tmp_path, db):
     final["productNetworks"] = []
     import_file(tmp_path, final)
     agent, lender = Participant.objects.get(pk=AGENT), Participant.objects.get(pk=LENDER)
-    assert agent.review_status == "REJECTED" and agent.state == "Rejected"
+    assert agent.review_status == "REJECTED" and agent.state == ParticipantState.REJECTED
     assert lender.is_offboarded and Product.objects.get().is_withdrawn
+
+
+@pytest.mark.parametrize(
+    ("breakage", "messages"),
+    [
+        (
+            lambda d: d["participants"][0].update(participantRoleStatus="FOO", status=None, clientId=5),
+            [
+                "participants[0].participantRoleStatus: unknown value 'FOO'.",
+                "participants[0].status: unknown value None.",
+                "participants[0].clientId: must be a string.",
+            ],
+        ),
+        (
+            lambda d: d["participants"][0]["keys"][0].update(status="LOST", primaryFrom="2099-01-01T00:00:00"),
+            [
+                "participants[0].keys[0].status: unknown value 'LOST'.",
+                "participants[0].keys[0].primaryFrom: must be an RFC 3339 time with its zone.",
+            ],
+        ),
+        (lambda d: d["participants"][0]["keys"].append(5), ["participants[0].keys[1]: must be an object."]),
+        (
+            lambda d: d["participants"][0].update(keys="k1"),
+            ["participants[0].keys: a participant needs at least one key."],
+        ),
+        (lambda d: d["participants"][0].update(id=5), ["participants[0].id: 5 is not a UUID."]),
+        (lambda d: d["participants"].append(None), ["participants[2]: must be an object."]),
+        (
+            lambda d: d["productNetworks"][0].update(productId=NETWORK, createdBy=NETWORK),
+            [
+                "productNetworks[0].productId: no such product in the registry or the file.",
+                "productNetworks[0].createdBy: must be a loan agent in the registry or the file.",
+            ],
+        ),
+        (
+            lambda d: d["productNetworks"][0]["members"][1].update(role="BORROWER"),
+            ["productNetworks[0].members[1].role: unknown role 'BORROWER'."],
+        ),
+        (
+            lambda d: d.update(participants="all of them", products={}),
+            ["participants: must be a list.", "products: must be a list."],
+        ),
+        (lambda d: d.update(format="ocen-registry/2"), ["format: expected 'ocen-registry/1'."]),
+    ],
+    ids=[
+        "participant-fields",
+        "key-fields",
+        "key-not-an-object",
+        "keys-not-a-list",
+        "numeric-id",
+        "null-record",
+        "unknown-references",
+        "member-role",
+        "sections-not-lists",
+        "other-format",
+    ],
+)
+def test_every_problem_is_its_own_line_naming_the_record_and_field(tmp_path, db, breakage, messages):
+    bad = copy.deepcopy(document())
+    breakage(bad)
+    with pytest.raises(CommandError) as excinfo:
+        import_file(tmp_path, bad)
+    lines = str(excinfo.value).splitlines()
+    assert lines[0].startswith("Nothing was imported") and all(f"  {m}" in lines for m in messages)
+    assert counts() == [0, 0, 0, 0, 0, 0]
+
+
+def test_a_document_that_is_not_a_registry_document_is_refused_before_its_records(tmp_path, db):
+    """A section that is not a list refuses the file at once, without a line for each record that would miss it."""
+    bad = document()
+    bad["organisations"] = {"id": ORG}
+    with pytest.raises(CommandError) as excinfo:
+        import_file(tmp_path, bad)
+    assert str(excinfo.value).splitlines()[1:] == ["  organisations: must be a list."]
+
+
+def test_a_record_that_exists_is_matched_by_its_id_and_not_read_again(tmp_path, db):
+    """Idempotence: the fields of a record already in the registry are neither checked nor applied."""
+    import_file(tmp_path, document())
+    before = counts()
+    again = document()
+    again["organisations"][0].update(name=None, logo="not base64!")
+    again["participants"][0].update(orgId="x", participantRoleStatus="FOO", keys=[])
+    again["products"][0].update(lenderId=None, status="WITHDRAWN")
+    again["productNetworks"][0].update(productId="x")
+    again["productNetworks"][0]["members"][0]["role"] = "BORROWER"  # a membership that exists: its role is not read
+    result = import_file(tmp_path, again)
+    assert set(result["created"].values()) == {0} and result["credentials"] == []
+    assert counts() == before and not Product.objects.get().is_withdrawn
+
+
+def test_texts_and_flags_are_read_as_before(tmp_path, db):
+    """Absent or null texts are empty, flags are their value's truth, and only "WITHDRAWN" withdraws a product."""
+    lenient = document()
+    lenient["organisations"][0].update(description=None, website=None)
+    del lenient["organisations"][0]["phone"]
+    lenient["products"][0].update(isPrivate=1, isAAFlowRequired=None, status="PAUSED")
+    import_file(tmp_path, lenient)
+    organisation, product = Organisation.objects.get(), Product.objects.get()
+    assert (organisation.description, organisation.website, organisation.phone) == ("", "", "")
+    assert product.is_private and not product.is_aa_flow_required and not product.is_withdrawn

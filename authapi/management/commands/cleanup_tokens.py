@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from authapi import issuance
+from participants import issuance
 from participants.management.commands._base import RegistryCommand, at_least
 from participants.wire import rfc3339
 
