@@ -20,16 +20,18 @@ Registry API: at most OCEN_SERVICE_RATE_PER_MINUTE requests per participant per 
 one cache operation per request, one round trip on Redis, whatever the rate).
 """
 
+import functools
 import hashlib
 import ipaddress
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
-from participants.models import Participant
+from participants.models import AuditAction, Participant
 from participants.remote import client_address
 from participants.services import Actor, audit
 
@@ -101,13 +103,20 @@ class ClientAuthenticationThrottle:
         if participant is not None:
             audit(
                 Actor(label=f"anonymous@{self.remote_addr or '?'}", remote_addr=self.remote_addr),
-                "client.authentication_failures",
+                AuditAction.CLIENT_AUTHENTICATION_FAILURES,
                 participant=participant,
                 clientId=self.client_id,
                 failures=settings.OCEN_TOKEN_FAILURE_LIMIT,
                 withinSeconds=settings.OCEN_TOKEN_LOCKOUT_SECONDS,
                 lastSource=self.source,
             )
+
+
+@functools.cache
+def _redis(location: str) -> redis.Redis:
+    """A redis-py client of the shared cache's server (the first, where several are named), for the pipeline
+    Django's cache API lacks; redis-py keeps its own connection pool, one per process."""
+    return redis.Redis.from_url(location.split(",")[0] if isinstance(location, str) else location[0])
 
 
 def _count(key: str, ttl: int) -> int:
@@ -117,7 +126,7 @@ def _count(key: str, ttl: int) -> int:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         name = backend.make_and_validate_key(key)
-        pipeline = backend._cache.get_client(name, write=True).pipeline(transaction=False)
+        pipeline = _redis(settings.CACHES["default"]["LOCATION"]).pipeline(transaction=False)
         count, _ = pipeline.incr(name).expire(name, ttl).execute()
         return count
     try:

@@ -197,7 +197,7 @@ def _client_from(values) -> models.Model:
     """The Application in CLIENT_FIELDS order, then its Participant in PARTICIPANT_FIELDS order, attached."""
     split = len(CLIENT_FIELDS)
     client = _from_row(Application, CLIENT_FIELDS, values[:split])
-    client._state.fields_cache["participant"] = _from_row(Participant, PARTICIPANT_FIELDS, values[split:])
+    client.participant = _from_row(Participant, PARTICIPANT_FIELDS, values[split:])  # attached, no query
     return client
 
 
@@ -246,7 +246,7 @@ def client_with_keys(client_id: str, alg: str):
     keys = []
     for row in rows:
         key = _from_row(ParticipantKey, KEY_FIELDS, row[:keys_end])
-        key._state.fields_cache["participant"] = participant
+        key.participant = participant
         keys.append(key)
     return client, keys
 

@@ -2,11 +2,12 @@
 django-oauth-toolkit, configured for OCEN: the participant rule in its validator, JWT access tokens
 from its token-generator hook, and an OAuthLibCore that reads bodies DRF has already parsed.
 
-Two of OAuth2Validator's private methods are overridden, each for speed, each pinned by
-tests/authapi/test_dot_contract.py so that a django-oauth-toolkit upgrade that changes what they rely
-on fails loudly: `_load_application` (every client authentication reads the client through the
-compiled `may_authenticate` statement, never from memory) and `_create_access_token` (one INSERT
-that re-checks, in the same statement, the client and the signing key).
+Three private methods of django-oauth-toolkit are overridden, and one is called directly, each for speed, each
+pinned by tests/authapi/test_dot_contract.py so that an upgrade that changes what they rely on fails loudly:
+OAuth2Validator's `_load_application` (every client authentication reads the client through the compiled
+`may_authenticate` statement, never from memory) and `_create_access_token` (one INSERT that re-checks, in the
+same statement, the client and the signing key); OAuthLibCore's `_extract_params` (the body DRF parsed, handed
+on as pairs); and `_save_bearer_token`, called without the transaction `save_bearer_token` adds.
 """
 
 import functools

@@ -7,7 +7,9 @@ One command runs the whole set (docs/performance.md explains the method):
    the same app with an unhashed secret, and private_key_jwt with a fresh assertion per request),
    GetParticipantDetails and its 304 revalidation, and stock django-oauth-toolkit
    (bench/stock_settings.py: PBKDF2 secret, and a plain one) served side by side;
-   with queries per request counted in process;
+   with queries per request counted in process; and side by side in the same rounds (bench/compare.py), the
+   token endpoint and GetParticipantDetails of other commits (--against, git worktrees) and of this code with
+   its compiled statements run through the ORM;
 2. the ocen_sdk Verifier in process against two raw RSA verifications;
 3. memory: a worker's RSS after 1,000 and after 100,000 mixed requests;
 4. off the request path, at 100,000 participants: the snapshot (served, and a mirror bootstrapping from it:
@@ -17,7 +19,7 @@ One command runs the whole set (docs/performance.md explains the method):
    EXPLAIN plans of the list reads, the admin changelist, and token cleanup's peak memory.
 
     .venv/bin/python bench/run.py [--rounds 3] [--seconds 5] [--participants 100000] [--tokens 10000000]
-                                  [--poll-interval 1] [--sync-only]
+                                  [--poll-interval 1] [--sync-only] [--against COMMIT ...]
 
 Needs wrk and PostgreSQL (BENCH_DATABASE_URL; the database `ocen_bench` is dropped and recreated).
 Prints tables and writes bench/results/bench.json.
@@ -47,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import compare  # noqa: E402
 from bench.scale import clone_participants, seed_tokens  # noqa: E402
 from tests.servers import wait_until_serving  # noqa: E402
 
@@ -318,11 +321,13 @@ def peak_rss_of(args: list[str], env=ENV) -> tuple[int, float, str]:
 # --- the run -----------------------------------------------------------------------------------------------
 
 
-def serve(env, port) -> subprocess.Popen:
+def serve(env, port, root: Path = ROOT, wsgi: str = "ocen_registry.wsgi") -> subprocess.Popen:
+    """gunicorn with 2 sync workers serving `wsgi` of the checkout at `root` (another commit's worktree: see
+    bench/compare.py)."""
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "ocen_registry.wsgi",
+            wsgi,
             "--workers",
             "2",
             "--bind",
@@ -332,8 +337,8 @@ def serve(env, port) -> subprocess.Popen:
             "--timeout",
             "120",  # as deployed (docs/deployment.md): the snapshot of 100,000 participants takes tens of seconds
         ],
-        cwd=ROOT,
-        env=env,
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
     )
     wait_until_serving(f"http://127.0.0.1:{port}/bench/trivial")
     return server
@@ -481,6 +486,9 @@ def main():
     parser.add_argument(
         "--sync-only", action="store_true", help="only the snapshot, feed-lag and webhook figures (at scale)"
     )
+    parser.add_argument(
+        "--against", nargs="*", default=compare.AGAINST, help="commits served side by side (git worktrees)"
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -505,6 +513,7 @@ def main():
     if options.sync_only:
         return sync_only(options, seeded, results)
     server, stock_server = serve(ENV, PORT), serve(STOCK_ENV, STOCK_PORT)
+    side = compare.SideBySide(options.against, serve, ENV, PORT + 2)
     try:
         agent_form = token_form(agent["clientId"], agent["clientSecret"])
         token = requests.post(f"{BASE}/auth/token", data=agent_form, headers=FORM, timeout=10).json()["access_token"]
@@ -550,6 +559,8 @@ def main():
                 ),
             ),
         }
+        endpoints_here = dict(endpoints)
+        endpoints.update(compare.variants(endpoints, side.bases))
         wrk(f"{BASE}/bench/trivial", 2, options.connections)  # warm-up
         wrk(f"{STOCK}/bench/trivial", 2, options.connections)
         samples = rounds(endpoints, options)
@@ -562,6 +573,7 @@ def main():
             f"of {options.seconds}s, {options.connections} connections, gunicorn 2 sync "
             "workers, PostgreSQL",
         )
+        results["side_by_side"] = compare.ratios(samples, side.bases)
         hashed = statistics.median(s["rps"] for s in samples["POST /auth/token"])
         unhashed = statistics.median(s["rps"] for s in samples["POST /auth/token (unhashed secret)"])
         print(f"token throughput with the production hasher / unhashed secret: {hashed / unhashed:.3f}")
@@ -587,11 +599,12 @@ def main():
         if not options.skip_scale:
             grow_to(options, seeded)
             results["sync"] = sync_bench(server, seeded, options)
-            results["scale"] = scale(options, seeded, endpoints, results["throughput"])
+            results["scale"] = scale(options, seeded, endpoints_here, results["throughput"])
     finally:
         for process in (server, stock_server):
             process.terminate()
             process.wait(timeout=60)
+        side.stop()
 
     write(results)
 

@@ -154,3 +154,28 @@ def test_the_token_insert_writes_only_what_the_orm_says_may_be_written(participa
             assert written is may
         client.refresh_from_db()
     assert AccessToken.objects.count() == 1  # only the approved, active participant's, with its own secret
+
+
+def test_the_private_compiler_api_the_statements_are_built_with_still_answers_as_relied_on(db):
+    """compiled.py compiles through Django's SQLCompiler (`get_compiler`, `as_sql`, `select`, `col_count`,
+    `get_converters`; no public API hands out a query's SQL with its converters) and attaches related rows with
+    `Model.from_db`. This pins each: an upgrade of Django that changes them fails here by name, before the
+    statements' answers drift from their QuerySets (the tests above)."""
+    from django.db import connection
+
+    queryset = compiled.CLIENT_WITH_KEYS.queryset(client_id="someone", alg="RS256")
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    assert sql.lstrip().upper().startswith("SELECT") and "someone" in params and "RS256" in params
+    assert compiler.col_count == len(compiled.KEY_FIELDS) + len(compiled.CLIENT_FIELDS) + len(
+        compiled.PARTICIPANT_FIELDS
+    )
+    assert all(len(entry) == 3 for entry in compiler.select[: compiler.col_count])  # (expression, sql, alias)
+    converted = dict(compiler.get_converters([col for col, _sql, _alias in compiler.select[: compiler.col_count]]))
+    jwk_column = compiled.KEY_FIELDS.index("jwk")
+    assert jwk_column in converted  # the JSON key decoded as the ORM decodes it
+    assert compiled._converted(
+        tuple('{"kty": "RSA"}' if i == jwk_column else None for i in range(compiler.col_count)),
+        compiled._converters_of(compiler),
+        connection,
+    )[jwk_column] == {"kty": "RSA"}

@@ -1,14 +1,18 @@
 """What authapi/oauth.py relies on in django-oauth-toolkit and oauthlib, beyond their public hooks.
 
-Two private methods of OAuth2Validator are overridden (`_load_application`, `_create_access_token`) and
-the view reads HTTP Basic credentials itself. Each test runs the libraries' own code and pins the
-behaviour the override depends on, so an upgrade that changes it fails here, by name."""
+Three private methods are overridden: OAuth2Validator's `_load_application` and `_create_access_token`, and
+OAuthLibCore's `_extract_params` (authapi/oauth.py); a client-credentials grant calls `_save_bearer_token` (the
+method django-oauth-toolkit's docstring says to override) without the transaction `save_bearer_token` wraps it
+in; and the view reads HTTP Basic credentials itself. Each test
+runs the libraries' own code and pins the behaviour the override depends on, so an upgrade that changes it fails
+here, by name."""
 
 import base64
 import datetime as dt
 
 import pytest
 from django.utils import timezone
+from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2 import BackendApplicationServer
@@ -98,3 +102,60 @@ def test_oauthlib_answers_with_the_token_dict_that_was_saved():
         {"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 200 and '"access_token": "re-signed"' in body
+
+
+class Server:
+    """oauthlib's server as OAuthLibCore calls it, recording what it is handed."""
+
+    def __init__(self):
+        self.calls = []
+        self.request_validator = self
+
+    def create_token_response(self, uri, http_method, body, headers, credentials=None):
+        self.calls.append(("token", uri, http_method, body, headers))
+        return {}, "{}", 200
+
+    def create_revocation_response(self, uri, http_method, body, headers):
+        self.calls.append(("revocation", uri, http_method, body, headers))
+        return {}, "", 200
+
+    def authenticate_client(self, request):
+        self.calls.append(("authenticate", request.uri, request.http_method, request.body, dict(request.headers)))
+        return True
+
+
+class Extracting(OAuthLibCore):
+    """Stock OAuthLibCore whose `_extract_params` answers what the registry's override would: parameters already
+    parsed, as (name, value) pairs."""
+
+    def _extract_params(self, request):
+        return "/auth/token", "POST", [("grant_type", "client_credentials")], {"Content-Type": "x"}
+
+
+@pytest.mark.parametrize("method", ["create_token_response", "create_revocation_response", "authenticate_client"])
+def test_each_entry_point_takes_its_parameters_from_extract_params_and_hands_them_on(method):
+    server = Server()
+    getattr(Extracting(server=server), method)(object())
+    [(_kind, uri, http_method, body, headers)] = server.calls
+    assert (uri, http_method, dict(body)) == ("/auth/token", "POST", {"grant_type": "client_credentials"})
+    assert headers["Content-Type"] == "x"
+
+
+@pytest.mark.django_db
+def test_save_bearer_token_only_wraps_save_bearer_token_in_a_transaction():
+    """The registry's validator calls `_save_bearer_token` directly for a client-credentials grant (its one row is
+    atomic by itself): that skips nothing but the transaction, as long as the stock method does nothing else."""
+    from django.db import connection
+
+    class Saving(OAuth2Validator):
+        def __init__(self):
+            self.saved = []
+
+        def _save_bearer_token(self, token, request, *args, **kwargs):
+            self.saved.append((token, request, args, kwargs, len(connection.atomic_blocks)))
+            return "saved"
+
+    validator, token, request = Saving(), {"access_token": "x"}, object()
+    outside = len(connection.atomic_blocks)
+    assert validator.save_bearer_token(token, request, "extra", flag=True) == "saved"
+    assert validator.saved == [(token, request, ("extra",), {"flag": True}, outside + 1)]  # one atomic block, no more
