@@ -7,6 +7,7 @@ error, including 401/403/404/405/429 and paths that match nothing. OAuth endpoin
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found, server_error
@@ -14,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
 from .authentication import BEARER_CHALLENGE
-from .paths import is_api_path
+from .paths import is_api_path, oauth_prefixes
 
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -114,6 +115,15 @@ def bad_request(request, exception=None):
         message = "The request is too large or malformed."
         return JsonResponse(error_body(400, message, request), status=400)
     return django_bad_request(request, exception)
+
+
+def payload_too_large(request):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (middleware.RefuseOversizedBodies): 413, as RFC 6749 §5.2 at the
+    OAuth endpoints, in the §5 shape elsewhere under the API."""
+    message = f"The request body is larger than the registry takes ({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."
+    if f"{request.path}/".startswith(oauth_prefixes()):
+        return oauth_error_response("invalid_request", 413, message)
+    return JsonResponse(error_body(413, message, request), status=413)
 
 
 def internal_error(request):

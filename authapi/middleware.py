@@ -1,5 +1,7 @@
 import logging
 
+from django.conf import settings
+
 from . import signing
 from .paths import is_api_path, is_registry_path
 
@@ -51,6 +53,26 @@ class RefuseNulInQueryStrings:
             from .errors import bad_request
 
             return bad_request(request)
+        return self.get_response(request)
+
+
+class RefuseOversizedBodies:
+    """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE on an API path is a 413 in that path's JSON shape, in every
+    mode, before anything reads it (Django would refuse it later as a 400: an HTML page in development). Django
+    sizes a body by its Content-Length, as this does."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads no body then
+        if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and is_api_path(request.path):
+            from .errors import payload_too_large
+
+            return payload_too_large(request)
         return self.get_response(request)
 
 

@@ -1,5 +1,5 @@
 """The records a caller may see, as the lookups answer them now: what the change feed, the snapshot and webhook
-events carry. Who may see which record is the models' rule (Product.objects.seen_by and the like); this module
+events carry. Who may see which record is the models' rule (Product.objects.visible_to and the like); this module
 renders them (representations.py)."""
 
 from participants.models import ChangeKind, NetworkMembership, Participant, Product, ProductNetwork
@@ -22,7 +22,7 @@ def network_record(network) -> dict:
 
 class Records:
     """The records a caller may see, by kind, as the lookups answer them now: None for one it may not see
-    (a private product outside its reach, a withdrawn product, a network of either)."""
+    (a private product outside its reach, or a network of one); a withdrawn product as its lookup answers it."""
 
     def __init__(self, caller_id):
         self.caller_id = caller_id
@@ -32,10 +32,10 @@ class Records:
         return {pk: participant_document(p) for pk, p in found.items()}
 
     def visible_products(self):
-        return Product.objects.seen_by(self.caller_id)
+        return Product.objects.visible_to(self.caller_id)
 
     def visible_networks(self):
-        return ProductNetwork.objects.seen_by(self.caller_id)
+        return ProductNetwork.objects.visible_to(self.caller_id)
 
     def products(self, ids):
         return {p.pk: product_document(p)["data"] for p in self.visible_products().filter(pk__in=ids)}

@@ -17,12 +17,17 @@ address that was checked (no redirects followed).
 
 import datetime as dt
 import hashlib
+import http.client
 import logging
+import socket
+import threading
+import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit
 
 import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -41,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 EVENT_NAMESPACE = uuid.UUID("5e0c7d1e-0ce4-4f33-9d00-00000000a001")  # event ids: uuid5(this, "subscription:seq")
 DELIVERY_LOCK = 0x0CE4_DE11  # pg_advisory_lock class of the per-subscription delivery lock
-RUN_EVENTS = 50  # events one delivery run sends before making way for other subscriptions' runs
+RUN_EVENTS = 50  # events one delivery run sends before making way for other subscriptions' runs (or RUN_SECONDS)
 LOCKED_RETRY = dt.timedelta(seconds=1)  # when another worker is delivering to the subscription
 RESYNC = "registry.resync"
 USER_AGENT = "OCEN-Registry-Webhooks/1"
@@ -74,23 +79,45 @@ def event_of(subscription: Subscription, change: Change) -> dict:
 
 def post(url: str, body: bytes, headers: dict) -> None:
     """POST to the receiver at the address just checked (the name is checked again now, so an address
-    that changed since subscribing is refused too), without following redirects. Raises on anything but
-    a 2xx answer."""
+    that changed since subscribing is refused too), without following redirects, within
+    OCEN_WEBHOOK_TIMEOUT_SECONDS for the whole exchange: connecting, sending and the answer's status line and
+    headers (a receiver trickling its answer a byte at a time is cut off then, not at each read's timeout).
+    Raises on anything but a 2xx answer in time."""
     scheme, host, port, addresses = check_url(url)
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    timeout = urllib3.Timeout(connect=5, read=settings.OCEN_WEBHOOK_TIMEOUT_SECONDS)
+    deadline = settings.OCEN_WEBHOOK_TIMEOUT_SECONDS
     options = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else {}
-    pool_class = urllib3.HTTPSConnectionPool if scheme == "https" else urllib3.HTTPConnectionPool
-    with pool_class(addresses[0], port, timeout=timeout, retries=False, maxsize=1, **options) as pool:
-        named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets (RFC 9110 7.2)
-        host_header = named if parts.port is None else f"{named}:{port}"
-        response = pool.urlopen(
-            "POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False, preload_content=False
-        )
-        response.release_conn()
-    if not 200 <= response.status < 300:
-        raise DeliveryFailed(f"HTTP {response.status}")
+    connection_class = urllib3.connection.HTTPSConnection if scheme == "https" else urllib3.connection.HTTPConnection
+    exchange = connection_class(addresses[0], port, timeout=deadline, **options)
+    named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets (RFC 9110 7.2)
+    host_header = named if parts.port is None else f"{named}:{port}"
+    cut_off = threading.Event()
+    timer = threading.Timer(deadline, _cut_off, [exchange, cut_off])
+    timer.start()
+    try:
+        exchange.request("POST", target, body=body, headers={**headers, "Host": host_header}, preload_content=False)
+        status = exchange.getresponse().status
+    except (http.client.HTTPException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if cut_off.is_set():
+            raise DeliveryFailed(f"No answer within {deadline:g} s (OCEN_WEBHOOK_TIMEOUT_SECONDS).") from None
+        if isinstance(exc, http.client.HTTPException):
+            raise DeliveryFailed(f"The receiver's answer is not HTTP ({type(exc).__name__}).") from None
+        raise
+    finally:
+        timer.cancel()
+        exchange.close()
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"HTTP {status}")
+
+
+def _cut_off(exchange, cut_off: threading.Event) -> None:
+    """The deadline passed: end the exchange wherever it is (a blocked read returns at once)."""
+    cut_off.set()
+    sock = exchange.sock
+    if sock is not None:
+        with suppress(OSError):  # closed already
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class DeliveryFailed(Exception):
@@ -128,11 +155,17 @@ def deliver(subscription_id: str) -> int:
     return delivered
 
 
+def run_seconds() -> float:
+    """How long one delivery run may go on before it makes way for other subscriptions' runs: one receiver's
+    deadline, so a receiver that answers slowly (in time, every time) delays the others by at most that."""
+    return settings.OCEN_WEBHOOK_TIMEOUT_SECONDS
+
+
 def _deliver_pending(subscription: Subscription) -> tuple[int, bool]:
     """(events delivered, whether more are pending)."""
     if not _past_gap(subscription):
         return 0, False
-    delivered = 0
+    delivered, ends = 0, time.monotonic() + run_seconds()
     while delivered < RUN_EVENTS:
         newest = Change.objects.newest()  # every entry up to it has committed (participants.changes.append)
         batch = list(
@@ -144,6 +177,8 @@ def _deliver_pending(subscription: Subscription) -> tuple[int, bool]:
             if not _send(subscription, event_of(subscription, change)):
                 return delivered, False
             delivered += 1
+            if time.monotonic() >= ends:
+                return delivered, True  # its turn is over: the rest in a run of its own, after the others
         if delivered < RUN_EVENTS:
             _advance(subscription, newest)  # past the changes of other types too
             if Change.objects.newest() == newest:

@@ -1,9 +1,12 @@
-"""Where the registry sends requests of its own (webhook deliveries): the address rule, checked where a receiver's
-URL is taken in (services.subscribe) and again before every delivery (authapi/webhooks.py), whose connection goes
-to the very address that was checked.
+"""Where the registry, and participants on its word, send requests: the one address rule.
+
+A webhook receiver's URL is checked where it is taken in (services.subscribe) and again before every delivery
+(authapi/webhooks.py), whose connection goes to the very address that was checked; a participant's API base URL
+is checked where it is taken in (validators.normalise_base_url), its host only when it is an address (a name may
+not resolve from the registry's own network, so names are not resolved there).
 
 https only (plain http to loopback only with OCEN_ALLOW_LOOPBACK_HTTP), and never to a private, loopback,
-link-local or otherwise non-global address (loopback allowed with that same setting)."""
+link-local, reserved or otherwise non-global address (loopback allowed with that same setting)."""
 
 import ipaddress
 import socket
@@ -11,7 +14,16 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .validators import is_loopback_host
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DestinationRefused(ValueError):
@@ -46,7 +58,7 @@ def resolve(host: str, port: int) -> list[str]:
     except (OSError, UnicodeError):
         raise DestinationRefused(f"The host {host!r} does not resolve.") from None
     addresses = sorted({info[4][0] for info in found})
-    if not addresses or not all(_may_call(address) for address in addresses):
+    if not addresses or not all(may_call(address) for address in addresses):
         # Which addresses, the subscriber is not told: that would map the registry's own network for it.
         raise DestinationRefused(f"The host {host!r} is not at a public address: webhooks go only to those.")
     return addresses
@@ -60,7 +72,8 @@ EMBEDDING_IPV4 = [
 ]
 
 
-def _may_call(address: str) -> bool:
+def may_call(address: str) -> bool:
+    """Whether `address` (an IP address) is one the registry's rule allows requests to."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:10.0.0.1 is 10.0.0.1
         ip = ip.ipv4_mapped
@@ -69,3 +82,18 @@ def _may_call(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in EMBEDDING_IPV4):
         return False
     return ip.is_global and not ip.is_multicast
+
+
+def literal_address_refused(host: str) -> str | None:
+    """Why a URL whose host is an address literal may not be used (`may_call`), or None: a name, or an address
+    the rule allows. Names are not resolved here."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if may_call(str(address)):
+        return None
+    return (
+        f"The host {host} is a private, loopback, link-local or reserved address: participants are reached at "
+        "public addresses (loopback only with OCEN_ALLOW_LOOPBACK_HTTP)."
+    )

@@ -159,6 +159,23 @@ class ReasonForm(forms.Form):
         return typed
 
 
+class RevokeKeyForm(ReasonForm):
+    """A key's revocation: the reason, and for the primary key (publicKey) the key made primary in its place."""
+
+    successor = forms.ChoiceField(
+        label="Primary key from now on",
+        help_text="This key is the participant's primary key (publicKey): the key chosen here takes its place at "
+        "once, in the same operation, so the participant is never left without one.",
+    )
+
+    def __init__(self, *args, successors=(), **kwargs):
+        super().__init__(*args, reason_required=True, **kwargs)
+        if successors:
+            self.fields["successor"].choices = [("", "—"), *((k.kid, f"{k.kid} ({k.alg})") for k in successors)]
+        else:
+            del self.fields["successor"]
+
+
 class ParticipantChangeForm(forms.ModelForm):
     base_url = forms.CharField(
         label="API base URL", max_length=500, widget=forms.URLInput(attrs={"class": "vURLField"})

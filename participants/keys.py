@@ -7,8 +7,9 @@ Accepted input (contract §2), as text or bytes:
   (``-----BEGIN RSA PUBLIC KEY-----``) or DER SubjectPublicKeyInfo;
 - a public JWK as JSON (RFC 7517), or a JWK Set holding exactly one key.
 
-Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192, with an odd modulus
-and an odd public exponent of at least 65537; EC on P-256 (ES256). Expired certificates are refused,
+Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192, with the public exponent
+65537 (F4, what every RSA key generator uses) and a modulus without a prime factor below 2^16 (a product of
+two large primes has none; a crafted or broken one does); EC on P-256 (ES256). Expired certificates are refused,
 and so is anything after a PEM block's END line. Input carrying private key material is refused and
 never echoed back: the error names the problem, not the content.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -31,7 +33,20 @@ from jwcrypto import jwk
 
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
-MIN_RSA_EXPONENT = 65537
+RSA_EXPONENT = 65537
+SMALL_PRIMES_BELOW = 1 << 16
+
+
+def _product_of_primes_below(limit: int) -> int:
+    sieve = bytearray([1]) * limit
+    sieve[:2] = b"\x00\x00"
+    for n in range(2, int(limit**0.5) + 1):
+        if sieve[n]:
+            sieve[n * n :: n] = bytearray(len(range(n * n, limit, n)))
+    return math.prod(n for n in range(limit) if sieve[n])
+
+
+SMALL_PRIMES = _product_of_primes_below(SMALL_PRIMES_BELOW)  # one gcd tells whether any of them divides
 MAX_INPUT_BYTES = 64 * 1024
 MAX_KID_LENGTH = 200
 
@@ -252,12 +267,15 @@ def _check_policy(public_key) -> tuple[str, str, int]:
         if size > MAX_RSA_BITS:
             raise KeyRejected(f"RSA keys may be at most {MAX_RSA_BITS} bits; this one has {size}.")
         numbers = public_key.public_numbers()
-        if numbers.e < MIN_RSA_EXPONENT or numbers.e % 2 == 0:
-            raise KeyRejected(
-                f"The RSA public exponent must be odd and at least {MIN_RSA_EXPONENT}; this key's is {numbers.e}."
-            )
+        if numbers.e != RSA_EXPONENT:
+            shown = numbers.e if numbers.e.bit_length() <= 64 else f"a {numbers.e.bit_length()}-bit number"
+            raise KeyRejected(f"The RSA public exponent must be {RSA_EXPONENT}; this key's is {shown}.")
         if numbers.n % 2 == 0:
             raise KeyRejected("The RSA modulus is even: this is not a usable RSA key.")
+        if math.gcd(numbers.n, SMALL_PRIMES) != 1:
+            raise KeyRejected(
+                f"The RSA modulus has a prime factor below {SMALL_PRIMES_BELOW}: this is not a usable RSA key."
+            )
         return "RSA", "RS256", size
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ec.SECP256R1):

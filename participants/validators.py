@@ -1,6 +1,5 @@
 """Input rules for participant records that are not key material (see keys.py for keys)."""
 
-import ipaddress
 import zlib
 from urllib.parse import urlsplit
 
@@ -8,20 +7,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-LOOPBACK_NAMES = {"localhost"}
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from .destinations import is_loopback_host, literal_address_refused
 
 
 def normalise_base_url(value: str) -> str:
-    """An https API base URL (plain http only for loopback hosts while OCEN_ALLOW_LOOPBACK_HTTP is on)."""
+    """An https API base URL (plain http only for loopback hosts while OCEN_ALLOW_LOOPBACK_HTTP is on), whose host,
+    when it is an address, is one the registry's address rule allows (destinations.may_call)."""
     url = (value or "").strip()
     URLValidator(
         schemes=["http", "https"], message="Enter a full API base URL, such as https://lender.example.in/ocen."
@@ -31,6 +22,8 @@ def normalise_base_url(value: str) -> str:
         raise ValidationError("The base URL must not carry a user name or password.")
     if parts.query or parts.fragment:
         raise ValidationError("The base URL must not have a query string or fragment.")
+    if refusal := literal_address_refused(parts.hostname or ""):
+        raise ValidationError(refusal)
     if parts.scheme == "http":
         if not is_loopback_host(parts.hostname or ""):
             raise ValidationError("The base URL must use https.")

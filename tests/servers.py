@@ -125,10 +125,13 @@ class Receiver:
     exact body) in `attempts`, answers `status`, and keeps those it answered 200 in `deliveries`; `down()` stops
     listening (connections refused) and `up()` listens again on the same port."""
 
-    def __init__(self):
+    def __init__(self, drip: float | None = None):
+        """`drip`: answer a byte at a time, one every `drip` seconds (a receiver holding a deliverer as long as
+        each read's timeout allows), instead of at once."""
         self.attempts: list[tuple[dict, bytes]] = []
         self.deliveries: list[tuple[dict, bytes]] = []
         self.status = 200
+        self.drip = drip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/ocen/events"
         self._server = None
@@ -145,6 +148,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 received = ({k.lower(): v for k, v in self.headers.items()}, body)
                 receiver.attempts.append(received)
+                if receiver.drip:
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                        time.sleep(receiver.drip)
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:  # the deliverer hung up
+                            return
+                    return
                 if receiver.status == 200:
                     receiver.deliveries.append(received)
                 self.send_response(receiver.status)

@@ -56,10 +56,19 @@ WHY = {
 def banner(participant, user=None) -> Banner:
     """What the registry does with this participant now, in one sentence (can it authenticate, and why)."""
     if participant.can_authenticate:
-        usable = ParticipantKey.objects.filter(participant=participant).usable_at(timezone.now()).exists()
+        now = timezone.now()
+        keys = ParticipantKey.objects.filter(participant=participant).usable_at(now)
         how = "with its registered key only (no client secret)" if participant.key_only else "client secret or key"
-        why = "" if usable else "No key verifies now: its signatures are refused until a valid key is added."
-        return Banner("ok" if usable else "warn", f"Can authenticate: yes — active, {how}.", why)
+        if not keys.exists():
+            why = "No key verifies now: its signatures are refused until a valid key is added."
+        elif not keys.switched_to_by(now).exists():
+            why = (
+                "No primary key verifies now (publicKey): verifiers that read only publicKey, as the OCEN reference "
+                "client does, refuse its signatures until a valid key is made primary."
+            )
+        else:
+            why = ""
+        return Banner("warn" if why else "ok", f"Can authenticate: yes — active, {how}.", why)
     state = participant.state
     since = _since(participant, STATE_EVENTS[state]) if state in STATE_EVENTS else ""
     why = WHY[state]

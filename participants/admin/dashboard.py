@@ -101,8 +101,10 @@ def expiry_counts(now):
 
 
 def without_usable_key(now):
-    """Participants that may authenticate but have no key a verifier accepts now: their signed calls fail."""
-    usable = ParticipantKey.objects.usable_at(now).filter(participant=OuterRef("pk"))
+    """Participants that may authenticate but have no primary key a verifier accepts now (none switched to, or
+    every one switched to revoked or expired): verifiers that read publicKey, as the OCEN reference client does,
+    refuse their signed calls."""
+    usable = ParticipantKey.objects.usable_at(now).switched_to_by(now).filter(participant=OuterRef("pk"))
     return Participant.objects.active().filter(~Exists(usable))
 
 

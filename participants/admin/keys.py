@@ -13,6 +13,7 @@ from .. import services
 from ..forms import (
     PromoteKeyForm,
     ReasonForm,
+    RevokeKeyForm,
 )
 from ..keys import fingerprint_fragment, format_fingerprint
 from ..models import KeyStatus, ParticipantKey
@@ -30,6 +31,14 @@ from .common import (
     switch_note,
     truncated,
 )
+
+
+def _now_with_a_successor(key, keys=None, now=None) -> tuple:
+    """(keys, now, a successor) for asking whether `key` may be revoked from the console: the primary key may be,
+    with a successor chosen on its confirmation page, if any key can take its place."""
+    keys = list(key.participant.keys.all()) if keys is None else keys
+    now = now or timezone.now()
+    return keys, now, next(iter(key.successors(keys, now)), None)
 
 
 def key_label(key) -> str:
@@ -145,7 +154,7 @@ class ParticipantKeyAdmin(ModelAdmin):
             "period, so signatures already in flight are accepted. Its participant must have another active key.",
             "button": "Yes, retire",
             "reason_required": None,
-            "apply": lambda key, actor, reason: services.retire_key(key=key, actor=actor),
+            "apply": lambda key, actor, data: services.retire_key(key=key, actor=actor),
             "refused": lambda key: key.retirement_refused(list(key.participant.keys.all()), timezone.now()),
             "done": "Retired",
         },
@@ -155,8 +164,10 @@ class ParticipantKeyAdmin(ModelAdmin):
             "compromised keys; for a planned rotation, retire the key instead.",
             "button": "Yes, revoke",
             "reason_required": True,
-            "apply": lambda key, actor, reason: services.revoke_key(key=key, actor=actor, reason=reason),
-            "refused": lambda key: key.revocation_refused(),
+            "apply": lambda key, actor, data: services.revoke_key(
+                key=key, actor=actor, reason=data["reason"], successor_kid=data.get("successor") or None
+            ),
+            "refused": lambda key: key.revocation_refused(*_now_with_a_successor(key)),
             "done": "Revoked",
         },
     }
@@ -170,10 +181,10 @@ class ParticipantKeyAdmin(ModelAdmin):
         if refused := spec["refused"](key):  # the key's own rule, as the service will apply it
             self.message_user(request, refused, messages.ERROR)
             return HttpResponseRedirect(back)
-        form = ReasonForm(request.POST or None, reason_required=spec["reason_required"])
+        form = self._operation_form(operation, key, request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                spec["apply"](key, services.Actor.from_request(request), form.cleaned_data.get("reason", ""))
+                spec["apply"](key, services.Actor.from_request(request), form.cleaned_data)
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)  # the messages name the key
             else:
@@ -192,6 +203,11 @@ class ParticipantKeyAdmin(ModelAdmin):
             "back_label": str(key.participant),
         }
         return TemplateResponse(request, "admin/participants/confirm_simple.html", context)
+
+    def _operation_form(self, operation, key, data):
+        if operation == "revoke":
+            return RevokeKeyForm(data, successors=key.successors(list(key.participant.keys.all()), timezone.now()))
+        return ReasonForm(data, reason_required=self.OPERATIONS[operation]["reason_required"])
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -305,7 +321,7 @@ class ParticipantKeyInline(TabularInline):
         offered = (
             ("Make primary…", "promote", "", key.promotion_refused(keys, now)),
             ("Retire…", "retire", "", key.retirement_refused(keys, now)),
-            ("Revoke…", "revoke", "caution", key.revocation_refused()),
+            ("Revoke…", "revoke", "caution", key.revocation_refused(*_now_with_a_successor(key, keys, now))),
         )
         links = [(label, name, style) for label, name, style, refused in offered if refused is None]
         if not links:

@@ -36,6 +36,13 @@ class ParticipantKeyQuerySet(models.QuerySet):
     def expiring_between(self, start, end):
         return self.filter(self.expiring(start, end))
 
+    def switched_to_by(self, moment):
+        """Keys that may be primary and whose switch has come by `moment` (_may_be_primary as a query): a
+        participant with none of them that verifies has no usable publicKey."""
+        return self.filter(
+            status=KeyStatus.ACTIVE, primary_from__lte=moment, key_type__in=settings.OCEN_PARTICIPANT_KEY_TYPES
+        )
+
 
 class ParticipantKey(models.Model):
     """A participant's public signing key, stored as a normalised public JWK."""
@@ -114,14 +121,34 @@ class ParticipantKey(models.Model):
             )
         return None
 
-    def revocation_refused(self) -> str | None:
-        """Any key not revoked yet, of a participant that is not final (offboarding revoked its keys already; a
-        rejected application's are withheld for good)."""
+    def revocation_refused(self, keys, moment, successor: "ParticipantKey | None" = None) -> str | None:
+        """Why this key cannot be revoked at `moment`, given its participant's `keys` and the key named to take its
+        place as primary, or None. Any key not revoked yet, of a participant that is not final (offboarding revoked
+        its keys already; a rejected application's are withheld for good); the primary key (publicKey) only with a
+        successor made primary in the same operation, so publicKey never goes null under an active participant."""
         if refusal := self.participant.final_refusal():
             return refusal
         if self.status == KeyStatus.REVOKED:
             return f"{self.kid} is already revoked."
-        return None
+        if primary_key(keys, moment) != self:
+            return None
+        if successor is None:
+            if not any(k.promotion_refused(keys, moment) is None for k in keys if k.pk != self.pk):
+                return (
+                    f"{self.kid} is the participant's primary key (publicKey) and no other key can take its place: "
+                    "add the replacement first, then revoke this key naming it (suspend the participant meanwhile "
+                    "if the key is compromised)."
+                )
+            return f"{self.kid} is the participant's primary key (publicKey): name the key that takes its place."
+        if successor.pk == self.pk:
+            return f"{self.kid} cannot succeed itself."
+        return successor.promotion_refused(keys, moment)
+
+    def successors(self, keys, moment) -> list["ParticipantKey"]:
+        """The keys that could take this one's place as primary at `moment` (none unless it is the primary)."""
+        if primary_key(keys, moment) != self:
+            return []
+        return [k for k in keys if k.pk != self.pk and k.promotion_refused(keys, moment) is None]
 
     def promotion_refused(self, keys, moment) -> str | None:
         """Why this key cannot become primary (now or later), given its participant's `keys`, or None."""

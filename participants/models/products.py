@@ -18,7 +18,9 @@ class ProductStatus(models.TextChoices):
 
 class ProductQuerySet(models.QuerySet):
     def visible_to(self, participant_id):
-        """Public products, and private ones to their lender and to members of one of their networks."""
+        """Public products, and private ones to their lender and to members of one of their networks: what every
+        answer shows a participant of products, the lookups and the change feed, snapshot and webhooks alike (a
+        withdrawn product is shown WITHDRAWN)."""
         return self.filter(
             Q(is_private=False)
             | Q(lender_id=participant_id)
@@ -27,11 +29,6 @@ class ProductQuerySet(models.QuerySet):
                 networks__memberships__ended_at__isnull=True,
             )
         ).distinct()
-
-    def seen_by(self, participant_id):
-        """What the change feed, the snapshot and webhook events show `participant_id` of products: the active ones
-        visible to it (a withdrawn product's record is null there)."""
-        return self.visible_to(participant_id).filter(status=ProductStatus.ACTIVE)
 
 
 class Product(models.Model):
@@ -78,11 +75,8 @@ class Product(models.Model):
 
 class ProductNetworkQuerySet(models.QuerySet):
     def visible_to(self, participant_id):
+        """The networks of the products `participant_id` may see (a withdrawn product's too: they answer so)."""
         return self.filter(product__in=Product.objects.visible_to(participant_id))
-
-    def seen_by(self, participant_id):
-        """The networks of the products Product.objects.seen_by(participant_id) answers."""
-        return self.visible_to(participant_id).filter(product__status=ProductStatus.ACTIVE)
 
 
 class ProductNetwork(models.Model):

@@ -178,18 +178,36 @@ def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = N
 
 
 @transaction.atomic
-def revoke_key(*, key: ParticipantKey, actor: Actor, reason: str, now: dt.datetime | None = None) -> ParticipantKey:
-    """Mark a key compromised or withdrawn: no signature by it verifies any more. Kept for the record."""
+def revoke_key(
+    *, key: ParticipantKey, actor: Actor, reason: str, successor_kid: str | None = None, now: dt.datetime | None = None
+) -> ParticipantKey:
+    """Mark a key compromised or withdrawn: no signature by it verifies any more. Kept for the record. The primary
+    key (publicKey) is revoked only with `successor_kid`, the key made primary in its place in the same
+    transaction."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the key is revoked (for the audit trail)."})
-    _locked(key.participant)
+    participant = _locked(key.participant)
     key = _locked_key(key)
-    refuse(key.revocation_refused())
+    keys = list(participant.keys.all())
+    successor = next((k for k in keys if k.kid == successor_kid), None) if successor_kid else None
+    if successor_kid and successor is None:
+        raise ValidationError({"successor": f"{participant} has no key {successor_kid!r}."})
+    refuse(key.revocation_refused(keys, now, successor))
+    if successor is not None:
+        successor.primary_from = now
+        successor.save(update_fields=["primary_from"])
     key.status = KeyStatus.REVOKED
     key.revoked_at = now
     key.revocation_reason = reason[:500]
     key.save(update_fields=["status", "revoked_at", "revocation_reason"])
-    audit(actor, AuditAction.KEY_REVOKED, participant=key.participant, key=_key_facts(key), reason=reason)
+    audit(
+        actor,
+        AuditAction.KEY_REVOKED,
+        participant=key.participant,
+        key=_key_facts(key),
+        reason=reason,
+        **({"successor": _key_facts(successor)} if successor else {}),
+    )
     return key

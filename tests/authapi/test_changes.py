@@ -157,6 +157,20 @@ def test_the_snapshot_is_every_record_at_one_sequence_signed(client, actor, agen
     assert unchanged.status_code == 304
 
 
+def test_a_withdrawn_product_is_one_fact_in_its_lookup_the_feed_and_the_snapshot(client, actor, agent_token, network):
+    start = Change.objects.newest()
+    services.withdraw_product(product=network.product, actor=actor, reason="discontinued")
+    looked_up = client.get(f"/service/products/{network.product_id}", **bearer(agent_token)).json()["data"]
+    network_looked_up = client.get(f"/service/product-networks/{network.pk}", **bearer(agent_token)).json()
+    assert looked_up["status"] == "WITHDRAWN"
+
+    entries = {(c["kind"], c["id"]): c["record"] for c in feed(client, agent_token, after=start)["changes"]}
+    assert entries[("product", str(network.product_id))] == looked_up
+    assert {k: v for k, v in entries[("network", str(network.pk))].items() if k != "members"} == network_looked_up
+    snapshot = json.loads(b"".join(client.get("/service/snapshot", **bearer(agent_token)).streaming_content))
+    assert snapshot["products"] == [looked_up]
+
+
 def test_network_members_are_listed_with_roles_as_the_wire_spells_them(client, actor, agent_token, network, settings):
     derived = services.onboard_participant(
         org_name="Ledger Insights",

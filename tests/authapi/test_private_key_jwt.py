@@ -191,7 +191,7 @@ def test_another_participants_key_and_unusable_keys_are_refused(issuer, actor, l
     third = services.add_participant_key(
         participant=participant, public_key=public_pem(rsa_key("pkjwt-lender-3")), actor=actor
     )
-    services.revoke_key(key=new, actor=actor, reason="leaked")
+    services.revoke_key(key=new, actor=actor, reason="leaked", successor_kid=third.kid)  # new was primary
     revoked = token_request(issuer, pyjwt_assertion(rsa_key("pkjwt-lender-2"), claims_for(cid, issuer)))
     assert revoked.status_code == 401
     # A named kid selects that key only.

@@ -90,9 +90,9 @@ def test_signature_check_defaults_to_the_callers_keys_and_says_why_it_fails(clie
 
 
 def test_signature_check_reports_a_revoked_key(client, actor, agent_token, lender):
-    services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
+    l2 = services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("l2")), actor=actor)
     key = lender.participant.keys.order_by("created_at").first()
-    services.revoke_key(key=key, actor=actor, reason="leaked")
+    services.revoke_key(key=key, actor=actor, reason="leaked", successor_kid=l2.kid)  # the primary: l2 takes over
     result = check(
         client,
         agent_token,

@@ -85,16 +85,21 @@ def test_token_endpoint(client, db, value):
     assert counts() == before
 
 
-def test_oversized_bodies_are_refused(client, token):
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "development"])
+def test_oversized_bodies_are_a_413_in_the_json_shape_in_every_mode(client, token, settings, debug):
+    settings.DEBUG = debug  # development mode would show Django's HTML page for a body it refuses
     before = counts()
     ten_megabytes = "x" * (10 * 1024 * 1024)
-    assert_oauth_error(client.post("/auth/token", "client_id=a&client_secret=" + ten_megabytes, content_type=FORM))
+    token_response = client.post("/auth/token", "client_id=a&client_secret=" + ten_megabytes, content_type=FORM)
+    assert token_response.status_code == 413
+    assert_oauth_error(token_response)
     response = client.post(
         "/service/signature-check",
         json.dumps({"body": ten_megabytes, "signature": "a..b"}),
         content_type="application/json",
         **bearer(token),
     )
+    assert response.status_code == 413 and response.json()["errorCode"] == "PAYLOAD_TOO_LARGE"
     assert_registry_error(response)
     assert counts() == before
 

@@ -4,6 +4,7 @@ Each event is checked with joserfc against the JWKS the registry publishes."""
 
 import base64
 import json
+import time
 
 import pytest
 import requests
@@ -103,3 +104,54 @@ def test_trust_changes_reach_a_subscriber_as_signed_events_and_survive_its_outag
     assert events[-1]["record"]["status"] == "OFFBOARDED" and events[-1]["record"]["publicKey"] is None
     refused_id = json.loads(receiver.attempts[4][1])["id"]
     assert refused_id == events[4]["id"]  # the 503'd event came again, with its id
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline_and_delays_no_other_subscriber(
+    transactional_db, settings, actor
+):
+    """One worker, two subscribers: the first answers a byte every 0.4 s (each read well inside any per-read
+    timeout; its status line alone takes 7 s), the second at once. The whole exchange has
+    OCEN_WEBHOOK_TIMEOUT_SECONDS (2 s here): the trickler is cut off then, and the other's event follows."""
+    env = production_env(
+        connection.settings_dict,
+        OCEN_ALLOW_LOOPBACK_HTTP=1,
+        OCEN_WEBHOOK_TIMEOUT_SECONDS=2,
+        OCEN_WEBHOOK_BACKOFF_SECONDS=60,
+    )
+    settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS = [env["OCEN_SIGNING_KEY_ENCRYPTION_KEYS"]]
+    slow, fast = Receiver(drip=0.4), Receiver()
+    try:
+        with gunicorn(env) as registry, worker(env):
+            lender, _ = onboard(actor, "Lender Bank", "LENDER", "lender")
+            subscribers = []
+            for name, receiver, events in (
+                ("SlowNBFC", slow, ["keys.changed", "status.changed"]),
+                ("FastNBFC", fast, ["status.changed"]),
+            ):
+                subscriber, _ = onboard(actor, name, "LOAN_AGENT", name)
+                created = requests.post(
+                    f"{registry}/service/subscriptions",
+                    json={"url": receiver.url, "events": events},
+                    headers={"Authorization": f"Bearer {access_token(registry, subscriber)}"},
+                    timeout=10,
+                )
+                assert created.status_code == 201, created.text
+                subscribers.append(created.json()["id"])
+            # The trickler's delivery is queued first (a key only it takes), then one for both.
+            services.add_participant_key(
+                participant=lender.participant, public_key=public_pem(rsa_key("lender-2")), actor=actor
+            )
+            assert wait_until(lambda: len(slow.attempts) == 1, timeout=10)
+            started = time.monotonic()
+            services.suspend_participant(participant=lender.participant, actor=actor, reason="audit")
+
+            assert fast.wait_for(1, timeout=20), "the other subscriber got nothing while the trickler held the worker"
+            assert time.monotonic() - started < 5  # the trickler's 2 s, then this one
+
+            def failure():
+                return Subscription.objects.get(pk=subscribers[0]).last_error
+
+            assert wait_until(lambda: failure(), timeout=10) and "No answer within 2 s" in failure()
+    finally:
+        slow.down()
+        fast.down()

@@ -23,6 +23,7 @@ from participants.models import (
     Participant,
     ParticipantKey,
     ReviewStatus,
+    primary_key,
 )
 from tests.conftest import make_staff
 from tests.dot import dot_token_request
@@ -334,18 +335,44 @@ def test_add_key_and_revoke_key_in_the_admin(admin_client, lender):
         in admin_client.post(add_key, {"public_key": private_pem(rsa_key("z")).decode()}).content.decode()
     )
 
-    old = participant.keys.order_by("created_at").first()
+    primary, added = participant.keys.order_by("created_at")
     keys_changelist = reverse("admin:participants_participantkey_changelist")
-    confirm = admin_client.post(keys_changelist, {"action": "revoke", ACTION_CHECKBOX_NAME: [old.pk]})
+    confirm = admin_client.post(keys_changelist, {"action": "revoke", ACTION_CHECKBOX_NAME: [added.pk]})
     assert (
-        "Yes, revoke" in confirm.content.decode() and ParticipantKey.objects.get(pk=old.pk).status == KeyStatus.ACTIVE
+        "Yes, revoke" in confirm.content.decode() and ParticipantKey.objects.get(pk=added.pk).status == KeyStatus.ACTIVE
     )
     admin_client.post(
         keys_changelist,
-        {"action": "revoke", ACTION_CHECKBOX_NAME: [old.pk], "confirmed": "yes", "reason": "leaked"},
+        {"action": "revoke", ACTION_CHECKBOX_NAME: [added.pk], "confirmed": "yes", "reason": "leaked"},
     )
-    revoked = ParticipantKey.objects.get(pk=old.pk)
+    revoked = ParticipantKey.objects.get(pk=added.pk)
     assert revoked.status == KeyStatus.REVOKED and revoked.revocation_reason == "leaked"
+    # The primary key goes only with a successor, chosen on its own page: the bulk action is refused.
+    refused = admin_client.post(
+        keys_changelist,
+        {"action": "revoke", ACTION_CHECKBOX_NAME: [primary.pk], "confirmed": "yes", "reason": "leaked"},
+        follow=True,
+    )
+    assert "primary key (publicKey)" in refused.content.decode()
+    assert ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.ACTIVE
+
+
+def test_revoking_the_primary_key_in_the_console_names_its_successor_in_the_same_operation(admin_client, actor, lender):
+    participant = lender.participant
+    primary = participant.keys.get()
+    change = reverse("admin:participants_participant_change", args=[participant.pk])
+    revoke = reverse("admin:participants_participantkey_revoke", args=[primary.pk])
+    assert admin_client.get(revoke).status_code == 302  # no key could take its place: no page, no button
+    assert revoke not in admin_client.get(change).content.decode()
+
+    spare = services.add_participant_key(participant=participant, public_key=public_pem(rsa_key("sp")), actor=actor)
+    page = admin_client.get(revoke).content.decode()
+    assert "Primary key from now on" in page and spare.kid in page
+    unnamed = admin_client.post(revoke, {"reason": "leaked"})
+    assert unnamed.status_code == 200 and ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.ACTIVE
+    admin_client.post(revoke, {"reason": "leaked", "successor": spare.kid})
+    assert ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.REVOKED
+    assert primary_key(list(participant.keys.all()), timezone.now()).kid == spare.kid
 
 
 def test_the_key_table_says_whether_a_verifier_accepts_each_key_now(admin_client, actor, lender):

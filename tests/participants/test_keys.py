@@ -1,5 +1,6 @@
 """Key ingestion (contract §2): accepted formats, normalisation, and each refusal with its message."""
 
+import base64
 import datetime as dt
 import json
 
@@ -94,6 +95,10 @@ def test_ec_p256_key_is_accepted_for_es256():
     assert parsed.key_type == "EC" and parsed.alg == "ES256" and parsed.jwk["crv"] == "P-256"
 
 
+def b64url_int(value: int) -> str:
+    return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+
 def even_modulus() -> str:
     """The reference key's modulus with its lowest bit cleared: the size of a real key, but even."""
     import base64
@@ -142,8 +147,24 @@ def even_modulus() -> str:
         (lambda: json.dumps({"keys": []}), "The JWK Set holds no keys."),
         (lambda: "", "No public key was given."),
         (lambda: "{" + " " * 70000 + "}", "too large"),
-        (lambda: public_pem(rsa_key("e3", exponent=3)), "public exponent must be odd and at least 65537"),
-        (lambda: json.dumps({**reference_public_jwk(), "e": "Aw"}), "public exponent must be odd and at least 65537"),
+        (lambda: public_pem(rsa_key("e3", exponent=3)), "public exponent must be 65537; this key's is 3"),
+        (lambda: json.dumps({**reference_public_jwk(), "e": "Aw"}), "public exponent must be 65537; this key's is 3"),
+        (
+            lambda: json.dumps({**reference_public_jwk(), "e": "AQAD"}),
+            "public exponent must be 65537; this key's is 65539",
+        ),
+        (
+            lambda: json.dumps({**reference_public_jwk(), "e": b64url_int(2**1000 + 1)}),
+            "public exponent must be 65537; this key's is a 1001-bit number",
+        ),
+        (
+            lambda: json.dumps({**reference_public_jwk(), "n": b64url_int(3 * ((1 << 2046) + 1))}),
+            "The RSA modulus has a prime factor below 65536",
+        ),
+        (
+            lambda: json.dumps({**reference_public_jwk(), "n": b64url_int(65521 * ((1 << 2040) + 1))}),
+            "The RSA modulus has a prime factor below 65536",
+        ),
         (lambda: json.dumps({**reference_public_jwk(), "n": even_modulus()}), "The RSA modulus is even"),
         (lambda: public_pem(rsa_key("a")) + b"trailing garbage", "nothing after its END line"),
         (lambda: public_pem(rsa_key("a")) + public_pem(rsa_key("b")), "exactly one PEM block"),
@@ -173,6 +194,10 @@ def even_modulus() -> str:
         "oversized",
         "rsa-exponent-3",
         "rsa-exponent-3-jwk",
+        "rsa-exponent-65539",
+        "rsa-exponent-2^1000+1",
+        "rsa-modulus-factor-3",
+        "rsa-modulus-factor-65521",
         "rsa-even-modulus",
         "pem-trailing-garbage",
         "two-pem-blocks",

@@ -152,6 +152,41 @@ def test_loopback_http_base_url_only_while_allowed(actor):
         )
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://10.0.0.5/ocen",
+        "https://192.168.1.20:8443/ocen",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/ocen",
+        "https://0.0.0.0/ocen",
+        "https://[fe80::1]/ocen",
+        "https://[fc00::5]/ocen",
+        "https://[::ffff:10.0.0.1]/ocen",
+        "https://[64:ff9b::a00:1]/ocen",
+        "https://224.0.0.1/ocen",
+    ],
+)
+def test_a_base_url_at_a_private_or_reserved_address_is_refused_and_nothing_is_stored(actor, base_url):
+    before = row_counts()
+    with pytest.raises(ValidationError) as refused:
+        onboard(actor, base_url=base_url)
+    assert "public addresses" in " ".join(refused.value.message_dict["base_url"])
+    assert row_counts() == before
+
+
+def test_a_base_url_at_loopback_only_while_loopback_is_allowed_and_names_are_not_resolved(actor):
+    with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=False), pytest.raises(ValidationError, match="public addresses"):
+        onboard(actor, base_url="https://127.0.0.1:9443/ocen")
+    public = onboard(actor, org_name="Public Co", base_url="https://1.1.1.1/ocen", public_key=public_pem(rsa_key("p")))
+    assert public.participant.base_url == "https://1.1.1.1/ocen"
+    # A name is taken as it is: it may not resolve from the registry's own network.
+    named = onboard(
+        actor, org_name="Named Co", base_url="https://no-such.invalid/ocen", public_key=public_pem(rsa_key("n"))
+    )
+    assert named.participant.base_url == "https://no-such.invalid/ocen"
+
+
 def test_onboarding_failing_half_way_leaves_nothing_behind(actor):
     """A failure after the client and participant rows are written rolls all of them back."""
 
@@ -310,7 +345,7 @@ def test_the_only_active_key_cannot_be_retired(actor, lender):
 
 
 def test_revoking_a_key_needs_a_reason_and_stops_it_verifying(actor, lender):
-    key = lender.participant.keys.get()
+    key = services.add_participant_key(participant=lender.participant, public_key=public_pem(rsa_key("s")), actor=actor)
     with pytest.raises(ValidationError):
         services.revoke_key(key=key, actor=actor, reason=" ")
     revoked = services.revoke_key(key=key, actor=actor, reason="private key leaked")
@@ -412,6 +447,27 @@ def test_the_primary_key_cannot_be_rescheduled_out_of_publickey(actor, lender):
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) == first
 
 
+def test_the_primary_key_is_revoked_only_with_a_successor_made_primary_in_the_same_operation(actor, lender):
+    primary = lender.participant.keys.get()
+    with pytest.raises(ValidationError, match="no other key can take its place"):
+        services.revoke_key(key=primary, actor=actor, reason="leaked")
+    spare = services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("spare")), actor=actor
+    )
+    with pytest.raises(ValidationError, match="name the key that takes its place"):
+        services.revoke_key(key=primary, actor=actor, reason="leaked")
+    with pytest.raises(ValidationError, match="no key 'nope'"):
+        services.revoke_key(key=primary, actor=actor, reason="leaked", successor_kid="nope")
+    assert ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.ACTIVE  # nothing written by a refusal
+
+    services.revoke_key(key=primary, actor=actor, reason="leaked", successor_kid=spare.kid)
+    keys = list(lender.participant.keys.all())
+    assert primary_key(keys, timezone.now()).kid == spare.kid
+    assert ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.REVOKED
+    event = AuditEvent.objects.get(action="key.revoked")
+    assert event.details["successor"]["kid"] == spare.kid
+
+
 def test_only_a_key_of_an_allowed_type_can_be_primary(actor, lender, settings):
     settings.OCEN_PARTICIPANT_KEY_TYPES = ["RSA", "EC"]
     ec = services.add_participant_key(
@@ -423,7 +479,7 @@ def test_only_a_key_of_an_allowed_type_can_be_primary(actor, lender, settings):
         services.promote_participant_key(participant=lender.participant, kid=ec.kid, actor=actor)
     ParticipantKey.objects.filter(pk=ec.pk).update(primary_from=timezone.now())  # switched to while EC was allowed
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) == rsa_primary
-    services.revoke_key(key=rsa_primary, actor=actor, reason="compromised")
+    ParticipantKey.objects.filter(pk=rsa_primary.pk).update(status=KeyStatus.REVOKED, revoked_at=timezone.now())
     assert primary_key(list(lender.participant.keys.all()), timezone.now()) is None  # never the EC key
 
 
