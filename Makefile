@@ -51,6 +51,7 @@ check: $(VENV)/.installed
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=ci-only-$$(date +%s)-a-long-random-looking-value-for-the-deploy-check \
 	DJANGO_ALLOWED_HOSTS=registry.example.in DATABASE_URL=$(TEST_DATABASE_URL) DJANGO_BEHIND_TLS_PROXY=1 \
+	REDIS_URL=redis://127.0.0.1:6379/0 \
 	OCEN_SIGNING_KEY_ENCRYPTION_KEYS=$$($(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

@@ -9,6 +9,7 @@ class AuthapiConfig(AppConfig):
         from participants.changes import deliveries_due
 
         from . import (
+            checks,  # noqa: F401 — registers the deploy checks
             schema_extensions,  # noqa: F401 — registers the OpenAPI auth extension
             webhooks,
         )

@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from participants.models import EventType, KeyStatus, OperationalStatus, ReviewStatus, Role, SubscriptionStatus
 
+from .errors import OAUTH_DESCRIPTIONS
+
 EVENT_TYPES = EventType.values  # one OpenAPI enum (ENUM_NAME_OVERRIDES) wherever event types appear
 
 
@@ -58,7 +60,7 @@ class TokenResponse(serializers.Serializer):
 
 
 class OAuthErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
+    error = serializers.ChoiceField(choices=list(OAUTH_DESCRIPTIONS), help_text="RFC 6749 §5.2 (and RFC 8707's).")
     error_description = serializers.CharField()
 
 
@@ -129,8 +131,11 @@ class Discovery(serializers.Serializer):
     subject_types_supported = serializers.ListField(child=serializers.CharField())
     scopes_supported = serializers.ListField(child=serializers.CharField())
     token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     introspection_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    introspection_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    revocation_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     id_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     access_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
     claims_supported = serializers.ListField(child=serializers.CharField())

@@ -251,6 +251,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Without REDIS_URL, `check --deploy` fails in production unless this says the registry runs as one process.
+OCEN_SINGLE_PROCESS_ACKNOWLEDGED = env_bool("OCEN_SINGLE_PROCESS_ACKNOWLEDGED", False)
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -481,6 +483,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "authapi.schema_extensions.role_spelling",
         "drf_spectacular.hooks.postprocess_schema_enums",
+        # Last: the enum hook rebuilds the components from drf-spectacular's registry.
+        "authapi.schema_extensions.contract_headers",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {"clientSecretBasic": {"type": "http", "scheme": "basic"}},

@@ -148,3 +148,88 @@ def test_under_the_reference_spelling_the_document_names_roles_as_the_answers_do
         p for p in document["paths"]["/service/participant-roles"]["get"]["parameters"] if p["name"] == "role"
     )
     assert "DERIVED_DATA_PROVIDER" in role_parameter["schema"]["enum"]
+
+
+WATCHED_HEADERS = {"etag", "cache-control", "x-jws-signature", "www-authenticate", "retry-after"}
+
+
+def documented_headers(document: dict, response) -> set[str]:
+    """The headers the document declares for this response: its operation (path template and method) and status."""
+    import re
+
+    path, method = response.wsgi_request.path, response.wsgi_request.method.lower()
+    for template, item in document["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path) and method in item:
+            responses = item[method]["responses"]
+            declared = responses.get(str(response.status_code), responses.get("default", {}))
+            return {name.lower() for name in declared.get("headers", {})}
+    raise AssertionError(f"{method.upper()} {path} is not in the document")
+
+
+def test_every_header_a_live_response_carries_is_in_the_document(client, document, actor, lender, loan_agent, network):
+    """ETag, Cache-Control, x-jws-signature, WWW-Authenticate and Retry-After, as sent, are declared for their
+    operation and status (and the check can fail: a document without them is refused)."""
+    token_response = post_form(
+        client,
+        "/auth/token",
+        {"client_id": loan_agent.participant.client_id, "client_secret": loan_agent.client_secret},
+    )
+    token = token_response.json()["access_token"]
+    pid = lender.participant.id
+    details = client.get(f"/service/participant-roles/{pid}", **bearer(token))
+    exchanges = [
+        token_response,
+        post_form(client, "/auth/token", {"client_id": "nobody", "client_secret": "x"}),
+        post_form(client, "/auth/token", {"grant_type": "password"}),
+        client.get("/auth/certs"),
+        client.get("/.well-known/jwks.json"),
+        client.get("/auth/.well-known/openid-configuration"),
+        post_form(
+            client,
+            "/auth/introspect",
+            {"token": token},
+            HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret),
+        ),
+        details,
+        client.get(f"/service/participant-roles/{pid}", HTTP_IF_NONE_MATCH=details["ETag"], **bearer(token)),
+        client.get("/service/participant-roles/8b7d8a52-8c1e-4e59-9d55-2a3c9e1f0a11", **bearer(token)),
+        client.get(f"/service/participant-roles/{pid}"),
+        client.get(f"/service/participant-roles/{pid}/jwks", **bearer(token)),
+        client.get("/service/participant-roles", {"size": 1}, **bearer(token)),
+        client.get(f"/service/products/{network.product_id}", **bearer(token)),
+        client.get(f"/service/product-networks/{network.id}", **bearer(token)),
+        client.get(f"/service/product-networks/{network.id}/participants", **bearer(token)),
+        client.get("/service/changes", {"after": 0}, **bearer(token)),
+        client.get("/service/snapshot", **bearer(token)),
+    ]
+    undeclared = {
+        f"{r.wsgi_request.method} {r.wsgi_request.path} {r.status_code}: {sorted(missing)}"
+        for r in exchanges
+        if (missing := ({h.lower() for h in r.headers} & WATCHED_HEADERS) - documented_headers(document, r))
+    }
+    assert undeclared == set()
+    stripped = json.loads(json.dumps(document))
+    for item in stripped["paths"].values():
+        for operation in item.values():
+            for declared in operation.get("responses", {}).values():
+                declared.pop("headers", None)
+    assert documented_headers(stripped, details) == set()  # the same check against a bare document fails
+
+
+def test_the_webhook_event_and_every_discovery_member_are_in_the_document(client, document):
+    create = document["paths"]["/service/subscriptions"]["post"]
+    [callback] = create["callbacks"].values()
+    [operation] = [item["post"] for item in callback.values()]
+    event = operation["requestBody"]["content"]["application/json"]["schema"]
+    event = document["components"]["schemas"][event["$ref"].rsplit("/", 1)[1]]
+    assert {"id", "type", "seq", "kind", "objectId", "occurredAt", "subscriptionId", "record"} <= set(
+        event["properties"]
+    )
+    assert {"x-jws-signature", "x-ocen-event-id", "x-ocen-event-type"} <= {
+        p["name"].lower() for p in operation["parameters"] if p["in"] == "header"
+    }
+    sent = client.get("/auth/.well-known/openid-configuration").json()
+    discovery = document["components"]["schemas"]["Discovery"]["properties"]
+    assert set(sent) <= set(discovery)
+    errors = document["components"]["schemas"]["OAuthError"]["properties"]["error"]
+    assert "invalid_scope" in json.dumps(errors) or "invalid_scope" in json.dumps(document["components"]["schemas"])

@@ -79,3 +79,38 @@ def test_two_servers_share_keys_counters_and_state(servers, actor):
     services.offboard_participant(participant=agent.participant, actor=actor)
     assert requests.get(b + details, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
     assert token_at(a, agent).status_code == 401
+
+
+def test_one_client_assertion_replayed_in_parallel_across_servers_and_workers_gets_one_token(two_servers, actor):
+    """The replay store is the shared cache: twenty copies of one private_key_jwt assertion, sent at once to two
+    servers of two gunicorn workers each, are worth exactly one token."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.hardening.test_trust_changes import assertion_form
+
+    (a, b), _env = two_servers(workers=2, OCEN_ISSUER=ISSUER)
+    lender, _ = onboard(actor, "Bharat Lending Bank", "LENDER", "trust-lender")
+    form = assertion_form(lender.participant.client_id, "trust-lender")
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(
+            pool.map(
+                lambda n: requests.post(f"{(a, b)[n % 2]}/auth/token", data=form, timeout=20).status_code, range(20)
+            )
+        )
+    assert answers.count(200) == 1, answers
+    assert set(answers) <= {200, 401, 429}  # a replay is refused (429 once it has failed often from one address)
+
+
+@pytest.mark.parametrize(
+    ("env", "fails"),
+    [
+        ({}, True),
+        ({"OCEN_SINGLE_PROCESS_ACKNOWLEDGED": "1"}, False),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, False),
+    ],
+)
+def test_check_deploy_refuses_a_production_registry_without_shared_state_unless_it_is_one_process(env, fails):
+    from tests.participants.test_operator_accounts import deploy_check
+
+    done = deploy_check(**{"REDIS_URL": "", **env})
+    assert ("ocen.E003" in done.stderr) is fails and (done.returncode != 0) is fails

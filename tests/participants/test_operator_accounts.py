@@ -216,6 +216,7 @@ def deploy_check(**env) -> subprocess.CompletedProcess:
         "DJANGO_ALLOWED_HOSTS": "registry.example.in",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "OCEN_SIGNING_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
     }
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
