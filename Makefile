@@ -22,18 +22,12 @@ install: $(VENV)/.installed
 
 # The quickstart: SQLite and demo keys under QUICKSTART_DIR, served on 127.0.0.1:QUICKSTART_PORT. One origin
 # everywhere: the issuer and registry URLs it prints are where the server listens. The worker (webhook
-# deliveries, manage.py run_worker) runs alongside the server and stops with it.
+# deliveries, manage.py run_worker) runs alongside the server and stops with it (ocen_registry/quickstart.py).
 QUICKSTART_DIR ?= var
 QUICKSTART_PORT ?= 8000
-QUICKSTART_ENV = DATABASE_URL=sqlite:///$(abspath $(QUICKSTART_DIR))/db.sqlite3 \
-	OCEN_ISSUER=http://127.0.0.1:$(QUICKSTART_PORT)/auth
 
 run: $(VENV)/.runtime
-	mkdir -p $(QUICKSTART_DIR)
-	$(QUICKSTART_ENV) $(PY) manage.py migrate --noinput
-	$(QUICKSTART_ENV) $(PY) manage.py quickstart_demo --keys-dir $(QUICKSTART_DIR)/demo-keys
-	$(QUICKSTART_ENV) $(PY) manage.py run_worker --no-reload -v0 & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
-	$(QUICKSTART_ENV) $(PY) manage.py runserver 127.0.0.1:$(QUICKSTART_PORT)
+	$(PY) -m ocen_registry.quickstart --port $(QUICKSTART_PORT) --dir $(QUICKSTART_DIR)
 
 test: $(VENV)/.installed
 	bash .ci/prepare

@@ -247,6 +247,12 @@ OCEN_TOKEN_ASYNC_COMMIT = env_bool("OCEN_TOKEN_ASYNC_COMMIT", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The quickstart's SQLite builds the sync index without its INCLUDE columns; that is fine there.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    # Its server, worker and the commands beside them share one file: with write-ahead logging readers go on while
+    # one writes, and a writer takes the lock when its transaction starts and waits up to 20 s for it, instead of
+    # failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL;", timeout=20, transaction_mode="IMMEDIATE"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
@@ -352,13 +358,25 @@ LOGGING = {
 
 # --- OCEN registry -------------------------------------------------------------------------
 OCEN_ISSUER = env_str("OCEN_ISSUER", "http://localhost:8000/auth").rstrip("/")
+_issuer = urlsplit(OCEN_ISSUER)
+try:
+    _issuer.port  # noqa: B018 — parsed here so that a bad one is this message, not a traceback later
+except ValueError:
+    raise ImproperlyConfigured(
+        f"OCEN_ISSUER has a port that is not a number from 0 to 65535: {OCEN_ISSUER!r}"
+    ) from None
+if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
+    raise ImproperlyConfigured(
+        "OCEN_ISSUER must be an absolute http(s) URL without query or fragment (RFC 8414 §2), such as "
+        f"https://registry.example.in/auth, not {OCEN_ISSUER!r}"
+    )
 # Operators' passkeys (django-otp-webauthn), a second factor only, bound to the console's host: OCEN_WEBAUTHN_ORIGIN,
 # else the issuer's origin when it is https. Browsers make passkeys over plain http only for localhost, so an
 # http issuer (development, the quickstart) means http://localhost on its port. Changing the host orphans every
 # registered passkey.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
-_ISSUER_ORIGIN = urlsplit(OCEN_ISSUER)
+_ISSUER_ORIGIN = _issuer
 _CONSOLE_ORIGIN = (
     env_str("OCEN_WEBAUTHN_ORIGIN", "")
     or (f"https://{_ISSUER_ORIGIN.netloc}" if _ISSUER_ORIGIN.scheme == "https" else None)
@@ -366,12 +384,6 @@ _CONSOLE_ORIGIN = (
 ).rstrip("/")
 OTP_WEBAUTHN_RP_ID = urlsplit(_CONSOLE_ORIGIN).hostname or "localhost"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [_CONSOLE_ORIGIN]
-_issuer = urlsplit(OCEN_ISSUER)
-if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
-    raise ImproperlyConfigured(
-        "OCEN_ISSUER must be an absolute http(s) URL without query or fragment (RFC 8414 §2), such as "
-        f"https://registry.example.in/auth, not {OCEN_ISSUER!r}"
-    )
 # Where the OAuth endpoints are served: the issuer's path (contract §4), e.g. "auth".
 OCEN_ISSUER_PATH = _issuer.path.strip("/")
 OCEN_TOKEN_AUDIENCE = env_str("OCEN_TOKEN_AUDIENCE", "ocen").strip()

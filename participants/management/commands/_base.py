@@ -9,6 +9,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -50,6 +51,12 @@ class RegistryCommand(BaseCommand):
 
         parser.error = error
         return parser
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except DatabaseError as exc:  # one line, as every refusal (the database is locked, or unreachable)
+            raise CommandError(f"The database could not be used: {str(exc).strip().splitlines()[0]}") from None
 
     def add_actor_argument(self, parser):
         parser.add_argument(
