@@ -97,3 +97,37 @@ def _serving(port: str) -> bool:
         return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
     except requests.ConnectionError:
         return False
+
+
+def test_commands_run_beside_the_quickstart_wait_for_the_lock_instead_of_failing(tmp_path):
+    """The server, the worker and eight commands at once on the quickstart's one SQLite file: every command
+    succeeds (SQLite's rollback journal and no busy wait answered "database is locked" before)."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = str(free_port())
+    process = make_run(tmp_path, port, start_new_session=True)
+    try:
+        assert wait_until(lambda: _serving(port), timeout=240), "make run never served"
+        env = base_env(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", OCEN_ISSUER=f"http://127.0.0.1:{port}/auth")
+        manage = [str(ROOT / ".venv/bin/python"), "manage.py"]
+        listed = subprocess.run(
+            [*manage, "export_registry"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        demo = [p["id"] for p in json.loads(listed.stdout)["participants"]]
+
+        def rotate(n):
+            return subprocess.run(
+                [*manage, "rotate_client_secret", demo[n % len(demo)], "--reason", f"drill {n}"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            done = list(pool.map(rotate, range(8)))
+        assert [d.returncode for d in done] == [0] * 8, [d.stderr for d in done if d.returncode]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
