@@ -53,6 +53,9 @@ def participant_document(participant, keys=None, *, now=None) -> dict:
         "approvedBy": settings.OCEN_REGISTRY_NAME if participant.is_approved else None,
         "approvedOn": rfc3339(participant.approved_at),
         "status": participant.status,
+        # Tokens issued before this (its last reinstatement) are refused: verifiers that check tokens offline
+        # read it here (the change feed, the snapshot and webhook events carry this document too).
+        "tokensValidFrom": rfc3339(participant.tokens_valid_from),
         "clientId": participant.client_id,
         "kcClientId": participant.client_id,
         "createdOn": rfc3339(participant.created_at),

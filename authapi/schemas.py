@@ -174,6 +174,11 @@ class ParticipantDetails(serializers.Serializer):
     approvedBy = serializers.CharField(allow_null=True, help_text="The registry's name (OCEN_REGISTRY_NAME).")
     approvedOn = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=OperationalStatus.values)
+    tokensValidFrom = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The participant's last reinstatement: tokens issued before it (iat) are refused, by the registry "
+        "and by verifiers checking tokens offline; null when it was never reinstated.",
+    )
     clientId = serializers.CharField()
     kcClientId = serializers.CharField(help_text="The client ID again, as the OCEN reference client's DTO names it.")
     createdOn = serializers.DateTimeField()

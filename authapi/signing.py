@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -53,8 +54,9 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(k) for k in configured])
 
 
-def create_signing_key(*, actor: Actor | None = None) -> SigningKey:
-    """Generate a key pair and store it ACTIVE; fails if another key is active (use rotate)."""
+def create_signing_key(*, actor: Actor | None = None, status: str = SigningKeyStatus.ACTIVE) -> SigningKey:
+    """Generate a key pair and store it ACTIVE (fails if another key is active: rotate instead), or NEXT: published
+    in the JWKS, signing once a rotation makes it active."""
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -63,10 +65,13 @@ def create_signing_key(*, actor: Actor | None = None) -> SigningKey:
     kid = exported.thumbprint()
     public_jwk = {**exported.export_public(as_dict=True), "kid": kid, "use": "sig", "alg": "RS256"}
     signing_key = SigningKey.objects.create(
-        kid=kid, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
+        kid=kid, status=status, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
     )
     memory.private_keys[kid] = private_key
-    audit(actor or Actor.system(), AuditAction.SIGNING_KEY_CREATED, kid=kid)
+    published = (
+        {"status": status, "signsFrom": rfc3339(signing_key.signs_from)} if status == SigningKeyStatus.NEXT else {}
+    )
+    audit(actor or Actor.system(), AuditAction.SIGNING_KEY_CREATED, kid=kid, **published)
     return signing_key
 
 
@@ -147,33 +152,67 @@ class DetachedSigner:
 
 
 def published_jwks(now=None) -> dict:
-    """The JWKS of every key that can still verify an unexpired token."""
+    """The JWKS: every key that can still verify an unexpired token, and the next key, published before it signs."""
     now = now or timezone.now()
-    return {"keys": [k.public_jwk for k in SigningKey.objects.verifying_at(now).only("public_jwk")]}
+    return {"keys": [k.public_jwk for k in SigningKey.objects.published_at(now).only("public_jwk")]}
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Where a rotation left the registry's signing keys: the key that signs now, the one this step retired (if it
+    switched), and the key published to sign next (if it did not switch yet)."""
+
+    active: SigningKey
+    retired: SigningKey | None = None
+    upcoming: SigningKey | None = None
 
 
 @transaction.atomic
-def rotate_signing_key(*, actor: Actor | None = None) -> tuple[SigningKey, SigningKey | None]:
-    """Retire the active key (kept for verification until its tokens expire) and make a new one, which
-    signs from the next request on, on every server."""
-    now = timezone.now()
-    old = SigningKey.objects.select_for_update().active().first()
-    if old is not None:
-        old.status = SigningKeyStatus.RETIRED
-        old.retired_at = now
-        old.verify_until = now + dt.timedelta(seconds=settings.OCEN_ACCESS_TOKEN_TTL + settings.OCEN_CLOCK_LEEWAY)
-        old.save(update_fields=["status", "retired_at", "verify_until"])
-        audit(
-            actor or Actor.system(), AuditAction.SIGNING_KEY_RETIRED, kid=old.kid, verifyUntil=rfc3339(old.verify_until)
-        )
-    return create_signing_key(actor=actor), old
+def rotate_signing_key(*, actor: Actor | None = None, at_once: bool = False) -> Rotation:
+    """Replace the signing key without any verifier meeting an unknown kid, in two steps: the first publishes a NEXT
+    key in the JWKS; a later one, once the NEXT key has been published for OCEN_REGISTRY_MAX_AGE (`signs_from`:
+    every copy of the JWKS cached before it has expired), makes it sign and retires the active key, which stays
+    published until its tokens expire. A step before `signs_from` changes nothing. `at_once` switches now, to the
+    NEXT key if there is one, else to a new key (after a suspected compromise: verifiers holding an older copy of
+    the JWKS fetch it again when they meet the new kid, or once their copy expires)."""
+    actor = actor or Actor.system()
+    active = SigningKey.objects.select_for_update().active().first()
+    upcoming = SigningKey.objects.select_for_update().upcoming().first()
+    if upcoming is None:
+        upcoming = create_signing_key(actor=actor, status=SigningKeyStatus.NEXT)
+    if active is not None and not at_once and timezone.now() < upcoming.signs_from:
+        return Rotation(active, None, upcoming)
+    retired = _retire(active, successor=upcoming, actor=actor) if active is not None else None
+    upcoming.status = SigningKeyStatus.ACTIVE
+    upcoming.save(update_fields=["status"])
+    return Rotation(upcoming, retired)
+
+
+def _retire(key: SigningKey, *, successor: SigningKey, actor: Actor) -> SigningKey:
+    """The active key stops signing, `successor` signs from now on; the old key verifies until every token it
+    signed has expired."""
+    key.status = SigningKeyStatus.RETIRED
+    key.retired_at = timezone.now()
+    key.verify_until = key.retired_at + dt.timedelta(
+        seconds=settings.OCEN_ACCESS_TOKEN_TTL + settings.OCEN_CLOCK_LEEWAY
+    )
+    key.save(update_fields=["status", "retired_at", "verify_until"])
+    audit(
+        actor,
+        AuditAction.SIGNING_KEY_RETIRED,
+        kid=key.kid,
+        verifyUntil=rfc3339(key.verify_until),
+        successorKid=successor.kid,
+    )
+    return key
 
 
 @transaction.atomic
 def revoke_signing_key(*, kid: str, reason: str, actor: Actor) -> tuple[SigningKey, SigningKey | None]:
     """Withdraw a signing key at once (its private key is compromised): it leaves the JWKS, and every
-    token it signed stops working on the next request on every server. Revoking the active key puts a
-    new one in its place in the same transaction. Returns the revoked key and the new one, if any."""
+    token it signed stops working on the next request on every server. Revoking the active key puts the
+    NEXT key (verifiers may hold it already) or else a new one in its place in the same transaction; a NEXT key
+    revoked never signs. Returns the revoked key and the one that signs in its place, if any."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the signing key is revoked (for the audit trail)."})
@@ -190,7 +229,14 @@ def revoke_signing_key(*, kid: str, reason: str, actor: Actor) -> tuple[SigningK
     key.revocation_reason = reason[:500]
     key.save(update_fields=["status", "revoked_at", "verify_until", "retired_at", "revocation_reason"])
     audit(actor, AuditAction.SIGNING_KEY_REVOKED, kid=kid, reason=reason, wasActive=was_active)
-    replacement = create_signing_key(actor=actor) if was_active else None
+    replacement = None
+    if was_active:
+        replacement = SigningKey.objects.select_for_update().upcoming().first()
+        if replacement is None:
+            replacement = create_signing_key(actor=actor)
+        else:
+            replacement.status = SigningKeyStatus.ACTIVE
+            replacement.save(update_fields=["status"])
     return key, replacement
 
 

@@ -10,7 +10,7 @@ jwcrypto, PyJWT and requests.
 from .errors import OcenError, RegistryError, TokenError, VerificationError
 from .jws import Diagnosis, VerifiedKey, diagnose, sign, verify
 from .mirror import RegistryMirror
-from .registry import RegistryClient, RegistryKeys, primary_kid
+from .registry import PinnedKeys, RegistryClient, RegistryKeys, primary_kid
 from .tokens import TokenClient
 from .verifier import Verifier
 from .webhooks import verify_event
@@ -18,6 +18,7 @@ from .webhooks import verify_event
 __all__ = [
     "Diagnosis",
     "OcenError",
+    "PinnedKeys",
     "RegistryClient",
     "RegistryError",
     "RegistryKeys",

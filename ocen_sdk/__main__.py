@@ -10,7 +10,8 @@ python -m ocen_sdk — the participant's command line.
                                         check a signature, step by step; exit 1 when it does not verify
     whois PARTICIPANT_ID [--mirror FILE]
                                         the participant's registry record (registry signature checked); with
-                                        --mirror, read from a mirror file alone (no registry options, no request)
+                                        --mirror, read from a mirror file (checked with the registry's keys:
+                                        --issuer is the only registry option it needs)
     mirror --path FILE [--once] [--interval SECONDS]
                                         keep a copy of the registry in FILE (SQLite): its snapshot, then its
                                         change feed, every --interval seconds (30); --once catches up, prints
@@ -128,7 +129,11 @@ def verify_file(options: argparse.Namespace) -> int:
 
 
 def whois(options: argparse.Namespace) -> None:
-    source: RegistryMirror | RegistryClient = RegistryMirror(options.mirror) if options.mirror else _registry(options)
+    source: RegistryMirror | RegistryClient
+    if options.mirror:  # the records from the file, checked with the registry's keys from the issuer
+        source = RegistryMirror(options.mirror, keys=RegistryKeys(options.issuer) if options.issuer else None)
+    else:
+        source = _registry(options)
     print(json.dumps(source.participant(options.participant_id), indent=2))
 
 
@@ -189,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=verify_file)
     p = commands.add_parser("whois", help="a participant's registry record")
     p.add_argument("participant_id")
-    p.add_argument("--mirror", metavar="FILE", help="answer from this registry mirror alone (see: mirror)")
+    p.add_argument("--mirror", metavar="FILE", help="answer from this registry mirror, with --issuer (see: mirror)")
     _registry_options(p)
     p.set_defaults(run=whois)
     p = commands.add_parser("mirror", help="keep a local copy of the registry, following its change feed")

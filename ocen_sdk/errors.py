@@ -25,9 +25,11 @@ class RegistryError(OcenError):
 
 class VerificationError(OcenError):
     """A request or response did not verify. `reason` is machine-readable: token_missing, token_invalid,
-    token_expired, unknown_kid, signature_missing, malformed_signature, algorithm_not_allowed,
-    signature_mismatch, key_revoked, key_expired, key_withheld, participant_not_active, originator_mismatch,
-    registry_unavailable (the registry's keys could not be read), malformed_body (not bytes)."""
+    token_expired, token_revoked (issued before its participant's reinstatement), unknown_kid, signature_missing,
+    malformed_signature, algorithm_not_allowed, signature_mismatch, key_revoked, key_expired, key_withheld,
+    participant_not_active, originator_mismatch, registry_unavailable (the registry's keys could not be read),
+    malformed_body (not bytes); for webhook events, subscription_mismatch (another subscription's event) and
+    event_stale (occurred too long ago)."""
 
     def __init__(self, reason: str, message: str = ""):
         super().__init__(f"{reason}: {message}" if message else reason)

@@ -1,5 +1,12 @@
 """A local copy of what the registry lets a participant see (issue 16): its snapshot, then its change feed, kept
-in a SQLite file, so that lookups and a Verifier's checks make no registry request."""
+in a SQLite file, so that lookups and a Verifier's checks make no registry request.
+
+The file is not trusted on its own (issue 31). It keeps every registry answer it applied (the snapshot, each feed
+page) with the registry's signature over its exact bytes, and every record names the answer it came from: a record
+is answered only once that answer's signature verifies and the record is what it says. The registry's signing keys
+come from an anchor, never from the file alone: the mirror's RegistryClient (its RegistryKeys, found from the
+issuer), or for a mirror only read, the keys its caller gives (RegistryKeys(issuer), or keys it pinned). A file
+altered since the registry signed it is refused (RegistryError, an outage to a Verifier), not believed."""
 
 from __future__ import annotations
 
@@ -8,31 +15,37 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
-from collections.abc import Generator, Iterator
-from typing import Any, TypeGuard
+import time
+from collections.abc import Callable, Iterator
 
 import requests
 
-from .errors import OcenError, RegistryError
-from .jws import JSONObject, VerifiedKey, _parse_instant, _parse_time, verify
-from .registry import RegistryClient, _json
+from .errors import OcenError, RegistryError, VerificationError
+from .feed import SECTIONS, Digests, Snapshot, changes_of, digest, next_after, noted, said
+from .jws import KEY_MEMBERS, JSONObject, VerifiedKey, _parse_instant, _parse_time, header_of, verify
+from .registry import KeySource, RegistryClient, _json, verify_registry_signature
 from .verifier import _canonical_id
 
 log = logging.getLogger(__name__)
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS record (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS source (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body BLOB NOT NULL, signature TEXT NOT NULL, kid TEXT
+);
+CREATE TABLE IF NOT EXISTS record (
+    kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT, source INTEGER NOT NULL, PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS record_source ON record (source);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 PAGE = 500  # the feed's largest page
-SECTIONS = {"participants": "participant", "products": "product", "networks": "network"}  # snapshot list → kind
 # What a publicKeys item carries besides its public JWK: publicKey is the item without them.
 PUBLICATION_MEMBERS = frozenset(
     {"status", "validFrom", "validUntil", "primary", "primaryFrom", "revokedAt", "withheld"}
 )
+OUTAGE_RETRY = 30  # seconds before a mirror's keys ask an unreachable anchor again
 
 
 class FeedGone(RegistryError):
@@ -48,13 +61,15 @@ class RegistryMirror:
     product, network) and verify_signature answer from the file alone, so a Verifier built on a mirror
     (`Verifier(issuer, mirror)`) makes no registry request: the copy is as fresh as its last sync. Each thread
     has its own connection (WAL: readers never wait for a sync). With `registry_client` None the file is only
-    read, and must exist."""
+    read, and must exist; `keys` then says where the registry's signing keys come from (RegistryKeys(issuer), or
+    keys the caller pinned): the file's own copy is used only as far as they vouch for it (see MirrorKeys)."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         registry_client: RegistryClient | None = None,
         *,
+        keys: KeySource | None = None,
         poll_interval: float = 30,
         snapshot_timeout: float = 300,
     ) -> None:
@@ -62,16 +77,44 @@ class RegistryMirror:
             raise FileNotFoundError(f"No registry mirror at {path}: sync one first.")
         self.path, self.client, self.poll_interval = str(path), registry_client, poll_interval
         self.snapshot_timeout = snapshot_timeout  # the registry renders every record for it: tens of seconds at 100k
-        self.keys = MirrorKeys(self)
         self.last_error: OcenError | sqlite3.Error | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
-        self._connections_lock, self._sync_lock = threading.Lock(), threading.Lock()
+        self._connections_lock, self._sync_lock, self._sources_lock = (
+            threading.Lock(),
+            threading.Lock(),
+            threading.Lock(),
+        )
         self._wake = threading.Event()
         self._unknown_kid: str | None = None
+        self._answer_kid: str | None = None  # the kid of the last registry answer a sync verified
+        self._sources: dict[int, Digests] = {}  # the applied answers this process has checked, by source id
         if registry_client is not None:
+            self._upgrade()
             self._db().executescript(SCHEMA)
             self._claim(f"{registry_client.base} as {registry_client.token_client.client_id}")
+        elif self._made_by_an_earlier_toolkit():
+            raise RegistryError(f"The registry mirror at {self.path} was made by an earlier ocen_sdk: sync it again.")
+        anchor = keys or (registry_client.keys if registry_client is not None else None)
+        if anchor is None:
+            raise ValueError(
+                "A registry mirror opened without a registry client needs the registry's keys to check it with "
+                "(keys=RegistryKeys(issuer), or keys you pinned; on the command line, --issuer): the file alone "
+                "is not trusted."
+            )
+        self.keys = MirrorKeys(self, anchor)
+
+    def _made_by_an_earlier_toolkit(self) -> bool:
+        """Whether the file's records name no signed answer (the format before issue 31)."""
+        columns = {row[1] for row in self._db().execute("PRAGMA table_info(record)")}
+        return bool(columns) and "source" not in columns
+
+    def _upgrade(self) -> None:
+        """A file of the earlier format is emptied (its records cannot be checked): the next sync takes the snapshot."""
+        if self._made_by_an_earlier_toolkit():
+            with self._transaction() as db:
+                db.execute("DROP TABLE record")
+                db.execute("DELETE FROM meta WHERE name IN ('seq', 'registry_jwks')")
 
     def _claim(self, view: str) -> None:
         """Tie the file to one registry and one caller: records are what that caller may see, so another
@@ -100,7 +143,8 @@ class RegistryMirror:
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind the mirror holds."""
-        found = dict(self._db().execute("SELECT kind, COUNT(*) FROM record GROUP BY kind").fetchall())
+        rows = self._db().execute("SELECT kind, COUNT(*) FROM record WHERE body IS NOT NULL GROUP BY kind")
+        found = dict(rows.fetchall())
         return {name: found.get(kind, 0) for name, kind in SECTIONS.items()}
 
     def participant(self, participant_id: str) -> JSONObject:
@@ -112,12 +156,11 @@ class RegistryMirror:
         return {"keys": self.participant(participant_id)["publicKeys"]["keys"]}
 
     def product(self, product_id: str) -> JSONObject:
-        """A product as GET /service/products/{id} answers its `data`. Withdrawn products are not in the feed's
-        view, so not here either (that lookup still answers them, WITHDRAWN)."""
+        """A product as GET /service/products/{id} answers its `data`."""
         return self._record("product", product_id)
 
     def network(self, network_id: str) -> JSONObject:
-        """A network as GET /service/product-networks/{id} answers it (its product active)."""
+        """A network as GET /service/product-networks/{id} answers it."""
         return {name: value for name, value in self._record("network", network_id).items() if name != "members"}
 
     def verify_signature(self, participant_id: str, body: bytes, signature: str) -> VerifiedKey:
@@ -125,22 +168,68 @@ class RegistryMirror:
         refused until a sync brings it). Returns the VerifiedKey."""
         return verify(body, signature, self.participant(participant_id)["publicKeys"])
 
+    def check(self) -> None:
+        """Check the whole file now, as each lookup checks what it reads: every stored answer's registry signature,
+        and every record against the answer it names. RegistryError when anything was altered (a Verifier's
+        process may call it at start-up, to refuse an altered file before it serves)."""
+        with self._reading() as db:
+            for kind, record_id, body, source in db.execute("SELECT kind, id, body, source FROM record").fetchall():
+                self._check(kind, record_id, body, source)
+
     def _record(self, kind: str, record_id: str) -> JSONObject:
         key = (kind, _canonical_id(str(record_id)))
-        row = self._db().execute("SELECT body FROM record WHERE kind = ? AND id = ?", key).fetchone()
-        if row is not None:
-            record: JSONObject = json.loads(row[0])  # stored as the registry's JSON object, verified
-            return record
+        with self._reading() as db:
+            row = db.execute("SELECT body, source FROM record WHERE kind = ? AND id = ?", key).fetchone()
+            if row is not None and row[0] is not None:
+                self._check(*key, row[0], row[1])
+                record: JSONObject = json.loads(row[0])  # the registry's JSON object, as it signed it
+                return record
         if self.seq is None:  # an outage, not a verdict: nothing to answer from yet
             raise RegistryError(f"The registry mirror at {self.path} has not been synced yet.")
         raise RegistryError(f"No {kind} with id {record_id!r} in the registry mirror.", 404)
+
+    def _check(self, kind: str, record_id: str, body: str | None, source: int) -> None:
+        """The record is what the stored answer `source` says of it, and that answer is signed by the registry."""
+        stated = self._digests(source)
+        if (kind, record_id) not in stated or stated[(kind, record_id)] != digest(body):
+            raise self._altered(f"its {kind} {record_id} is not what the registry's answer said")
+
+    def _digests(self, source: int) -> Digests:
+        """What stored answer `source` says of each record, once its registry signature has been checked (once per
+        process: an answer is never changed once stored, so one that is changed is checked no more)."""
+        digests = self._sources.get(source)
+        if digests is not None:
+            return digests
+        with self._sources_lock:
+            row = self._db().execute("SELECT kind, body, signature FROM source WHERE id = ?", (source,)).fetchone()
+            if row is None:
+                raise self._altered(f"a record names answer {source}, which it does not hold")
+            kind, body, signature = row
+            try:
+                verify_registry_signature(bytes(body), signature, self.keys)
+            except VerificationError as failed:
+                raise self._altered(
+                    f"the registry's signature over answer {source} does not verify ({failed.reason})"
+                ) from None
+            digests = said(kind, bytes(body))
+            kept = {row[0] for row in self._db().execute("SELECT id FROM source")}
+            self._sources = {**{k: v for k, v in self._sources.items() if k in kept}, source: digests}
+            return digests
+
+    def _altered(self, what: str) -> RegistryError:
+        return RegistryError(
+            f"The registry mirror at {self.path} was altered since the registry signed it ({what}): "
+            "delete it and sync again."
+        )
 
     # --- Following the registry --------------------------------------------------------------------------
 
     def sync(self) -> int:
         """Catch up with the registry: the snapshot if the file is empty, then the feed until `hasMore` is false;
-        after a 410 (the feed no longer reaches back to the file's sequence), the snapshot again. Then keep a
-        copy of the registry's JWKS. Returns the sequence applied."""
+        after a 410 (the feed no longer reaches back to the file's sequence), the snapshot again. The snapshot is
+        taken again too when the registry signs with another key than the stored answers were signed with (a
+        rotation): each stored signature then stays verifiable while the older key is still published. Then keep
+        a copy of the registry's JWKS. Returns the sequence applied."""
         with self._sync_lock:
             seq = self.seq
             try:
@@ -148,8 +237,15 @@ class RegistryMirror:
             except FeedGone:
                 log.warning("Registry mirror %s: the feed no longer reaches seq %s; taking a snapshot", self.path, seq)
                 seq = self._follow_feed(self._bootstrap())  # a second 410 is an error
+            if self._signed_with_an_older_key():
+                log.info("Registry mirror %s: the registry signs with another key; taking a snapshot", self.path)
+                seq = self._follow_feed(self._bootstrap())
             self._keep_registry_keys()
             return seq
+
+    def _signed_with_an_older_key(self) -> bool:
+        row = self._db().execute("SELECT 1 FROM source WHERE kid IS NOT ? LIMIT 1", (self._answer_kid,)).fetchone()
+        return row is not None
 
     def follow(self, stop_event: threading.Event | None = None) -> None:
         """Sync, then sleep `poll_interval` seconds or until nudge(), until `stop_event` is set (set it, then
@@ -181,21 +277,32 @@ class RegistryMirror:
     def _verified(self, response: requests.Response, member: str, kind: type) -> JSONObject:
         """A registry answer's document: a 200 carrying `member` of type `kind`, signed by the registry."""
         document = _json(response, member, kind)
-        self._registry.verified_content(response)  # the signature over the bytes; the JSON is parsed once, above
+        self._verified_content(response)  # the signature over the bytes; the JSON is parsed once, above
         return document
+
+    def _verified_content(self, response: requests.Response) -> bytes:
+        content = self._registry.verified_content(response)
+        self._answer_kid = (header_of(response.headers.get("x-jws-signature")) or {}).get("kid")
+        return content
 
     def _bootstrap(self) -> int:
         """Replace the whole copy with the registry's snapshot, in one transaction; returns its sequence. The
         snapshot is read one record at a time (100,000 participants are a few hundred MB of JSON: as Python
-        objects, several times that)."""
+        objects, several times that), and kept as signed beside the records read from it."""
         response = self._registry.get("snapshot", timeout=self.snapshot_timeout)
         if response.status_code != 200:
             _json(response, "seq", int)  # the registry's error, as every other answer's
-        snapshot = Snapshot(self._registry.verified_content(response).decode("utf-8", errors="strict"))
+        content = self._verified_content(response)
+        snapshot = Snapshot(content.decode("utf-8", errors="strict"))
+        digests: Digests = {}
         with self._transaction() as db:
             db.execute("DELETE FROM record")
-            db.executemany("INSERT OR REPLACE INTO record (kind, id, body) VALUES (?, ?, ?)", snapshot.rows())
+            db.execute("DELETE FROM source")
+            source = _store(db, "snapshot", response)
+            rows = ((kind, record_id, body, source) for kind, record_id, body in noted(snapshot.rows(), digests))
+            db.executemany("INSERT OR REPLACE INTO record (kind, id, body, source) VALUES (?, ?, ?, ?)", rows)
             _set(db, "seq", snapshot.seq)
+        self._sources = {source: digests}
         return snapshot.seq
 
     def _follow_feed(self, seq: int) -> int:
@@ -203,34 +310,39 @@ class RegistryMirror:
         while True:
             response = self._registry.get(f"changes?after={seq}&limit={PAGE}")
             if response.status_code == 410:
-                self._registry.verified_content(response)
+                self._verified_content(response)
                 raise FeedGone(f"The registry's feed no longer reaches back to seq {seq}.", 410)
             page = self._verified(response, "changes", list)
-            after, seq = seq, self._apply(page, seq)
+            after, seq = seq, self._apply(page, response, seq)
             if page.get("hasMore") is not True or seq <= after:
                 return seq
 
-    def _apply(self, page: JSONObject, after: int) -> int:
-        """One feed page, in one transaction: each record replaced, or deleted where it is null (gone from the
-        caller's view). Skipped if another process applied it meanwhile. Returns the sequence now applied."""
-        latest = {(kind, record_id): body for kind, record_id, body in _changes(page)}
-        next_after = _next_after(page, after)
+    def _apply(self, page: JSONObject, response: requests.Response, after: int) -> int:
+        """One feed page, in one transaction: each record replaced, or marked gone where it is null (gone from the
+        caller's view), each naming the page, which is kept as signed while a record names it. Skipped if another
+        process applied it meanwhile. Returns the sequence now applied."""
+        digests: Digests = {}
+        latest = {(kind, record_id): body for kind, record_id, body in noted(changes_of(page), digests)}
+        applied = next_after(page, after)
         with self._transaction() as db:
             stored = _stored_seq(db)
             if stored != after:  # None: emptied meanwhile, and the next sync takes the snapshot
                 return stored or 0
-            gone = [key for key, body in latest.items() if body is None]
-            db.executemany("DELETE FROM record WHERE kind = ? AND id = ?", gone)
-            kept = [(*key, body) for key, body in latest.items() if body is not None]
-            db.executemany("INSERT OR REPLACE INTO record (kind, id, body) VALUES (?, ?, ?)", kept)
-            _set(db, "seq", next_after)
-        return next_after
+            source = _store(db, "changes", response)
+            rows = [(kind, record_id, body, source) for (kind, record_id), body in latest.items()]
+            db.executemany("INSERT OR REPLACE INTO record (kind, id, body, source) VALUES (?, ?, ?, ?)", rows)
+            db.execute("DELETE FROM source WHERE NOT EXISTS (SELECT 1 FROM record WHERE record.source = source.id)")
+            _set(db, "seq", applied)
+        self._sources[source] = digests
+        return applied
 
     def _keep_registry_keys(self) -> None:
-        """Store the registry's JWKS as the client's RegistryKeys holds it (fetched again once its max-age is
-        over, or once early for a kid met on the request path, at most once per its min_refresh_interval)."""
+        """Store the registry's JWKS as the client's RegistryKeys holds it: fetched again once its max-age is over,
+        or before, when it would be over before the next sync is due (so that the copy in the file is never older
+        than its max-age, and holds each signing key the registry publishes ahead of its use before that key
+        signs), and once early for a kid met on the request path."""
         kid, self._unknown_kid = self._unknown_kid, None
-        jwks = self._registry.keys.jwks(unknown_kid=kid)
+        jwks = self._registry.keys.jwks(unknown_kid=kid, fresh_for=2 * self.poll_interval)
         with self._transaction() as db:
             _set(db, "registry_jwks", json.dumps(jwks))
 
@@ -249,6 +361,20 @@ class RegistryMirror:
         return connection
 
     @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (WAL: a consistent view), so that a sync cannot remove the answer a record names
+        between reading the one and the other."""
+        db = self._db()
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -261,12 +387,22 @@ class RegistryMirror:
 
 
 class MirrorKeys:
-    """The registry's signing keys for a Verifier on a mirror: the JWKS its last sync stored, read from the file.
-    It never asks the registry: a kid it does not know is asked for at the mirror's next sync (RegistryKeys'
-    early refresh, at most once per its min_refresh_interval), and refused until then."""
+    """The registry's signing keys for a Verifier on a mirror, and for the mirror's check of the answers it stores:
+    the JWKS its last sync stored, each key only as `anchor` publishes it (the mirror's RegistryKeys, or the keys
+    its caller gave: the file alone never adds a key). The anchor is asked on each call, which costs nothing while
+    its copy is fresh (a sync keeps it so); a stored key it does not hold yet (the sync of another process stored
+    it) makes it fetch early, once per kid. While the anchor cannot be reached, the keys it last published go on
+    being used (the mirror's point is to answer through a registry outage), and it is asked again after
+    OUTAGE_RETRY seconds. A kid the stored JWKS lacks asks nothing on the request path: the mirror's next sync asks
+    for it (RegistryKeys' early refresh), and it is refused until then."""
 
-    def __init__(self, mirror: RegistryMirror) -> None:
-        self.mirror = mirror
+    def __init__(self, mirror: RegistryMirror, anchor: KeySource) -> None:
+        self.mirror, self.anchor = mirror, anchor
+        clock: Callable[[], float] = getattr(anchor, "clock", time.monotonic)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._published: dict[str, JSONObject] | None = None  # the anchor's keys as it last published them
+        self._retry_at = 0.0
 
     def jwks(self, *, unknown_kid: str | None = None) -> JSONObject:
         if unknown_kid is not None:
@@ -274,8 +410,47 @@ class MirrorKeys:
         row = self.mirror._db().execute("SELECT value FROM meta WHERE name = 'registry_jwks'").fetchone()
         if row is None:
             raise RegistryError(f"The registry mirror at {self.mirror.path} holds no registry keys: sync it first.")
-        jwks: JSONObject = json.loads(row[0])  # stored from RegistryKeys.jwks()
-        return jwks
+        stored = [key for key in json.loads(row[0]).get("keys", []) if isinstance(key, dict)]
+        published = self._published_for(stored)
+        return {"keys": [published[_key_id(key)] for key in stored if _key_id(key) in published]}
+
+    def _published_for(self, stored: list[JSONObject]) -> dict[str, JSONObject]:
+        """The anchor's keys by identity (kid and key material), asked of it now unless it is unreachable."""
+        with self._lock:
+            now = self.clock()
+            if self._published is not None and now < self._retry_at:
+                return self._published
+            try:
+                jwks = self.anchor.jwks(unknown_kid=_first_unknown(stored, self._published or {}))
+            except RegistryError as exc:
+                if self._published is None:
+                    raise
+                log.warning("Registry mirror %s: the registry's keys cannot be read (%s)", self.mirror.path, exc)
+                self._retry_at = now + OUTAGE_RETRY
+                return self._published
+            self._published = {_key_id(key): key for key in jwks.get("keys", []) if isinstance(key, dict)}
+            return self._published
+
+
+def _first_unknown(stored: list[JSONObject], known: dict[str, JSONObject]) -> str | None:
+    """The kid of the first stored key `known` does not hold: the anchor fetches early for it, once per kid."""
+    kid = next((key.get("kid") for key in stored if _key_id(key) not in known), None)
+    return kid if isinstance(kid, str) else None
+
+
+def _key_id(key: JSONObject) -> str:
+    """A JWK's identity for MirrorKeys: its kid and its key members."""
+    return json.dumps([key.get("kid"), *(key.get(name) for name in KEY_MEMBERS)])
+
+
+def _store(db: sqlite3.Connection, kind: str, response: requests.Response) -> int:
+    """Keep a registry answer as it was signed; returns its id."""
+    signature = response.headers["x-jws-signature"]  # verified_content refused an answer without one
+    kid = (header_of(signature) or {}).get("kid")
+    cursor = db.execute(
+        "INSERT INTO source (kind, body, signature, kid) VALUES (?, ?, ?, ?)", (kind, response.content, signature, kid)
+    )
+    return cursor.lastrowid or 0  # an INSERT into a rowid table always has one
 
 
 def _as_of(record: JSONObject, now: dt.datetime) -> JSONObject:
@@ -314,105 +489,9 @@ def _switched_by(item: JSONObject, now: dt.datetime) -> bool:
         return False
 
 
-class Snapshot:
-    """The registry's snapshot document read member by member, and its lists a record at a time: only one
-    record is ever a Python object. rows() must be consumed once; `seq` is known once it has been."""
-
-    _decoder = json.JSONDecoder()
-    _blank = re.compile(r"[ \t\n\r]*")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._seq: object = None  # the document's seq member, whatever it holds
-        self._sections: set[str] = set()
-
-    @property
-    def seq(self) -> int:
-        if not _is_seq(self._seq) or self._sections != set(SECTIONS):
-            raise RegistryError("The registry's snapshot has no seq or misses a list of records.")
-        return self._seq
-
-    def rows(self) -> Generator[tuple[str, str, str], None, None]:
-        """(kind, id, record JSON) for every record, in document order."""
-        at = self._expect(0, "{")
-        while True:
-            name, at = self._value(at)
-            if not isinstance(name, str):
-                raise RegistryError("The registry's snapshot is not the JSON document it should be.")
-            at = self._expect(at, ":")
-            if name in SECTIONS:
-                self._sections.add(name)
-                at = yield from self._records(SECTIONS[name], at)
-            else:
-                value, at = self._value(at)
-                self._seq = value if name == "seq" else self._seq
-            if self._next(at) == "}":
-                return
-            at = self._expect(at, ",")
-
-    def _records(self, kind: str, at: int) -> Generator[tuple[str, str, str], None, int]:
-        at = self._expect(at, "[")
-        if self._next(at) == "]":
-            return self._expect(at, "]")
-        while True:
-            start = self._skip(at)
-            record, at = self._value(start)
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise RegistryError(f"The registry's snapshot carries a malformed {kind} record.")
-            yield kind, record["id"], self.text[start:at]
-            if self._next(at) == "]":
-                return self._expect(at, "]")
-            at = self._expect(at, ",")
-
-    def _value(self, at: int) -> tuple[Any, int]:
-        try:
-            return self._decoder.raw_decode(self.text, self._skip(at))
-        except (ValueError, RecursionError):
-            raise RegistryError("The registry's snapshot is not JSON.") from None
-
-    def _skip(self, at: int) -> int:
-        blank = self._blank.match(self.text, at)  # matches everywhere (perhaps nothing)
-        return blank.end() if blank else at
-
-    def _next(self, at: int) -> str:
-        return self.text[self._skip(at) : self._skip(at) + 1]
-
-    def _expect(self, at: int, token: str) -> int:
-        at = self._skip(at)
-        if self.text[at : at + 1] != token:
-            raise RegistryError("The registry's snapshot is not the JSON document it should be.")
-        return at + 1
-
-
-def _changes(page: JSONObject) -> Iterator[tuple[str, str, str | None]]:
-    """The page's changes as (kind, id, record JSON or None); unknown members are ignored."""
-    for change in page["changes"]:
-        if not _is_change(change):
-            raise RegistryError("The registry's feed carries a malformed change.")
-        record = change["record"]
-        yield change["kind"], change["id"], None if record is None else json.dumps(record)
-
-
-def _is_change(change: object) -> bool:
-    if not isinstance(change, dict) or not isinstance(change.get("kind"), str) or not isinstance(change.get("id"), str):
-        return False
-    return "record" in change and (change["record"] is None or isinstance(change["record"], dict))
-
-
-def _next_after(page: JSONObject, after: int) -> int:
-    next_after = page.get("nextAfter")
-    if not _is_seq(next_after) or next_after < after:
-        raise RegistryError(f"The registry's feed answers nextAfter {next_after!r} after {after}.")
-    return next_after
-
-
 def _stored_seq(db: sqlite3.Connection) -> int | None:
     row = db.execute("SELECT value FROM meta WHERE name = 'seq'").fetchone()
     return int(row[0]) if row else None
-
-
-def _is_seq(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _set(db: sqlite3.Connection, name: str, value: object) -> None:

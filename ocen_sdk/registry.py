@@ -35,14 +35,20 @@ def primary_kid(record: JSONObject) -> str | None:
     return kid
 
 
+KIDS_REMEMBERED = 1024  # unknown kids whose last early fetch is remembered (a flood of forged kids forgets the oldest)
+
+
 class RegistryKeys:
     """The registry's JWKS, found from the issuer alone (OpenID discovery).
 
     A copy is used for as long as the registry's Cache-Control max-age says, then fetched again, so a
-    signing key the registry withdraws stops verifying here within that time; a kid the copy does not
-    know makes it fetch early, at most once per `min_refresh_interval` (forged kids cannot hammer the
-    registry). Every answer must be a 200 with the expected JSON, or RegistryError is raised. Ages are read
-    from `clock`, seconds that only go forward (time.monotonic; a test passes one it sets)."""
+    signing key the registry withdraws stops verifying here within that time. The registry publishes its next
+    signing key that long before it signs, so a rotation never shows here as an unknown kid; a kid the copy does
+    not know (a switch at once, after a compromise) makes it fetch at once: once per kid per
+    `min_refresh_interval`, and no early fetch within `min_fetch_interval` of the last one, so that a flood of
+    forged kids costs the registry at most one request per `min_fetch_interval`. Every answer must be a 200 with
+    the expected JSON, or RegistryError is raised. Ages are read from `clock`, seconds that only go forward
+    (time.monotonic; a test passes one it sets)."""
 
     def __init__(
         self,
@@ -51,35 +57,50 @@ class RegistryKeys:
         session: requests.Session | None = None,
         timeout: float = 10,
         min_refresh_interval: float = 30,
+        min_fetch_interval: float = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.session = session or requests.Session()
         self.timeout, self.min_refresh_interval, self.clock = timeout, min_refresh_interval, clock
+        self.min_fetch_interval = min_fetch_interval
         self._lock = threading.Lock()
         self._jwks: JSONObject | None = None
-        self._fetched_at = 0.0
         self._fresh_until = 0.0
+        self._early_fetch_at: float | None = None
+        self._asked: dict[str, float] = {}  # unknown kid → when it last made this fetch early
         self._jwks_uri: str | None = None
 
     def close(self) -> None:
         self.session.close()
 
-    def jwks(self, *, unknown_kid: str | None = None) -> JSONObject:
+    def jwks(self, *, unknown_kid: str | None = None, fresh_for: float = 0) -> JSONObject:
+        """The JWKS: the copy while it is fresh (for `fresh_for` seconds more, when asked), else fetched again;
+        fetched at once for `unknown_kid` when the copy lacks it (see the class)."""
         with self._lock:
             now = self.clock()
             jwks = self._jwks
-            if jwks is None or now >= self._fresh_until or self._early_for(unknown_kid, jwks, now):
+            if jwks is None or now + fresh_for >= self._fresh_until or self._early_for(unknown_kid, jwks, now):
                 response = self._fetch()
                 jwks = _json(response, "keys", list)
-                self._jwks, self._fetched_at = jwks, now
-                self._fresh_until = now + _max_age(response)
+                self._jwks, self._fresh_until = jwks, now + _max_age(response)
             return jwks
 
     def _early_for(self, unknown_kid: str | None, jwks: JSONObject, now: float) -> bool:
-        """Whether a kid the fresh copy does not know is fetched for now (not within min_refresh_interval)."""
-        unknown = unknown_kid is not None and not _has_kid(jwks, unknown_kid)
-        return unknown and now - self._fetched_at >= self.min_refresh_interval
+        """Whether a kid the fresh copy does not know is fetched for now: not asked for within
+        min_refresh_interval, and no early fetch within min_fetch_interval. Remembers the fetch it allows."""
+        if unknown_kid is None or _has_kid(jwks, unknown_kid):
+            return False
+        asked = self._asked.get(unknown_kid)
+        if asked is not None and now - asked < self.min_refresh_interval:
+            return False
+        if self._early_fetch_at is not None and now - self._early_fetch_at < self.min_fetch_interval:
+            return False
+        self._asked.pop(unknown_kid, None)
+        while len(self._asked) >= KIDS_REMEMBERED:
+            del self._asked[next(iter(self._asked))]
+        self._asked[unknown_kid] = self._early_fetch_at = now
+        return True
 
     def _fetch(self) -> requests.Response:
         if self._jwks_uri is None:
@@ -89,6 +110,20 @@ class RegistryKeys:
                 raise RegistryError(f"Discovery names issuer {metadata.get('issuer')!r}, not {self.issuer!r}.")
             self._jwks_uri = metadata["jwks_uri"]
         return _get(self.session, self._jwks_uri, timeout=self.timeout)
+
+
+class PinnedKeys:
+    """The registry's JWKS as the caller pinned it (fetched from the issuer itself earlier, or handed over out of
+    band): a KeySource that never asks anything, for reading a mirror where the registry cannot be reached. Pin
+    the keys again at each rotation of the registry's signing key (its JWKS lists the next key ahead of time)."""
+
+    def __init__(self, jwks: JSONObject) -> None:
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+            raise ValueError("Pin a JWKS: a JSON object with a list of keys.")
+        self._jwks = jwks
+
+    def jwks(self, *, unknown_kid: str | None = None) -> JSONObject:
+        return self._jwks
 
 
 def _get(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Protocol
 
 from .errors import RegistryError, TokenError, VerificationError
-from .jws import JSONObject, PublicKey, VerifiedKey, compact_jwt, public_key_of, signature_verifies
+from .jws import JSONObject, PublicKey, VerifiedKey, _parse_instant, compact_jwt, public_key_of, signature_verifies
 from .registry import SIGNATURE_HEADERS, KeySource
 
 
@@ -64,9 +65,9 @@ class Verifier:
 
     def verify_request(self, headers: Headers, body: bytes) -> JSONObject:
         """The caller's participant record if the request is genuine; else VerificationError(reason)."""
-        claims = self.verify_token(_header(headers, "Authorization"))
+        claims = self._token_claims(_header(headers, "Authorization"))
         participant_id = claims["participantId"]
-        record = self._active_record(participant_id)
+        record = self._caller_record(claims)
         self._check_body_signature(participant_id, body, _signature_of(headers))
         originator = _originator(body)
         if originator is not None and originator != participant_id:
@@ -99,12 +100,33 @@ class Verifier:
         except (RegistryError, TokenError) as exc:  # refreshing the caller's keys failed
             raise VerificationError("registry_unavailable", str(exc)) from None
 
+    def _caller_record(self, claims: JSONObject) -> JSONObject:
+        """The record of the token's participant, which must show it approved and active, and the token issued
+        no earlier than the record's tokensValidFrom (its last reinstatement: the suspension revoked every token
+        issued before it, and the registry refuses them since)."""
+        record = self._active_record(claims["participantId"])
+        valid_from = record.get("tokensValidFrom")
+        if valid_from is not None and _issued_before(claims.get("iat"), valid_from):
+            raise VerificationError(
+                "token_revoked",
+                f"The token was issued before {claims['participantId']} was reinstated ({valid_from}).",
+            )
+        return record
+
     def verify_token(self, authorization: str | None) -> JSONObject:
         """The claims of the caller's registry token: RS256 by a key the registry publishes, with `iss`,
-        `aud`, `exp`, `sub` and `participantId`, inside its validity (with `leeway` seconds of skew).
+        `aud`, `exp`, `sub` and `participantId`, inside its validity (with `leeway` seconds of skew), of a
+        participant the registry shows approved and active, issued no earlier than its record's tokensValidFrom
+        (a token from before a suspension stays refused after the reinstatement, as the registry refuses it).
 
         The signature is checked with PyJWT's RS256 over a key parsed once per process; the claim
         checks are PyJWT's rules, made here so that each request pays for them only once."""
+        claims = self._token_claims(authorization)
+        self._caller_record(claims)
+        return claims
+
+    def _token_claims(self, authorization: str | None) -> JSONObject:
+        """verify_token's checks of the token itself (no record read)."""
         scheme, _, token = (authorization if isinstance(authorization, str) else "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise VerificationError("token_missing", "No bearer token.")
@@ -162,6 +184,19 @@ class Verifier:
             raise VerificationError("token_expired", "The token has expired.")
         if claims.get("nbf", now) > now + self.leeway or claims.get("iat", now) > now + self.leeway:
             raise VerificationError("token_invalid", "The token is not yet valid.")
+
+
+def _issued_before(iat: object, valid_from: object) -> bool:
+    """Whether a token's `iat` (whole seconds) is before `valid_from` (RFC 3339, milliseconds): a token issued in
+    the same second counts as after (the registry issues none between a suspension and its reinstatement). A
+    tokensValidFrom that cannot be read refuses every token; a token without `iat` is refused by it."""
+    try:
+        moment = _parse_instant(str(valid_from))
+    except ValueError:
+        return True
+    if moment.tzinfo is None or isinstance(iat, bool) or not isinstance(iat, int | float):
+        return True
+    return iat < math.floor(moment.timestamp())
 
 
 def _canonical_id(participant_id: str) -> str:

@@ -27,7 +27,9 @@ class PublicView(APIView):
 
 
 class JWKSView(PublicView):
-    """GetCertificate: the registry's token-signing keys (active and retired-but-needed)."""
+    """GetCertificate: the registry's token-signing keys: the next one (published OCEN_REGISTRY_MAX_AGE before it
+    signs, so that no copy a verifier caches for that long misses it), the active one, and retired ones whose tokens
+    may still be unexpired."""
 
     @extend_schema(
         operation_id="GetCertificate", tags=["auth"], auth=[], responses={200: schemas.JWKS, 503: schemas.RegistryError}

@@ -118,7 +118,7 @@ def test_a_retired_key_verifies_until_its_end_and_a_revoked_one_never(participan
         application_id=approved.participant.application_id,
         expires=timezone.now() + dt.timedelta(hours=1),
     )
-    signing.rotate_signing_key(actor=actor)
+    signing.rotate_signing_key(actor=actor, at_once=True)
     assert compiled.caller_for_token(raw, kid=old_kid).active_kid != old_kid  # retired: still verifies
     SigningKey.objects.filter(kid=old_kid).update(status=SigningKeyStatus.REVOKED, revoked_at=timezone.now())
     assert compiled.caller_for_token(raw, kid=old_kid) is None  # revoked, whatever its verify_until says

@@ -41,7 +41,7 @@ def test_private_key_is_encrypted_at_rest(lender_token):
 
 def test_rotation_keeps_old_tokens_verifiable_and_signs_new_ones_with_the_new_key(client, lender, lender_token):
     old_kid = kid_of(lender_token)
-    call_command("rotate_signing_key")
+    call_command("rotate_signing_key", "--now")
     jwks = client.get("/auth/certs").json()
     assert {k["kid"] for k in jwks["keys"]} == {old_kid, SigningKey.objects.get(status=SigningKeyStatus.ACTIVE).kid}
     assert verify_with_jwks(lender_token, jwks)["participantId"] == str(lender.participant.id)
@@ -54,7 +54,7 @@ def test_a_retired_key_leaves_the_jwks_once_its_tokens_have_expired(client, lend
     from django.utils import timezone
 
     old_kid = kid_of(lender_token)
-    call_command("rotate_signing_key")
+    call_command("rotate_signing_key", "--now")
     retired = SigningKey.objects.get(kid=old_kid)
     assert retired.status == SigningKeyStatus.RETIRED
     assert (retired.verify_until - retired.retired_at).total_seconds() == settings.OCEN_ACCESS_TOKEN_TTL + 60

@@ -44,6 +44,7 @@ def test_body_shape_field_by_field(client, agent_token, lender):
         "approvedBy",
         "approvedOn",
         "status",
+        "tokensValidFrom",
         "clientId",
         "kcClientId",
         "createdOn",

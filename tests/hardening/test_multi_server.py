@@ -59,7 +59,7 @@ def test_two_servers_share_keys_counters_and_state(servers, actor):
 
     # One rotation, run once, signs the next token at either server, with no delay.
     old_kid = kid(token)
-    assert manage(env, "rotate_signing_key").returncode == 0
+    assert manage(env, "rotate_signing_key", "--now").returncode == 0
     new_kids = {kid(token_at(base, agent).json()["access_token"]) for base in (a, b, a, b)}
     assert len(new_kids) == 1 and old_kid not in new_kids
     for base in (a, b):

@@ -110,14 +110,18 @@ def test_mirror_once_catches_up_and_whois_answers_from_the_mirror_file_alone(tmp
     assert once.returncode == 0, once.stderr
     assert json.loads(once.stdout) == {"seq": Change.objects.newest(), "participants": 1, "products": 0, "networks": 0}
 
-    # No registry settings at all, so no registry to ask: the record comes from the file, as the registry has it.
-    local = cli("whois", pid, "--mirror", str(path))
+    # The issuer alone, no credentials: the record comes from the file, as the registry signed it, checked with the
+    # registry's keys from the issuer. Without the issuer, the file alone is not trusted.
+    issuer_only = {"OCEN_ISSUER": registry["issuer"]}
+    local = cli("whois", pid, "--mirror", str(path), env=issuer_only)
     assert local.returncode == 0, local.stderr
     assert json.loads(local.stdout) == json.loads(cli("whois", pid, env=env).stdout)
-    unknown = cli("whois", str(uuid.uuid4()), "--mirror", str(path))
+    untrusted = cli("whois", pid, "--mirror", str(path))
+    assert untrusted.returncode == 2 and "--issuer" in untrusted.stderr and untrusted.stdout == ""
+    unknown = cli("whois", str(uuid.uuid4()), "--mirror", str(path), env=issuer_only)
     assert unknown.returncode != 0 and "No participant with id" in unknown.stderr and unknown.stdout == ""
     never_synced = tmp_path / "elsewhere.sqlite3"
-    missing = cli("whois", pid, "--mirror", str(never_synced))
+    missing = cli("whois", pid, "--mirror", str(never_synced), env=issuer_only)
     assert missing.returncode != 0 and "No registry mirror" in missing.stderr and not never_synced.exists()
 
 
@@ -139,7 +143,10 @@ def test_mirror_follows_the_feed_until_interrupted(tmp_path, registry, actor):
         assert json.loads(caught_up or "null") == expected
         services.suspend_participant(participant=lender.participant, actor=actor, reason="regulator's order")
         deadline = time.monotonic() + 20
-        while json.loads(cli("whois", lender_id, "--mirror", str(path)).stdout)["status"] != "SUSPENDED":
+        issuer_only = {"OCEN_ISSUER": registry["issuer"]}
+        while (
+            json.loads(cli("whois", lender_id, "--mirror", str(path), env=issuer_only).stdout)["status"] != "SUSPENDED"
+        ):
             assert time.monotonic() < deadline, "the follower did not bring the suspension"
             time.sleep(0.2)
     finally:
