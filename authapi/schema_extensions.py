@@ -49,19 +49,16 @@ KEY_PATHS = ("/auth/certs", "/.well-known/jwks.json", "/auth/.well-known/openid-
 def headers_for(path: str, method: str, status: str) -> list[str]:
     """The headers an answer of this operation and status carries (tests/authapi/test_openapi.py holds live answers
     against them)."""
-    names = []
-    registry_read = path.startswith("/service/") and method == "get" and status in ("200", "304")
-    if registry_read or (path in KEY_PATHS and status == "200") or path in OAUTH_PATHS:
-        names.append("Cache-Control")
-    if registry_read:
-        names.append("ETag")
-    if path.startswith("/service/") and status != "503":
-        names.append("x-jws-signature")
-    if status == "401":
-        names.append("WWW-Authenticate")
-    if status in ("429", "503"):
-        names.append("Retry-After")
-    return names
+    registry = path.startswith("/service/")
+    read = registry and method == "get" and status in ("200", "304")
+    rules = (
+        ("Cache-Control", read or (path in KEY_PATHS and status == "200") or path in OAUTH_PATHS),
+        ("ETag", read),
+        ("x-jws-signature", registry and status != "503"),
+        ("WWW-Authenticate", status == "401"),
+        ("Retry-After", status in ("429", "503")),
+    )
+    return [name for name, applies in rules if applies]
 
 
 def contract_headers(result, generator, request, public):

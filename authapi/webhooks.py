@@ -87,9 +87,7 @@ def post(url: str, body: bytes, headers: dict) -> None:
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = settings.OCEN_WEBHOOK_TIMEOUT_SECONDS
-    options = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else {}
-    connection_class = urllib3.connection.HTTPSConnection if scheme == "https" else urllib3.connection.HTTPConnection
-    exchange = connection_class(addresses[0], port, timeout=deadline, **options)
+    exchange = _connection(scheme, host, addresses[0], port, deadline)
     named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets (RFC 9110 7.2)
     host_header = named if parts.port is None else f"{named}:{port}"
     cut_off = threading.Event()
@@ -109,6 +107,15 @@ def post(url: str, body: bytes, headers: dict) -> None:
         exchange.close()
     if not 200 <= status < 300:
         raise DeliveryFailed(f"HTTP {status}")
+
+
+def _connection(scheme: str, host: str, address: str, port: int, timeout: float):
+    """A connection to `address`, the one checked, speaking TLS for `host` when the URL is https."""
+    if scheme == "https":
+        return urllib3.connection.HTTPSConnection(
+            address, port, timeout=timeout, server_hostname=host, assert_hostname=host
+        )
+    return urllib3.connection.HTTPConnection(address, port, timeout=timeout)
 
 
 def _cut_off(exchange, cut_off: threading.Event) -> None:

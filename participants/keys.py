@@ -259,24 +259,28 @@ def _from_public_key(public_key, *, declared: dict | None = None) -> ParsedKey:
     )
 
 
+def _check_rsa(public_key: rsa.RSAPublicKey) -> tuple[str, str, int]:
+    size = public_key.key_size
+    if size < MIN_RSA_BITS:
+        raise KeyRejected(f"RSA keys must be at least {MIN_RSA_BITS} bits; this one has {size}.")
+    if size > MAX_RSA_BITS:
+        raise KeyRejected(f"RSA keys may be at most {MAX_RSA_BITS} bits; this one has {size}.")
+    numbers = public_key.public_numbers()
+    if numbers.e != RSA_EXPONENT:
+        shown = numbers.e if numbers.e.bit_length() <= 64 else f"a {numbers.e.bit_length()}-bit number"
+        raise KeyRejected(f"The RSA public exponent must be {RSA_EXPONENT}; this key's is {shown}.")
+    if numbers.n % 2 == 0:
+        raise KeyRejected("The RSA modulus is even: this is not a usable RSA key.")
+    if math.gcd(numbers.n, SMALL_PRIMES) != 1:
+        raise KeyRejected(
+            f"The RSA modulus has a prime factor below {SMALL_PRIMES_BELOW}: this is not a usable RSA key."
+        )
+    return "RSA", "RS256", size
+
+
 def _check_policy(public_key) -> tuple[str, str, int]:
     if isinstance(public_key, rsa.RSAPublicKey):
-        size = public_key.key_size
-        if size < MIN_RSA_BITS:
-            raise KeyRejected(f"RSA keys must be at least {MIN_RSA_BITS} bits; this one has {size}.")
-        if size > MAX_RSA_BITS:
-            raise KeyRejected(f"RSA keys may be at most {MAX_RSA_BITS} bits; this one has {size}.")
-        numbers = public_key.public_numbers()
-        if numbers.e != RSA_EXPONENT:
-            shown = numbers.e if numbers.e.bit_length() <= 64 else f"a {numbers.e.bit_length()}-bit number"
-            raise KeyRejected(f"The RSA public exponent must be {RSA_EXPONENT}; this key's is {shown}.")
-        if numbers.n % 2 == 0:
-            raise KeyRejected("The RSA modulus is even: this is not a usable RSA key.")
-        if math.gcd(numbers.n, SMALL_PRIMES) != 1:
-            raise KeyRejected(
-                f"The RSA modulus has a prime factor below {SMALL_PRIMES_BELOW}: this is not a usable RSA key."
-            )
-        return "RSA", "RS256", size
+        return _check_rsa(public_key)
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ec.SECP256R1):
             raise UnsupportedKeyType(

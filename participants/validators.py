@@ -25,13 +25,17 @@ def normalise_base_url(value: str) -> str:
     if refusal := literal_address_refused(parts.hostname or ""):
         raise ValidationError(refusal)
     if parts.scheme == "http":
-        if not is_loopback_host(parts.hostname or ""):
-            raise ValidationError("The base URL must use https.")
-        if not settings.OCEN_ALLOW_LOOPBACK_HTTP:
-            raise ValidationError(
-                "Plain http is allowed only for loopback hosts in development (OCEN_ALLOW_LOOPBACK_HTTP)."
-            )
+        _refuse_plain_http(parts.hostname or "")
     return url.rstrip("/")
+
+
+def _refuse_plain_http(host: str) -> None:
+    if not is_loopback_host(host):
+        raise ValidationError("The base URL must use https.")
+    if not settings.OCEN_ALLOW_LOOPBACK_HTTP:
+        raise ValidationError(
+            "Plain http is allowed only for loopback hosts in development (OCEN_ALLOW_LOOPBACK_HTTP)."
+        )
 
 
 MAX_JSON_DEPTH = 32

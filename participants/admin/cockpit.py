@@ -53,21 +53,25 @@ WHY = {
 }
 
 
+def _unverifiable(participant) -> str:
+    """Why an active participant's signatures are refused now, or "": no key verifies, or none switched to."""
+    now = timezone.now()
+    keys = ParticipantKey.objects.filter(participant=participant).usable_at(now)
+    if not keys.exists():
+        return "No key verifies now: its signatures are refused until a valid key is added."
+    if not keys.switched_to_by(now).exists():
+        return (
+            "No primary key verifies now (publicKey): verifiers that read only publicKey, as the OCEN reference "
+            "client does, refuse its signatures until a valid key is made primary."
+        )
+    return ""
+
+
 def banner(participant, user=None) -> Banner:
     """What the registry does with this participant now, in one sentence (can it authenticate, and why)."""
     if participant.can_authenticate:
-        now = timezone.now()
-        keys = ParticipantKey.objects.filter(participant=participant).usable_at(now)
         how = "with its registered key only (no client secret)" if participant.key_only else "client secret or key"
-        if not keys.exists():
-            why = "No key verifies now: its signatures are refused until a valid key is added."
-        elif not keys.switched_to_by(now).exists():
-            why = (
-                "No primary key verifies now (publicKey): verifiers that read only publicKey, as the OCEN reference "
-                "client does, refuse its signatures until a valid key is made primary."
-            )
-        else:
-            why = ""
+        why = _unverifiable(participant)
         return Banner("warn" if why else "ok", f"Can authenticate: yes — active, {how}.", why)
     state = participant.state
     since = _since(participant, STATE_EVENTS[state]) if state in STATE_EVENTS else ""

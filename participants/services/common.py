@@ -78,9 +78,11 @@ class Credentials:
             "participantId": str(self.participant.id),
             "orgId": str(self.participant.organisation_id),
             "clientId": self.participant.client_id,
+            # How the token endpoint takes this client, the same list whatever printed it (RFC 8414 names).
+            "clientAuthentication": self.participant.client_auth_methods,
         }
         if self.client_secret is None:
-            return {**identity, "clientAuthentication": "private_key_jwt"}
+            return identity
         return {**identity, "clientSecret": self.client_secret}
 
 

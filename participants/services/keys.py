@@ -177,6 +177,15 @@ def retire_key(*, key: ParticipantKey, actor: Actor, now: dt.datetime | None = N
     return key
 
 
+def _named_key(participant: Participant, keys, kid: str | None) -> ParticipantKey | None:
+    if not kid:
+        return None
+    named = next((k for k in keys if k.kid == kid), None)
+    if named is None:
+        raise ValidationError({"successor": f"{participant} has no key {kid!r}."})
+    return named
+
+
 @transaction.atomic
 def revoke_key(
     *, key: ParticipantKey, actor: Actor, reason: str, successor_kid: str | None = None, now: dt.datetime | None = None
@@ -191,9 +200,7 @@ def revoke_key(
     participant = _locked(key.participant)
     key = _locked_key(key)
     keys = list(participant.keys.all())
-    successor = next((k for k in keys if k.kid == successor_kid), None) if successor_kid else None
-    if successor_kid and successor is None:
-        raise ValidationError({"successor": f"{participant} has no key {successor_kid!r}."})
+    successor = _named_key(participant, keys, successor_kid)
     refuse(key.revocation_refused(keys, now, successor))
     if successor is not None:
         successor.primary_from = now

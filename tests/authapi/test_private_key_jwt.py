@@ -276,7 +276,7 @@ def test_onboarding_key_only_prints_no_secret(issuer, tmp_path, registry_admin):
         f"--public-key={key_file}",
         "--key-only",
     )
-    assert "clientSecret" not in printed and printed["clientAuthentication"] == "private_key_jwt"
+    assert "clientSecret" not in printed and printed["clientAuthentication"] == ["private_key_jwt"]
     assertion = pyjwt_assertion(rsa_key("pkjwt-cli"), claims_for(printed["clientId"], issuer))
     assert token_request(issuer, assertion).status_code == 200
 

@@ -47,7 +47,7 @@ def key_file(tmp_path):
 
 def test_onboard_prints_credentials_that_work(db, key_file):
     output = run(*onboarding(key_file))
-    assert set(output) == {"participantId", "orgId", "clientId", "clientSecret"}
+    assert set(output) == {"participantId", "orgId", "clientId", "clientSecret", "clientAuthentication"}
     participant = Participant.objects.get(pk=output["participantId"])
     assert str(participant.organisation_id) == output["orgId"] and participant.can_authenticate
     assert dot_token_request(output["clientId"], output["clientSecret"])[0] == 200
@@ -197,3 +197,47 @@ def test_a_key_added_without_a_switch_says_publickey_has_not_changed(db, key_fil
     kid = json.loads(out.getvalue())["kid"]
     assert "publicKey still names the current primary key" in err.getvalue()
     assert f"promote_participant_key {created['participantId']} -- {kid}" in err.getvalue()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_commands_print_one_shape_and_say_what_else_changed(actor, lender, kyc_partner, tmp_path):
+    """In its own process, as an operator runs it: clientAuthentication is a list wherever it is printed, and
+    suspend, reinstate and offboard say what else they did (tokens revoked, keys withheld, published or revoked,
+    resource mappings removed)."""
+    import json as jsonlib
+
+    from django.db import connection
+
+    from tests.dot import dot_token_request
+    from tests.servers import manage, production_env
+
+    env = production_env(connection.settings_dict)
+
+    def run(*args) -> dict:
+        done = manage(env, *args)
+        assert done.returncode == 0, done.stderr
+        return jsonlib.loads(done.stdout)
+
+    pid = str(lender.participant.pk)
+    assert dot_token_request(lender.participant.client_id, lender.client_secret)[0] == 200
+    suspended = run("suspend_participant", pid, "--reason", "audit")
+    assert (suspended["status"], suspended["keys"], suspended["canAuthenticate"]) == ("SUSPENDED", "withheld", False)
+    assert suspended["changed"] == {"tokensRevoked": 1}
+    reinstated = run("reinstate_participant", pid)
+    assert (reinstated["keys"], reinstated["canAuthenticate"], reinstated["changed"]) == ("published", True, {})
+    offboarded = run("offboard_participant", str(kyc_partner.participant.pk), "--reason", "licence cancelled")
+    assert offboarded["keys"] == "revoked" and offboarded["changed"]["clientDeleted"] is True
+    assert {"keysRevoked", "tokensRevoked", "resourceMappingsRemoved"} <= set(offboarded["changed"])
+
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(public_pem(rsa_key("one-shape")))
+    onboarded = run(
+        "onboard_participant",
+        "--org-name=One Shape",
+        "--role=LENDER",
+        "--base-url=https://one.example.in/ocen",
+        f"--public-key={key_file}",
+        "--key-only",
+    )
+    withdrawn = run("withdraw_client_secret", pid, "--reason", "keys only")
+    assert onboarded["clientAuthentication"] == withdrawn["clientAuthentication"] == ["private_key_jwt"]

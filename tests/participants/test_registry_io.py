@@ -141,7 +141,7 @@ def test_a_key_only_participant_is_imported_key_only_and_gets_no_secret(tmp_path
     result = import_file(tmp_path, key_only)
     issued = {entry["participantId"]: entry for entry in result["credentials"]}
     first = key_only["participants"][0]["id"]
-    assert "clientSecret" not in issued[first] and issued[first]["clientAuthentication"] == "private_key_jwt"
+    assert "clientSecret" not in issued[first] and issued[first]["clientAuthentication"] == ["private_key_jwt"]
     assert all("clientSecret" in entry for pid, entry in issued.items() if pid != first)
     assert Participant.objects.get(pk=first).key_only
     assert next(p for p in export()["participants"] if p["id"] == first)["clientAuthentication"] == "private_key_jwt"

@@ -65,6 +65,7 @@ def test_onboarding_creates_organisation_participant_key_and_client(actor, regis
         "participantId": str(participant.id),
         "orgId": str(participant.organisation_id),
         "clientId": participant.client_id,
+        "clientAuthentication": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "clientSecret": credentials.client_secret,
     }
 

@@ -132,10 +132,19 @@ class ParticipantStatusCommand(RegistryCommand):
             actor=self.actor(options),
             **extra,
         )
+        event = participant.audit_events.order_by("-at", "-pk").first()  # the one this service just wrote
         self.emit(
             {
                 "participantId": str(participant.id),
                 "participantRoleStatus": participant.review_status,
                 "status": participant.status,
+                "canAuthenticate": participant.can_authenticate,
+                "keys": "revoked"
+                if participant.is_offboarded
+                else "withheld"
+                if participant.keys_withheld
+                else "published",
+                # What else it changed, as the audit trail records it (tokens revoked, keys, resource mappings).
+                "changed": {name: value for name, value in event.details.items() if name != "reason"},
             }
         )
