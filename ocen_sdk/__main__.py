@@ -95,7 +95,10 @@ def keygen(options: argparse.Namespace) -> None:
         "alg": "RS256",
     }
     print(json.dumps(document))
-    print(f"private key written to {out} (mode 0600); register the JWK above with the registry", file=sys.stderr)
+    where = "above" if sys.stdout.isatty() else "written to standard output"  # `keygen > agent.jwk`: not above
+    print(
+        f"private key written to {out} (mode 0600); register the public JWK {where} with the registry", file=sys.stderr
+    )
 
 
 def token(options: argparse.Namespace) -> None:

@@ -43,6 +43,8 @@ def test_keygen_register_sign_verify_round_trip(tmp_path, registry, actor):
     assert private.stat().st_mode & 0o777 == 0o600 and "PRIVATE KEY" in private.read_text()
     jwk = json.loads(keygen.stdout)
     assert jwk["kid"] == "agent-2026-11" and "d" not in jwk
+    # Its standard output went to a pipe, not a screen: the JWK is not "above" anything.
+    assert "register the public JWK written to standard output" in keygen.stderr
     public.write_text(keygen.stdout)
     out = StringIO()
     call_command("add_participant_key", str(agent.participant.id), "--public-key", str(public), stdout=out)
