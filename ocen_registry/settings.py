@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "participants.middleware.ConsoleContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,20 +136,21 @@ MIDDLEWARE = [
     "authapi.middleware.JsonNotFoundOnApiPaths",
 ]
 
-# Admin login lockout (django-axes): per user name and address, counted in the database.
+# Admin login lockout (django-axes): per user name and address (an IPv6 address by its /64), counted in the database.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every server through PostgreSQL
 AXES_FAILURE_LIMIT = env_int("OCEN_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 OCEN_ADMIN_LOCKOUT_SECONDS = env_int("OCEN_ADMIN_LOCKOUT_SECONDS", 900, minimum=1)
 AXES_COOLOFF_TIME = OCEN_ADMIN_LOCKOUT_SECONDS / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# The address as the trusted proxies report it (OCEN_TRUSTED_PROXY_COUNT), as everywhere else.
-AXES_CLIENT_IP_CALLABLE = "participants.remote.client_address"
+# The address as the trusted proxies report it (OCEN_TRUSTED_PROXY_COUNT); IPv6 by its /64, as the token throttle.
+AXES_CLIENT_IP_CALLABLE = "participants.operators.lockout_source"
 # A right password alone resets nothing: failures (wrong passwords and wrong codes) are cleared once both factors
 # pass (participants/operators.py), so guessing codes between right passwords still locks that address out.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "admin/account/locked_out.html"
-AXES_SENSITIVE_PARAMETERS = ["password"]
+# Masked in the attempt log (AccessAttempt.post_data): no password, second-factor code or CSRF token is kept.
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "csrfmiddlewaretoken"]
 # Lockouts are audit events (participants/receivers.py), lifted with `manage.py axes_reset_username`; the
 # raw attempt tables stay out of the console (and their actions out of a viewer's reach).
 AXES_ENABLE_ADMIN = False
@@ -177,19 +179,12 @@ UNFOLD = {
     "COLORS": {
         "primary": {
             shade: f"oklch({lightness}% {chroma} 200)"
-            for shade, lightness, chroma in [
-                ("50", 98, 0.014),
-                ("100", 95, 0.03),
-                ("200", 90, 0.05),
-                ("300", 83, 0.08),
-                ("400", 72, 0.1),
-                ("500", 60, 0.1),
-                ("600", 50, 0.09),
-                ("700", 42, 0.08),
-                ("800", 35, 0.07),
-                ("900", 29, 0.06),
-                ("950", 20, 0.05),
-            ]
+            for shade, lightness, chroma in zip(
+                ("50", "100", "200", "300", "400", "500", "600", "700", "800", "900", "950"),
+                (98, 95, 90, 83, 72, 60, 50, 42, 35, 29, 20),
+                (0.014, 0.03, 0.05, 0.08, 0.1, 0.1, 0.09, 0.08, 0.07, 0.06, 0.05),
+                strict=True,
+            )
         }
     },
 }

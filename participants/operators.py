@@ -3,14 +3,17 @@ Operator accounts (issue 15): the console's staff users sign in with a password 
 sessions end when idle and can be ended everywhere, and every enrolment, reset and recovery-code use is an
 audit event.
 
-Second factors are django-otp devices: a TOTP app (TOTPDevice), a passkey (django-otp-webauthn's
-WebAuthnCredential) and one-time recovery codes (StaticDevice), shown once, at the first enrolment.
-OCEN_ADMIN_2FA says whether they are required (a staff user without one is taken to enrolment after the
-password and can do nothing else), optional or off.
+Second factors are django-otp devices: a TOTP app (OperatorTOTPDevice, its secret sealed with the registry's
+encryption keys), a passkey (django-otp-webauthn's WebAuthnCredential) and one-time recovery codes (StaticDevice,
+kept as keyed digests), shown once, at the first enrolment. OCEN_ADMIN_2FA says whether they are required (a staff
+user without one is taken to enrolment after the password and can do nothing else), optional or off. A sign-in
+completes with a new session key; its failures (passwords and codes) count per user name and address, an IPv6
+address by its /64.
 """
 
 import contextvars
 import functools
+import ipaddress
 import operator
 
 from axes.utils import reset as axes_reset
@@ -21,21 +24,23 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef
+from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from . import one_time
 from .models import AuditAction, OperatorSession
+from .models.operators import OperatorTOTPDevice, new_sealed_key, recovery_code_digests, sealing
 from .remote import client_address
 from .services import Actor, audit
 
 RECOVERY_CODES = 10
-DEVICE_KINDS = (TOTPDevice, StaticDevice, WebAuthnCredential)
+DEVICE_KINDS = (OperatorTOTPDevice, StaticDevice, WebAuthnCredential)
 RECOVERY_CODES_SHOWN_ONCE = "ocen_recovery_codes"
+TOTP_BEING_ENROLLED = "ocen_totp_being_enrolled"
 PASSKEYS = "/admin/account/passkeys/"  # the passkey ceremonies' JSON endpoints (enrolment and the second step)
 # The session of the request being served, which ending "the user's other sessions" spares.
 current_session = contextvars.ContextVar("current_session", default=None)
@@ -79,26 +84,27 @@ def has_second_factor(user) -> bool:
 # --- enrolment ---------------------------------------------------------------------------------------------
 
 
-def totp_device(user) -> TOTPDevice:
-    """The user's TOTP device being enrolled (unconfirmed, made on first ask, the same secret until confirmed)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
-    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+def totp_device(request) -> OperatorTOTPDevice:
+    """The authenticator app being enrolled in this session, not yet saved: its secret, sealed, waits in the session
+    (the same on every showing until confirmed), so opening the page writes no device."""
+    sealed_key = request.session.setdefault(TOTP_BEING_ENROLLED, new_sealed_key())
+    return OperatorTOTPDevice(user=request.user, name="Authenticator app", confirmed=False, sealed_key=sealed_key)
 
 
 @transaction.atomic
-def confirm_totp(request, device: TOTPDevice, code: str) -> list[str]:
-    """Confirm an enrolment with a code from the app: the device counts from now on and this session is verified
-    with it. Returns the recovery codes to show once: new ones for an operator without any, else none."""
-    if device.user_id != request.user.pk or device.confirmed:
+def confirm_totp(request, device: OperatorTOTPDevice, code: str) -> list[str]:
+    """Confirm an enrolment with a code from the app: the device is saved and counts from now on, and this session
+    is verified with it. Returns the recovery codes to show once: new ones for an operator without any, else none."""
+    if device.user_id != request.user.pk or device.pk is not None:
         raise PermissionDenied("That enrolment is not yours to confirm.")
-    if not device.verify_token((code or "").strip()):
+    if not device.verify_token((code or "").strip()):  # its throttle's write is rolled back with the refusal
         raise ValidationError("That code does not match: check the app's clock, and type the current code.")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
+    request.session.pop(TOTP_BEING_ENROLLED, None)
     codes = [] if has_recovery_codes(request.user) else new_recovery_codes(request.user)
     otp_login(request, device)
-    signed_in(request)
+    sign_in_completed(request)
     audit(Actor.from_request(request), AuditAction.OPERATOR_TOTP_ENROLLED, username=request.user.get_username())
     return codes
 
@@ -110,10 +116,11 @@ def has_recovery_codes(user) -> bool:
 
 
 def new_recovery_codes(user) -> list[str]:
+    """A new set of recovery codes, returned to be shown once; the database keeps their digests only."""
     static, _ = StaticDevice.objects.get_or_create(user=user, name="Recovery codes", defaults={"confirmed": True})
     static.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create(StaticToken(device=static, token=code) for code in codes)
+    StaticToken.objects.bulk_create(StaticToken(device=static, token=recovery_code_digests(code)[0]) for code in codes)
     return codes
 
 
@@ -121,7 +128,7 @@ def passkey_registered(request) -> None:
     """A passkey was registered (django-otp-webauthn's ceremony): audited, and an operator without recovery codes
     gets them, kept encrypted in its session until the enrolment page shows them, once."""
     audit(Actor.from_request(request), AuditAction.OPERATOR_PASSKEY_ENROLLED, username=request.user.get_username())
-    signed_in(request)
+    sign_in_completed(request)
     if has_recovery_codes(request.user):
         messages.success(request, "Passkey added.")
     else:
@@ -144,7 +151,7 @@ def verify(request, code: str):
         user_login_failed.send(sender=__name__, credentials={"username": request.user.get_username()}, request=request)
         return None
     otp_login(request, device)
-    signed_in(request)
+    sign_in_completed(request)
     if isinstance(device, StaticDevice):
         left = device.token_set.count()
         audit(
@@ -156,25 +163,53 @@ def verify(request, code: str):
     return device
 
 
+def sign_in_completed(request) -> None:
+    """The second factor passed (a code, a passkey, an enrolment confirmed): the session goes on under a new key and
+    a new CSRF token, as Django's login does after the password, so a cookie captured between the two steps is worth
+    nothing; then signed_in."""
+    request.session.cycle_key()
+    rotate_token(request)
+    signed_in(request)
+
+
 def signed_in(request, user=None) -> None:
     """Both factors passed: this user name's failures from this address are forgiven (django-axes); those from
     other addresses stay. A request with no address (a test's forced login) forgives nothing."""
+    source = lockout_source(request)
+    if source:
+        axes_reset(ip=source, username=(user or request.user).get_username())
+
+
+def lockout_source(request) -> str | None:
+    """The address a console sign-in's failures count under (AXES_CLIENT_IP_CALLABLE): the caller's, as the trusted
+    proxies report it; an IPv6 address by its /64, written as the prefix's first address (one host's network, whose
+    owner can use any of its addresses), an IPv4-mapped one as the IPv4 address. The token throttle counts by the
+    same rule (authapi/abuse.py)."""
     address = client_address(request)
-    if address:
-        axes_reset(ip=address, username=(user or request.user).get_username())
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
 
 
 def _devices_for(user, code: str, **options):
     """The user's devices a code of this shape is for: six digits, an authenticator app's; anything else, a
     recovery code. A code is tried on those only, so a recovery code does not count as a wrong app code."""
-    kind = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
+    kind = OperatorTOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
     return [device for device in devices_for_user(user, **options) if isinstance(device, kind)]
 
 
 def _matching_device(user, code: str):
+    """The device the code is from (a recovery code is looked up by its digest under each encryption key)."""
     with transaction.atomic():
         for device in _devices_for(user, code, for_verify=True):
-            if device.verify_token(code):
+            tokens = recovery_code_digests(code) if isinstance(device, StaticDevice) else [code]
+            if any(device.verify_token(token) for token in tokens):
                 return device
     return None
 
@@ -206,6 +241,18 @@ def reset_devices(*, user, actor: Actor, reason: str) -> int:
         sessionsEnded=ended,
     )
     return removed
+
+
+def reseal_second_factors() -> int:
+    """Seal every authenticator app's secret again under the first of OCEN_SIGNING_KEY_ENCRYPTION_KEYS, so a key
+    listed after it can be retired without locking those apps out (recovery codes cannot be: their digests under a
+    retired key stop working). Returns how many were sealed again."""
+    fernet = sealing()
+    devices = list(OperatorTOTPDevice.objects.only("pk", "sealed_key"))
+    for device in devices:
+        device.sealed_key = fernet.rotate(device.sealed_key.encode()).decode()
+    OperatorTOTPDevice.objects.bulk_update(devices, ["sealed_key"])
+    return len(devices)
 
 
 # --- sessions ----------------------------------------------------------------------------------------------

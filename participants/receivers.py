@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.dispatch import receiver
 
 from .models import AuditAction
+from .remote import client_address
 from .services import Actor, audit
 
 
@@ -17,13 +18,17 @@ from .services import Actor, audit
 def audit_admin_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
     """Audit every admin lockout (django-axes), once: axes signals again for each attempt refused while
     the lockout holds, and an event for each would let anyone fill the append-only log. The password
-    tried is never recorded."""
+    tried is never recorded. `ip_address` is what the lockout counts by (operators.lockout_source: an
+    IPv6 /64 as its first address); the event records the address that tripped it, and that network."""
     marker = hashlib.sha256(f"{username}\x1f{ip_address}".encode()).hexdigest()[:32]
     if cache.add(f"ocen:lockout-audited:{marker}", 1, settings.OCEN_ADMIN_LOCKOUT_SECONDS):
+        address = client_address(request) if request is not None else ip_address
+        network = {"network": f"{ip_address}/64"} if ip_address and ":" in ip_address else {}
         audit(
-            Actor(label=f"anonymous:{username or '?'}", remote_addr=ip_address),
+            Actor(label=f"anonymous:{username or '?'}", remote_addr=address),
             AuditAction.ADMIN_LOCKED_OUT,
             username=username or "",
+            **network,
         )
 
 

@@ -60,7 +60,7 @@ def enrol(request):
         return _page(
             request, "admin/account/recovery_codes.html", "Your recovery codes", codes=codes, next=_next(request)
         )
-    device = operators.totp_device(request.user)
+    device = operators.totp_device(request)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -159,11 +159,11 @@ class PasskeyRegistered(CompleteCredentialRegistrationView):
 
 class PasskeyUsed(CompleteCredentialAuthenticationView):
     """django-otp-webauthn's authentication ceremony (a second factor here), completed: then both factors have
-    passed, and this address's failures are forgiven, as after an app code (operators.signed_in)."""
+    passed, and the sign-in completes as after an app code (operators.sign_in_completed)."""
 
     def complete_auth(self, device):
         super().complete_auth(device)
-        operators.signed_in(self.request)
+        operators.sign_in_completed(self.request)
 
 
 OURS = {"credential-registration-complete": PasskeyRegistered, "credential-authentication-complete": PasskeyUsed}

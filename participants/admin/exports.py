@@ -8,6 +8,11 @@ beyond its fingerprint). Cells that a spreadsheet would run as a formula are esc
 
 import json
 
+from django.contrib import messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, JSON
@@ -25,6 +30,16 @@ class ConsoleExport(ExportMixin):
 
     def has_export_permission(self, request):
         return self.has_view_permission(request)
+
+    def export_action(self, request):
+        """A filter the list would refuse (a date that is none, a field that does not exist) is answered as the list
+        answers it: back to the list, `?e=1`, and nothing exported (never the whole list instead)."""
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            messages.error(request, "That filter is not one this list has: nothing was exported.")
+            changelist = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            return HttpResponseRedirect(f"{changelist}?{ERROR_FLAG}=1")
 
 
 class ParticipantResource(resources.ModelResource):

@@ -19,3 +19,21 @@ def test_api_responses_carry_security_headers(client, lender, agent_token):  # n
         assert response["Referrer-Policy"] == "same-origin"
         assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert token_response["Cache-Control"] == "no-store" and token_response["Pragma"] == "no-cache"
+
+
+def console_policy(response) -> dict[str, list[str]]:
+    policy = response.headers.get("Content-Security-Policy", "")
+    return {name: values for name, *values in (part.split() for part in policy.split(";") if part.strip())}
+
+
+def test_console_pages_send_a_content_security_policy_that_needs_a_nonce_for_inline_scripts(client, registry_admin):
+    first, second = client.get("/admin/login/"), client.get("/admin/login/")
+    policy = console_policy(first)
+    scripts = policy.get("script-src", [])
+    assert "'self'" in scripts and "'unsafe-inline'" not in scripts and "'unsafe-inline'" not in policy["default-src"]
+    [nonce] = [value for value in scripts if value.startswith("'nonce-")]
+    assert len(nonce) >= 24 and nonce not in console_policy(second)["script-src"]  # one per response
+    assert policy["object-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'self'"]
+    client.force_login(registry_admin)
+    assert console_policy(client.get("/admin/participants/participant/"))["script-src"][0] == "'self'"

@@ -81,6 +81,19 @@ def test_the_audit_list_filters_by_date_and_refuses_nonsense_calmly(admin_client
         assert admin_client.get(f"/admin/participants/auditevent/?{nonsense}").status_code < 500
 
 
+@pytest.mark.parametrize(
+    "url",
+    [f"{PARTICIPANTS}?created_at__gte=notadate", f"{PARTICIPANTS}?foo=1", f"{AUDIT}?at__gte=x"],
+)
+def test_an_export_with_a_filter_the_list_refuses_is_answered_as_the_list_answers_it(admin_client, lender, url):
+    listed = admin_client.get(url.replace("export/", ""))
+    assert listed.status_code == 302 and listed["Location"].endswith("/?e=1")  # the list's own answer
+    for exported in (admin_client.get(url), admin_client.post(url, {"format": CSV_FORMAT, "resource": "0"})):
+        assert exported.status_code == 302 and exported["Location"] == listed["Location"]
+    shown = admin_client.get(listed["Location"])
+    assert shown.status_code == 200 and "nothing was exported" in shown.content.decode()
+
+
 def test_a_viewer_may_export_what_it_may_see(client, registry_viewer, lender):
     client.force_login(registry_viewer)
     [row] = rows(export(client, PARTICIPANTS, CSV_FORMAT))

@@ -11,13 +11,15 @@ import pyotp
 import pytest
 from axes.models import AccessAttempt
 from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from participants import operators
 from participants.models import AuditEvent
+from participants.models.operators import OperatorTOTPDevice
 from tests.browser import chromium_page, chromium_pages
 from tests.conftest import STAFF_PASSWORD, make_staff
 from tests.servers import ROOT
@@ -44,7 +46,7 @@ def code_step(page, code):
 
 def enrolled(user) -> tuple[str, list[str]]:
     """A confirmed authenticator app and recovery codes for `user`: (the app's base32 secret, the codes)."""
-    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    device = OperatorTOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
     return base64.b32encode(device.bin_key).decode(), operators.new_recovery_codes(user)
 
 
@@ -74,7 +76,7 @@ def test_an_operator_without_a_second_factor_enrols_before_anything_else(live_se
         page.reload()
         assert page.locator("#recovery-codes").count() == 0  # shown once
 
-    assert TOTPDevice.objects.get(user=registry_admin).confirmed
+    assert OperatorTOTPDevice.objects.get(user=registry_admin).confirmed
     assert actions("asha") == ["operator.totp_enrolled"]
 
 
@@ -136,8 +138,8 @@ def test_a_superuser_resets_another_operators_second_factor(live_server, registr
 
         operator.goto(f"{live_server.url}/admin/participants/participant/")
         operator.wait_for_selector("#id_password")  # its session ended with the reset
-    assert not TOTPDevice.objects.filter(user=registry_admin).exists()
-    assert TOTPDevice.objects.filter(user=root).exists()  # four-eyes: not one's own
+    assert not OperatorTOTPDevice.objects.filter(user=registry_admin).exists()
+    assert OperatorTOTPDevice.objects.filter(user=root).exists()  # four-eyes: not one's own
     reset = AuditEvent.objects.get(action="operator.devices_reset")
     assert (reset.actor, reset.details["username"], reset.details["sessionsEnded"]) == ("ravi", "asha", 1)
     assert reset.details["devices"] == 2  # the app and the set of recovery codes
@@ -167,7 +169,7 @@ def test_sign_out_everywhere_ends_every_session(live_server, registry_admin):
             page.wait_for_selector("#nav-sidebar")
             # The second browser signs in within the same 30 s step, whose code django-otp takes once: as if the
             # next step had come.
-            TOTPDevice.objects.filter(user=registry_admin).update(last_t=-1)
+            OperatorTOTPDevice.objects.filter(user=registry_admin).update(last_t=-1)
         assert laptop.locator("a[href='/admin/account/sessions/']").count() == 1  # in the account menu
         laptop.goto(f"{live_server.url}/admin/account/sessions/")
         assert laptop.locator("#operator-sessions tbody tr").count() == 2
@@ -257,6 +259,9 @@ def test_an_operator_enrols_a_passkey_and_signs_in_with_it(live_server, registry
     with chromium_page() as page:
         virtual_authenticator(page)
         password_step(page, live_server.url)
+        # The ceremony gives the session a new key: the page's own requests with the old one are done first (one
+        # still under way would come back without a session and clear the cookie).
+        page.wait_for_load_state("networkidle")
         page.click("#passkey-register-button")
         page.wait_for_selector("#recovery-codes")  # the page, shown again, with them once
         codes = page.locator("#recovery-codes code").all_inner_texts()
@@ -273,6 +278,7 @@ def test_an_operator_enrols_a_passkey_and_signs_in_with_it(live_server, registry
         code_step(page, "123456")  # a wrong code first: counted
         page.wait_for_selector("text=That code is not right")
         assert AccessAttempt.objects.get(username="asha").failures_since_start == 1
+        page.wait_for_load_state("networkidle")  # as above
         page.click("#passkey-verification-button")
         page.wait_for_url("**/admin/participants/participant/")
         page.wait_for_selector("#nav-sidebar")
@@ -291,8 +297,6 @@ def sign_in(client, secret, address, password=STAFF_PASSWORD, code=None):
 def test_guessing_codes_between_right_passwords_locks_that_address_and_not_the_operator(
     client, registry_admin, settings
 ):
-    from django.test import Client
-
     settings.OCEN_TRUSTED_PROXY_COUNT = 1
     secret, _ = enrolled(registry_admin)
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
@@ -312,13 +316,12 @@ def test_guessing_codes_between_right_passwords_locks_that_address_and_not_the_o
 
 def test_the_operators_devices_have_no_console_pages_of_their_own(admin_client, settings):
     settings.OCEN_ADMIN_2FA = "optional"  # a superuser with no device, in the console
-    for page in ("otp_totp/totpdevice", "otp_static/staticdevice", "django_otp_webauthn/webauthncredential"):
+    pages = ("participants/operatortotpdevice", "otp_totp/totpdevice", "otp_static/staticdevice")
+    for page in (*pages, "django_otp_webauthn/webauthncredential"):
         assert admin_client.get(f"/admin/{page}/").status_code == 404, page
 
 
 def test_sign_out_everywhere_reaches_a_session_whose_key_changed(registry_admin):
-    from django.test import Client
-
     secret, _ = enrolled(registry_admin)
     changed, other = Client(), Client()
     sign_in(changed, secret, "127.0.0.1")
@@ -331,7 +334,7 @@ def test_sign_out_everywhere_reaches_a_session_whose_key_changed(registry_admin)
         },
     )
     assert moved.status_code == 302 and changed.get("/admin/").status_code == 200  # its session, with a new key
-    TOTPDevice.objects.filter(user=registry_admin).update(last_t=-1)  # another step's code, as for a second browser
+    OperatorTOTPDevice.objects.filter(user=registry_admin).update(last_t=-1)  # the next step's code, a second browser
     sign_in(other, secret, "127.0.0.1", password="a-fresh-passphrase-2026")
     assert len(operators.sessions_of(registry_admin)) == 2
     other.post("/admin/account/sessions/")
@@ -342,3 +345,24 @@ def test_sign_out_everywhere_reaches_a_session_whose_key_changed(registry_admin)
 def test_check_deploy_warns_of_an_optional_second_factor_in_production(mode, expected):
     done = deploy_check(OCEN_ADMIN_2FA=mode)
     assert ("ocen.W002" in done.stderr + done.stdout) is (expected is not None)
+
+
+@pytest.mark.parametrize("second_step", ["verify", "enrol"])
+def test_a_session_cookie_taken_before_the_second_factor_is_worth_nothing_after_it(registry_admin, second_step):
+    operator = Client()
+    operator.post("/admin/login/", {"username": "asha", "password": STAFF_PASSWORD})
+    taken = operator.cookies[django_settings.SESSION_COOKIE_NAME].value  # between the password and the code
+    if second_step == "verify":
+        secret, _ = enrolled(registry_admin)
+        done = operator.post("/admin/account/second-factor/", {"code": pyotp.TOTP(secret).now()})
+    else:
+        secret = operator.get("/admin/account/second-factor/enrol/").context["secret"].replace(" ", "")
+        done = operator.post("/admin/account/second-factor/enrol/", {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code in (200, 302) and operator.get("/admin/").status_code == 200  # signed in
+
+    thief = Client()
+    thief.cookies[django_settings.SESSION_COOKIE_NAME] = taken
+    assert thief.get("/admin/").status_code == 302  # to the sign-in: that session is gone
+    assert operator.cookies[django_settings.SESSION_COOKIE_NAME].value != taken
+    [row] = operators.sessions_of(registry_admin)  # the sessions page follows the new key
+    assert row.session_key == operator.cookies[django_settings.SESSION_COOKIE_NAME].value
