@@ -26,6 +26,7 @@ ERROR_CODES = {
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
     410: "GONE",
+    411: "LENGTH_REQUIRED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "TOO_MANY_REQUESTS",
@@ -124,6 +125,14 @@ def payload_too_large(request):
     if f"{request.path}/".startswith(oauth_prefixes()):
         return oauth_error_response("invalid_request", 413, message)
     return JsonResponse(error_body(413, message, request), status=413)
+
+
+def length_required(request):
+    """A body sent without a Content-Length (Transfer-Encoding: chunked): 411, in the path's JSON shape."""
+    message = "Send the request body with a Content-Length (chunked bodies are not read)."
+    if f"{request.path}/".startswith(oauth_prefixes()):
+        return oauth_error_response("invalid_request", 411, message)
+    return JsonResponse(error_body(411, message, request), status=411)
 
 
 def internal_error(request):

@@ -59,7 +59,8 @@ class RefuseNulInQueryStrings:
 class RefuseOversizedBodies:
     """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE on an API path is a 413 in that path's JSON shape, in every
     mode, before anything reads it (Django would refuse it later as a 400: an HTML page in development). Django
-    sizes a body by its Content-Length, as this does."""
+    sizes a body by its Content-Length, as this does, and reads a body sent without one (chunked) as empty: such a
+    request is a 411, never a request acted on without the parameters it sent."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -69,10 +70,13 @@ class RefuseOversizedBodies:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0  # Django reads no body then
-        if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and is_api_path(request.path):
-            from .errors import payload_too_large
+        if is_api_path(request.path):
+            from .errors import length_required, payload_too_large
 
-            return payload_too_large(request)
+            if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                return payload_too_large(request)
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return length_required(request)  # Django would read such a body as empty, and act on nothing
         return self.get_response(request)
 
 

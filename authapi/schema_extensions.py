@@ -43,7 +43,12 @@ HEADER_DESCRIPTIONS = {
     "Retry-After": "Seconds to wait before trying again.",
 }
 OAUTH_PATHS = ("/auth/token", "/auth/introspect", "/auth/revoke")
-KEY_PATHS = ("/auth/certs", "/.well-known/jwks.json", "/auth/.well-known/openid-configuration")
+KEY_PATHS = (
+    "/auth/certs",
+    "/.well-known/jwks.json",
+    "/auth/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server/auth",
+)
 
 
 def headers_for(path: str, method: str, status: str) -> list[str]:
@@ -54,7 +59,7 @@ def headers_for(path: str, method: str, status: str) -> list[str]:
     rules = (
         ("Cache-Control", read or (path in KEY_PATHS and status == "200") or path in OAUTH_PATHS),
         ("ETag", read),
-        ("x-jws-signature", registry and status != "503"),
+        ("x-jws-signature", registry and status not in ("204", "503")),  # every JSON answer, errors included
         ("WWW-Authenticate", status == "401"),
         ("Retry-After", status in ("429", "503")),
     )

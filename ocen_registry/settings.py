@@ -251,7 +251,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = (env_str("REDIS_URL") or "").strip()
 # Without REDIS_URL, `check --deploy` fails in production unless this says the registry runs as one process.
 OCEN_SINGLE_PROCESS_ACKNOWLEDGED = env_bool("OCEN_SINGLE_PROCESS_ACKNOWLEDGED", False)
 if REDIS_URL:

@@ -388,13 +388,12 @@ class RegistryMirror:
 
 class MirrorKeys:
     """The registry's signing keys for a Verifier on a mirror, and for the mirror's check of the answers it stores:
-    the JWKS its last sync stored, each key only as `anchor` publishes it (the mirror's RegistryKeys, or the keys
-    its caller gave: the file alone never adds a key). The anchor is asked on each call, which costs nothing while
-    its copy is fresh (a sync keeps it so); a stored key it does not hold yet (the sync of another process stored
-    it) makes it fetch early, once per kid. While the anchor cannot be reached, the keys it last published go on
-    being used (the mirror's point is to answer through a registry outage), and it is asked again after
-    OUTAGE_RETRY seconds. A kid the stored JWKS lacks asks nothing on the request path: the mirror's next sync asks
-    for it (RegistryKeys' early refresh), and it is refused until then."""
+    the keys `anchor` publishes (the mirror's RegistryKeys, or the keys its caller gave). The file alone never adds
+    a key, and a key the registry published after the file's last sync (a mirror synced by cron) verifies at once.
+    The anchor is asked on each call, which costs nothing while its copy is fresh; a stored key it does not hold
+    makes it fetch early, once per kid (a token's unknown kid asks nothing on the request path: the next sync
+    does). While the anchor cannot be reached, the keys it last published go on being used (the mirror's point is
+    to answer through a registry outage), and it is asked again after OUTAGE_RETRY seconds."""
 
     def __init__(self, mirror: RegistryMirror, anchor: KeySource) -> None:
         self.mirror, self.anchor = mirror, anchor
@@ -412,7 +411,9 @@ class MirrorKeys:
             raise RegistryError(f"The registry mirror at {self.mirror.path} holds no registry keys: sync it first.")
         stored = [key for key in json.loads(row[0]).get("keys", []) if isinstance(key, dict)]
         published = self._published_for(stored)
-        return {"keys": [published[_key_id(key)] for key in stored if _key_id(key) in published]}
+        # The anchor's keys are the registry's word; the file's copy only tells which to ask for early. A key the
+        # registry switched to after the file's last sync (a mirror synced by cron) verifies at once.
+        return {"keys": list(published.values())}
 
     def _published_for(self, stored: list[JSONObject]) -> dict[str, JSONObject]:
         """The anchor's keys by identity (kid and key material), asked of it now unless it is unreachable."""

@@ -188,7 +188,8 @@ class Verifier:
 
 def _issued_before(iat: object, valid_from: object) -> bool:
     """Whether a token's `iat` (whole seconds) is before `valid_from` (RFC 3339, milliseconds): a token issued in
-    the same second counts as after (the registry issues none between a suspension and its reinstatement). A
+    the same second counts as before (the registry compares exact times, and a token issued just before a
+    reinstatement in the same second must not pass offline: a token refused this way is asked for again). A
     tokensValidFrom that cannot be read refuses every token; a token without `iat` is refused by it."""
     try:
         moment = _parse_instant(str(valid_from))
@@ -196,7 +197,7 @@ def _issued_before(iat: object, valid_from: object) -> bool:
         return True
     if moment.tzinfo is None or isinstance(iat, bool) or not isinstance(iat, int | float):
         return True
-    return iat < math.floor(moment.timestamp())
+    return iat <= math.floor(moment.timestamp())
 
 
 def _canonical_id(participant_id: str) -> str:

@@ -8,8 +8,10 @@ not resolve from the registry's own network, so names are not resolved there).
 https only (plain http to loopback only with OCEN_ALLOW_LOOPBACK_HTTP), and never to a private, loopback,
 link-local, reserved or otherwise non-global address (loopback allowed with that same setting)."""
 
+import concurrent.futures
 import ipaddress
 import socket
+import unicodedata
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -51,10 +53,20 @@ def _check_form(parts, host: str) -> None:
         raise DestinationRefused("The URL must use https (plain http only to loopback, with OCEN_ALLOW_LOOPBACK_HTTP).")
 
 
+# getaddrinfo takes no timeout: a name server that never answers would hold a web worker (at subscribing) or the
+# deliverer (before its deadline starts) for as long as the resolver's own retries last. It runs in a small pool
+# and is given up on after RESOLVE_SECONDS (the thread finishes on its own; a flood only fills the pool, and further
+# names are refused, not waited for).
+RESOLVE_SECONDS = 5
+_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocen-resolve")
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to, each of which must be one the deliverer may call."""
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(RESOLVE_SECONDS)
+    except concurrent.futures.TimeoutError:
+        raise DestinationRefused(f"The host {host!r} did not resolve within {RESOLVE_SECONDS} s.") from None
     except (OSError, UnicodeError):
         raise DestinationRefused(f"The host {host!r} does not resolve.") from None
     addresses = sorted({info[4][0] for info in found})
@@ -84,14 +96,31 @@ def may_call(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def literal_address_refused(host: str) -> str | None:
-    """Why a URL whose host is an address literal may not be used (`may_call`), or None: a name, or an address
-    the rule allows. Names are not resolved here."""
+def _as_address(host: str):
+    """The address `host` names as an address literal, as C libraries read one (10.0.0.01, 0x7f.1 and 2130706433
+    are IPv4 addresses to them), or None for a name. A numeric last label is never a name (no TLD is numeric)."""
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    last = host.rsplit(".", 1)[-1]
+    if not (last.isdigit() or last.startswith("0x")):
         return None
-    if may_call(str(address)):
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return ipaddress.IPv4Address(0)  # neither a name nor an address a client agrees on: refused
+
+
+def literal_address_refused(host: str) -> str | None:
+    """Why a URL whose host is an address literal (or a loopback name) may not be used (`may_call`), or None: a
+    name, or an address the rule allows. Names are not resolved here. The host is read as clients read it: NFKC
+    (full-width digits are digits to a browser, curl and Java's IDN) and without a trailing dot."""
+    host = unicodedata.normalize("NFKC", host).rstrip(".").lower()
+    if is_loopback_host(host) and not settings.OCEN_ALLOW_LOOPBACK_HTTP:
+        return f"The host {host} is a loopback name: participants are reached at public addresses."
+    address = _as_address(host)
+    if address is None or may_call(str(address)):
         return None
     return (
         f"The host {host} is a private, loopback, link-local or reserved address: participants are reached at "

@@ -259,6 +259,43 @@ def _from_public_key(public_key, *, declared: dict | None = None) -> ParsedKey:
     )
 
 
+FERMAT_STEPS = 200  # a modulus whose two primes are this close is factored at once by Fermat's method
+
+
+def _modulus_problem(n: int) -> str | None:
+    """What makes `n` a modulus anyone can factor, besides a small factor: prime, a square, or two primes so close
+    that Fermat's method finds them in FERMAT_STEPS steps."""
+    root = math.isqrt(n)
+    if root * root == n:
+        return "is a perfect square"
+    if all(pow(base, n - 1, n) == 1 for base in (2, 3, 5, 7, 11, 13)) and _miller_rabin(n):
+        return "is prime"
+    a = root + 1
+    for _ in range(FERMAT_STEPS):
+        b = math.isqrt(a * a - n)
+        if b * b == a * a - n:
+            return "is the product of two primes too close to each other"
+        a += 1
+    return None
+
+
+def _miller_rabin(n: int) -> bool:
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for base in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        x = pow(base, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
 def _check_rsa(public_key: rsa.RSAPublicKey) -> tuple[str, str, int]:
     size = public_key.key_size
     if size < MIN_RSA_BITS:
@@ -271,6 +308,8 @@ def _check_rsa(public_key: rsa.RSAPublicKey) -> tuple[str, str, int]:
         raise KeyRejected(f"The RSA public exponent must be {RSA_EXPONENT}; this key's is {shown}.")
     if numbers.n % 2 == 0:
         raise KeyRejected("The RSA modulus is even: this is not a usable RSA key.")
+    if problem := _modulus_problem(numbers.n):
+        raise KeyRejected(f"The RSA modulus {problem}: this is not a usable RSA key.")
     if math.gcd(numbers.n, SMALL_PRIMES) != 1:
         raise KeyRejected(
             f"The RSA modulus has a prime factor below {SMALL_PRIMES_BELOW}: this is not a usable RSA key."

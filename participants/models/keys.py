@@ -156,6 +156,8 @@ class ParticipantKey(models.Model):
             return refusal
         if self.status != KeyStatus.ACTIVE:
             return f"Only an active key can become primary; {self.kid} is {self.get_status_display()}."
+        if self.valid_until is not None and self.valid_until <= moment:
+            return f"{self.kid} is outside its validity (it ended {self.valid_until:%Y-%m-%d %H:%M} UTC)."
         if self.key_type not in settings.OCEN_PARTICIPANT_KEY_TYPES:
             return f"{self.kid} is an {self.key_type} key, which OCEN_PARTICIPANT_KEY_TYPES does not allow as primary."
         if primary_key(keys, moment) == self:  # a later switch to it would take it out of publicKey now

@@ -201,6 +201,7 @@ def test_every_header_a_live_response_carries_is_in_the_document(client, documen
         client.get(f"/service/product-networks/{network.id}/participants", **bearer(token)),
         client.get("/service/changes", {"after": 0}, **bearer(token)),
         client.get("/service/snapshot", **bearer(token)),
+        client.get("/.well-known/oauth-authorization-server/auth"),
     ]
     undeclared = {
         f"{r.wsgi_request.method} {r.wsgi_request.path} {r.status_code}: {sorted(missing)}"

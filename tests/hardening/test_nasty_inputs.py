@@ -290,3 +290,26 @@ def test_a_bug_is_a_500_in_the_documented_shape_not_an_outage(client, token, mon
     response = client.get("/service/participant-roles?size=1", **bearer(token))
     assert response.status_code == 500 and response.json()["errorCode"] == "INTERNAL_ERROR"
     assert any(record.exc_info and record.exc_info[0] is IntegrityError for record in caplog.records)
+
+
+def test_a_chunked_body_is_refused_not_read_as_empty(client, token, lender):
+    """Django reads a body sent without a Content-Length as empty: a chunked token request must not be granted on
+    its Authorization header alone, with the parameters it sent (grant_type, resource, scope) ignored."""
+    from tests.authapi.conftest import basic
+
+    response = client.post(
+        "/auth/token",
+        "grant_type=password",
+        content_type=FORM,
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_AUTHORIZATION=basic(lender.participant.client_id, lender.client_secret),
+    )
+    assert response.status_code == 411 and response.json()["error"] == "invalid_request"
+    registry = client.post(
+        "/service/subscriptions",
+        "{}",
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **bearer(token),
+    )
+    assert registry.status_code == 411 and registry.json()["errorCode"] == "LENGTH_REQUIRED"

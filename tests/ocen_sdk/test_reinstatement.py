@@ -72,6 +72,13 @@ def test_a_token_from_before_a_suspension_is_refused_offline_after_the_reinstate
     assert online.participant(lender_id)["tokensValidFrom"] is None  # never reinstated
 
     caller.invalidate()
+    time_machine.move_to(reinstated, tick=True)  # the reinstatement's own second, as a grant racing it would be
+    same_second = caller.token()  # iat is whole seconds: one issued in the reinstatement's second is not trusted
+    for verifier in verifiers.values():
+        with pytest.raises(VerificationError, match="token_revoked"):
+            verifier.verify_token(f"Bearer {same_second}")
+    time_machine.shift(1)
+    caller.invalidate()
     after = caller.token()
     for verifier in verifiers.values():
         assert verifier.verify_token(f"Bearer {after}")["participantId"] == agent_id

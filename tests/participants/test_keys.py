@@ -95,6 +95,20 @@ def test_ec_p256_key_is_accepted_for_es256():
     assert parsed.key_type == "EC" and parsed.alg == "ES256" and parsed.jwk["crv"] == "P-256"
 
 
+def a_prime() -> int:
+    """A 1024-bit prime: one of a real key's two."""
+    return rsa_key("a").private_numbers().p
+
+
+def next_prime(n: int) -> int:
+    from participants.keys import _miller_rabin
+
+    candidate = n + 2
+    while not _miller_rabin(candidate):
+        candidate += 2
+    return candidate
+
+
 def b64url_int(value: int) -> str:
     return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
 
@@ -165,6 +179,11 @@ def even_modulus() -> str:
             lambda: json.dumps({**reference_public_jwk(), "n": b64url_int(65521 * ((1 << 2040) + 1))}),
             "The RSA modulus has a prime factor below 65536",
         ),
+        (lambda: json.dumps({**reference_public_jwk(), "n": b64url_int(a_prime() ** 2)}), "is a perfect square"),
+        (
+            lambda: json.dumps({**reference_public_jwk(), "n": b64url_int(a_prime() * next_prime(a_prime()))}),
+            "is the product of two primes too close to each other",
+        ),
         (lambda: json.dumps({**reference_public_jwk(), "n": even_modulus()}), "The RSA modulus is even"),
         (lambda: public_pem(rsa_key("a")) + b"trailing garbage", "nothing after its END line"),
         (lambda: public_pem(rsa_key("a")) + public_pem(rsa_key("b")), "exactly one PEM block"),
@@ -198,6 +217,8 @@ def even_modulus() -> str:
         "rsa-exponent-2^1000+1",
         "rsa-modulus-factor-3",
         "rsa-modulus-factor-65521",
+        "rsa-modulus-square",
+        "rsa-modulus-close-primes",
         "rsa-even-modulus",
         "pem-trailing-garbage",
         "two-pem-blocks",

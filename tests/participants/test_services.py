@@ -166,6 +166,8 @@ def test_loopback_http_base_url_only_while_allowed(actor):
         "https://[::ffff:10.0.0.1]/ocen",
         "https://[64:ff9b::a00:1]/ocen",
         "https://224.0.0.1/ocen",
+        "https://169.254.169.\uff12\uff15\uff14/latest",  # full-width digits: 169.254.169.254 to clients
+        "https://10.0.0.\uff10\uff11/ocen",  # 10.0.0.01 to a C library: 10.0.0.1
     ],
 )
 def test_a_base_url_at_a_private_or_reserved_address_is_refused_and_nothing_is_stored(actor, base_url):
@@ -177,8 +179,9 @@ def test_a_base_url_at_a_private_or_reserved_address_is_refused_and_nothing_is_s
 
 
 def test_a_base_url_at_loopback_only_while_loopback_is_allowed_and_names_are_not_resolved(actor):
-    with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=False), pytest.raises(ValidationError, match="public addresses"):
-        onboard(actor, base_url="https://127.0.0.1:9443/ocen")
+    for loopback in ("https://127.0.0.1:9443/ocen", "https://localhost/ocen", "https://api.localhost/ocen"):
+        with override_settings(OCEN_ALLOW_LOOPBACK_HTTP=False), pytest.raises(ValidationError, match="public addr"):
+            onboard(actor, base_url=loopback)
     public = onboard(actor, org_name="Public Co", base_url="https://1.1.1.1/ocen", public_key=public_pem(rsa_key("p")))
     assert public.participant.base_url == "https://1.1.1.1/ocen"
     # A name is taken as it is: it may not resolve from the registry's own network.
@@ -460,6 +463,13 @@ def test_the_primary_key_is_revoked_only_with_a_successor_made_primary_in_the_sa
     with pytest.raises(ValidationError, match="no key 'nope'"):
         services.revoke_key(key=primary, actor=actor, reason="leaked", successor_kid="nope")
     assert ParticipantKey.objects.get(pk=primary.pk).status == KeyStatus.ACTIVE  # nothing written by a refusal
+    ended = services.add_participant_key(
+        participant=lender.participant, public_key=public_pem(rsa_key("e")), actor=actor
+    )
+    past = timezone.now() - dt.timedelta(days=2)
+    ParticipantKey.objects.filter(pk=ended.pk).update(valid_from=past, valid_until=past + dt.timedelta(days=1))
+    with pytest.raises(ValidationError, match="outside its validity"):  # publicKey would name a key none takes
+        services.revoke_key(key=primary, actor=actor, reason="leaked", successor_kid=ended.kid)
 
     services.revoke_key(key=primary, actor=actor, reason="leaked", successor_kid=spare.kid)
     keys = list(lender.participant.keys.all())
