@@ -9,9 +9,9 @@ Accepted input (contract §2), as text or bytes:
 
 Policy: RSA of at least 2048 bits (RS256, the OCEN algorithm) and at most 8192, with the public exponent
 65537 (F4, what every RSA key generator uses) and a modulus anyone could factor refused: a prime factor below
-2^16, a square, a prime, or two primes close enough for Fermat's method; EC on P-256 (ES256). Expired certificates are refused,
-and so is anything after a PEM block's END line. Input carrying private key material is refused and
-never echoed back: the error names the problem, not the content.
+2^16, a square, a prime, or two primes close enough for Fermat's method; EC on P-256 (ES256). Expired
+certificates are refused, and so is anything after a PEM block's END line. Input carrying private key
+material is refused and never echoed back: the error names the problem, not the content.
 
 The result is a public JWK with ``kid`` (the JWK's own, else its RFC 7638 thumbprint), ``use: sig``
 and ``alg``; a SHA-256 fingerprint of the DER SubjectPublicKeyInfo; and certificate facts.
