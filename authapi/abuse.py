@@ -22,7 +22,6 @@ one cache operation per request, one round trip on Redis, whatever the rate).
 
 import functools
 import hashlib
-import ipaddress
 import time
 
 import redis
@@ -32,7 +31,7 @@ from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from participants.models import AuditAction, Participant
-from participants.remote import client_address
+from participants.remote import client_address, source_network
 from participants.services import Actor, audit
 
 
@@ -43,15 +42,10 @@ def _key(kind: str, *parts: str) -> str:
 def source_of(request) -> str:
     """The caller's address as a throttling source: IPv4 as is, IPv6 by its /64 (one host's prefix)."""
     address = client_address(request) or "unknown"
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    network = source_network(address)  # the console's lockout counts by the same rule
+    if network is None:
         return address
-    if parsed.version == 6:
-        if parsed.ipv4_mapped:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+    return str(network.network_address) if network.version == 4 else str(network)
 
 
 class ClientAuthenticationThrottle:

@@ -13,7 +13,6 @@ address by its /64.
 
 import contextvars
 import functools
-import ipaddress
 import operator
 
 from axes.utils import reset as axes_reset
@@ -34,7 +33,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from . import one_time
 from .models import AuditAction, OperatorSession
 from .models.operators import OperatorTOTPDevice, new_sealed_key, recovery_code_digests, sealing
-from .remote import client_address
+from .remote import client_address, source_network
 from .services import Actor, audit
 
 RECOVERY_CODES = 10
@@ -186,15 +185,8 @@ def lockout_source(request) -> str | None:
     owner can use any of its addresses), an IPv4-mapped one as the IPv4 address. The token throttle counts by the
     same rule (authapi/abuse.py)."""
     address = client_address(request)
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 4:
-        return str(parsed)
-    if parsed.ipv4_mapped:
-        return str(parsed.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    network = source_network(address)
+    return address if network is None else str(network.network_address)
 
 
 def _devices_for(user, code: str, **options):

@@ -23,3 +23,16 @@ def client_address(request) -> str | None:
             except ValueError:
                 pass  # a malformed entry: fall back to the proxy's own address
     return remote
+
+
+def source_network(address: str | None):
+    """The network whose failures count as one source (the token throttles, the console's lockout): an IPv4
+    address alone, an IPv6 address by its /64 (one host's network, whose owner can use any address in it), an
+    IPv4-mapped one as its IPv4 address; None for what is not an address."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if parsed.version == 6 and parsed.ipv4_mapped:
+        parsed = parsed.ipv4_mapped
+    return ipaddress.ip_network(f"{parsed}/{32 if parsed.version == 4 else 64}", strict=False)
