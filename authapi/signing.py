@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from django.conf import settings
@@ -31,6 +31,7 @@ from django.utils import timezone
 from jwcrypto import jwk
 
 from participants.models import AuditAction
+from participants.models.operators import sealing  # the registry's one set of Fernet keys for secrets at rest
 from participants.services import Actor, audit
 from participants.wire import rfc3339
 
@@ -46,14 +47,6 @@ class NoSigningKey(Exception):
     decrypted with the configured encryption keys."""
 
 
-def _fernet() -> MultiFernet:
-    configured = [k.strip() for k in settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS if k.strip()]
-    if not configured:  # development only: settings refuse to start without them when DEBUG is off
-        digest = hashlib.sha256(f"ocen-signing-key-encryption:{settings.SECRET_KEY}".encode()).digest()
-        configured = [base64.urlsafe_b64encode(digest).decode()]
-    return MultiFernet([Fernet(k) for k in configured])
-
-
 def create_signing_key(*, actor: Actor | None = None, status: str = SigningKeyStatus.ACTIVE) -> SigningKey:
     """Generate a key pair and store it ACTIVE (fails if another key is active: rotate instead), or NEXT: published
     in the JWKS, signing once a rotation makes it active."""
@@ -65,7 +58,7 @@ def create_signing_key(*, actor: Actor | None = None, status: str = SigningKeySt
     kid = exported.thumbprint()
     public_jwk = {**exported.export_public(as_dict=True), "kid": kid, "use": "sig", "alg": "RS256"}
     signing_key = SigningKey.objects.create(
-        kid=kid, status=status, public_jwk=public_jwk, private_key_encrypted=_fernet().encrypt(pem).decode()
+        kid=kid, status=status, public_jwk=public_jwk, private_key_encrypted=sealing().encrypt(pem).decode()
     )
     memory.private_keys[kid] = private_key
     published = (
@@ -104,7 +97,7 @@ def private_key(kid: str) -> rsa.RSAPrivateKey:
         if encrypted is None:
             raise NoSigningKey(f"No signing key {kid}.")
         try:
-            pem = _fernet().decrypt(encrypted.encode())
+            pem = sealing().decrypt(encrypted.encode())
         except InvalidToken:
             raise NoSigningKey(
                 f"Signing key {kid} cannot be decrypted: check OCEN_SIGNING_KEY_ENCRYPTION_KEYS."

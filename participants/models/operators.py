@@ -35,8 +35,9 @@ class OperatorSession(models.Model):
 
 
 def encryption_keys() -> list[str]:
-    """The registry's Fernet keys for secrets at rest, OCEN_SIGNING_KEY_ENCRYPTION_KEYS (the first encrypts, all
-    decrypt); development without them derives the one the signing keys use (authapi/signing.py) from SECRET_KEY."""
+    """The registry's Fernet keys for secrets at rest (its signing keys, authapi/signing.py; operators' second
+    factors), OCEN_SIGNING_KEY_ENCRYPTION_KEYS (the first encrypts, all decrypt); development without them derives
+    one from SECRET_KEY (settings refuse to start without them when DEBUG is off)."""
     configured = [key.strip() for key in settings.OCEN_SIGNING_KEY_ENCRYPTION_KEYS if key.strip()]
     if configured:
         return configured
