@@ -70,13 +70,12 @@ class RefuseOversizedBodies:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0  # Django reads no body then
-        if is_api_path(request.path):
+        too_large = declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()  # Django would read it as empty
+        if (too_large or chunked) and is_api_path(request.path):  # the path only when it matters: every request
             from .errors import length_required, payload_too_large
 
-            if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-                return payload_too_large(request)
-            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-                return length_required(request)  # Django would read such a body as empty, and act on nothing
+            return payload_too_large(request) if too_large else length_required(request)
         return self.get_response(request)
 
 
